@@ -1,0 +1,3 @@
+from sweeplab.cli import main
+
+raise SystemExit(main())
