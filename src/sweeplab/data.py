@@ -1,0 +1,275 @@
+"""Where data enters sweeplab: getting the UCI files, reading sources and user files, the held-out split.
+
+Every dataset comes back as a :class:`Dataset` holding raw texts, integer-encoded labels, the original label
+names and an integrity record (rows, class counts, sha256) that is logged with every sweep.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sweeplab.errors import SweepLabError
+
+ARCHIVE_URL = "https://archive.ics.uci.edu/static/public/331/sentiment+labelled+sentences.zip"
+SUBDIR = "sentiment_labelled_sentences"
+ROWS_PER_SOURCE = 1000
+
+# name -> (file name, sha256). The digests are those of the published files (see SOURCES.md in the mirror).
+SOURCES = {
+    "yelp": ("yelp_labelled.txt", "c76468b7b5c6e56a0804d728345c5f84aa2142ddb214420f61cc9cfd4c00d2ea"),
+    "amazon": ("amazon_cells_labelled.txt", "47003fc0a0d4840b00e96e715b6189bad09e7443a3da41c4cbe12ffc79f86ae3"),
+    "imdb": ("imdb_labelled.txt", "aef2e49e3da25714d61175e3a6e68eeef74a20a2f914318dc3be9947ea86512d"),
+}
+README = ("readme.txt", "736c26aa54e3614459e50314ece0698051f0923d108ed53938dcb1aa0483bfd4")
+POOLED = "all"
+USER_FILE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Texts and labels of one dataset, ready to split.
+
+    ``labels`` are 0..K-1; ``classes[i]`` is the original label that ``i`` stands for. ``sources`` is set for the
+    pooled dataset and says which UCI source each row came from.
+    """
+
+    name: str
+    texts: np.ndarray
+    labels: np.ndarray
+    classes: list
+    integrity: dict
+    sources: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+
+# --- getting the files --------------------------------------------------------------------------------------------
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("SWEEPLAB_DATA_DIR", "data")) / SUBDIR
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def check(directory: Path | None = None) -> dict[str, str]:
+    """Status of every expected file: 'ok', 'missing' or 'checksum mismatch'."""
+    directory = Path(directory or default_data_dir())
+    status = {}
+    for file_name, digest in [*SOURCES.values(), README]:
+        path = directory / file_name
+        if not path.exists():
+            status[file_name] = "missing"
+        else:
+            status[file_name] = "ok" if sha256_of(path) == digest else "checksum mismatch"
+    return status
+
+
+def fetch(directory: Path | None = None, mirror: str | Path | None = None, url: str = ARCHIVE_URL) -> Path:
+    """Put verified copies of the UCI files in ``directory``: from ``mirror`` when given, else from ``url``.
+
+    Files already present with the right checksum are left alone, so this is cheap to repeat.
+    """
+    directory = Path(directory or default_data_dir())
+    wanted = [name for name, state in check(directory).items() if state != "ok"]
+    if not wanted:
+        return directory
+    directory.mkdir(parents=True, exist_ok=True)
+    blobs = _read_mirror(Path(mirror), wanted) if mirror else _read_archive(url, wanted)
+    expected = dict([*SOURCES.values(), README])
+    for name in wanted:
+        digest = hashlib.sha256(blobs[name]).hexdigest()
+        if digest != expected[name]:
+            raise SweepLabError(f"{name}: sha256 {digest} does not match the published {expected[name]}")
+    for name in wanted:
+        _write_atomically(directory / name, blobs[name])
+    return directory
+
+
+def _read_mirror(mirror: Path, names: list[str]) -> dict[str, bytes]:
+    missing = [name for name in names if not (mirror / name).is_file()]
+    if missing:
+        raise SweepLabError(f"SWEEPLAB_DATA_MIRROR={mirror}: missing {', '.join(missing)}")
+    return {name: (mirror / name).read_bytes() for name in names}
+
+
+def _read_archive(url: str, names: list[str]) -> dict[str, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            archive = response.read()
+    except (urllib.error.URLError, OSError) as exc:
+        raise SweepLabError(
+            f"could not download {url}: {exc}; set SWEEPLAB_DATA_MIRROR to a directory holding the UCI files"
+        ) from None
+    try:
+        members = zipfile.ZipFile(io.BytesIO(archive))
+    except zipfile.BadZipFile:
+        raise SweepLabError(f"{url}: not a zip archive") from None
+    # The archive nests the files in a folder (and ships __MACOSX copies): match on the base name.
+    by_name = {
+        Path(info.filename).name: info
+        for info in members.infolist()
+        if not info.is_dir() and "__MACOSX" not in info.filename
+    }
+    missing = [name for name in names if name not in by_name]
+    if missing:
+        raise SweepLabError(f"{url}: archive lacks {', '.join(missing)}")
+    return {name: members.read(by_name[name]) for name in names}
+
+
+def _write_atomically(path: Path, payload: bytes) -> None:
+    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
+        tmp.write(payload)
+    Path(tmp.name).replace(path)
+
+
+# --- reading datasets ---------------------------------------------------------------------------------------------
+
+
+def load(name: str, directory: Path | None = None) -> Dataset:
+    """A UCI source by name (``yelp``, ``amazon``, ``imdb``) or ``all`` for the three pooled."""
+    if name == POOLED:
+        return _load_pooled(directory)
+    if name not in SOURCES:
+        raise SweepLabError(f"unknown source '{name}': expected one of {', '.join([*SOURCES, POOLED])}")
+    file_name, digest = SOURCES[name]
+    path = Path(directory or default_data_dir()) / file_name
+    if not path.exists():
+        raise SweepLabError(f"{path} not found: run 'make data' (or 'sweeplab data') to fetch the UCI files")
+    actual = sha256_of(path)
+    if actual != digest:
+        raise SweepLabError(f"{path}: sha256 {actual} is not the published {digest}; run 'sweeplab data' again")
+    texts, labels = _read_labelled_sentences(path)
+    counts = Counter(labels)
+    if len(texts) != ROWS_PER_SOURCE or counts != {0: ROWS_PER_SOURCE // 2, 1: ROWS_PER_SOURCE // 2}:
+        raise SweepLabError(f"{path}: read {len(texts)} rows {dict(counts)}, expected 1000 rows with 500 per label")
+    return _encode(name, np.array(texts, dtype=object), labels, path=str(path), sha256=actual)
+
+
+def _read_labelled_sentences(path: Path) -> tuple[list[str], list[int]]:
+    """Parse ``sentence<TAB>label`` lines.
+
+    Not with a CSV reader: imdb_labelled.txt has unbalanced quotes (default quoting reads 748 rows), and not with
+    ``str.splitlines``: it holds U+0085, which that treats as a line break. Split on '\\n' and the last TAB only.
+    """
+    texts, labels = [], []
+    for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
+        if not line.strip():
+            continue
+        text, sep, label = line.rpartition("\t")
+        if not sep or label.strip() not in ("0", "1"):
+            raise SweepLabError(f"{path}:{number}: expected 'sentence<TAB>0|1'")
+        texts.append(text.strip())
+        labels.append(int(label))
+    return texts, labels
+
+
+def _load_pooled(directory: Path | None) -> Dataset:
+    parts = [load(name, directory) for name in SOURCES]
+    texts = np.concatenate([part.texts for part in parts])
+    labels = [part.classes[i] for part in parts for i in part.labels]
+    sources = np.array([part.name for part in parts for _ in part.texts], dtype=object)
+    combined = hashlib.sha256("".join(part.integrity["sha256"] for part in parts).encode()).hexdigest()
+    paths = ",".join(part.integrity["path"] for part in parts)
+    return _encode(POOLED, texts, labels, path=paths, sha256=combined, sources=sources)
+
+
+def load_file(path: str | Path, text_col: str = "text", label_col: str = "label") -> Dataset:
+    """A user's CSV, TSV or JSONL file with a text column and a label column (strings or integers)."""
+    import pandas as pd
+
+    path = Path(path)
+    kind = USER_FILE_SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise SweepLabError(f"{path}: unsupported file type '{path.suffix}', expected .csv, .tsv or .jsonl")
+    if not path.is_file():
+        raise SweepLabError(f"{path}: file not found")
+    try:
+        if kind == "jsonl":
+            frame = pd.read_json(path, lines=True, encoding="utf-8")
+        else:
+            frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",", encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SweepLabError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise SweepLabError(f"{path}: cannot parse as {kind}: {str(exc).splitlines()[0]}") from None
+    for role, column in (("text", text_col), ("label", label_col)):
+        if column not in frame.columns:
+            found = ", ".join(map(str, frame.columns)) or "none"
+            raise SweepLabError(f"{path}: {role} column '{column}' not found (columns: {found})")
+    if frame.empty:
+        raise SweepLabError(f"{path}: no rows")
+    # pandas 3 keeps strings as Arrow arrays, which sklearn cannot index: take plain object arrays.
+    texts = frame[text_col].to_numpy(dtype=object)
+    labels = frame[label_col].to_numpy(dtype=object)
+    _reject_empty(path, text_col, [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()])
+    _reject_empty(path, label_col, [i for i, v in enumerate(labels) if v is None or v != v or str(v).strip() == ""])
+    return _encode(path.stem, texts, list(labels), path=str(path), sha256=sha256_of(path))
+
+
+def _reject_empty(path: Path, column: str, bad_rows: list[int]) -> None:
+    if bad_rows:
+        shown = ", ".join(str(i + 2) for i in bad_rows[:5])  # +2: 1-based and the header line
+        raise SweepLabError(f"{path}: column '{column}' is empty on {len(bad_rows)} rows (lines {shown}...)")
+
+
+def _encode(name, texts, raw_labels, *, path, sha256, sources=None) -> Dataset:
+    raw_labels = _uniform_labels(raw_labels)
+    classes = sorted(set(raw_labels))
+    if len(classes) < 2:
+        raise SweepLabError(f"{path}: labels have a single class {classes}, at least two are needed")
+    index = {label: i for i, label in enumerate(classes)}
+    labels = np.array([index[label] for label in raw_labels], dtype=np.int64)
+    counts = Counter(raw_labels)
+    integrity = {
+        "path": path,
+        "rows": len(texts),
+        "class_counts": {str(label): counts[label] for label in classes},
+        "sha256": sha256,
+    }
+    return Dataset(name, np.asarray(texts, dtype=object), labels, classes, integrity, sources)
+
+
+def _uniform_labels(raw_labels: list) -> list:
+    """Integer-like labels stay ints (1.0 from a float column too); anything else compares as strings."""
+    def as_int(value):
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            return int(value)
+        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+            return int(value)
+        raise TypeError
+
+    try:
+        return [as_int(value) for value in raw_labels]
+    except TypeError:
+        return [str(value) for value in raw_labels]
+
+
+# --- the held-out split -------------------------------------------------------------------------------------------
+
+
+def holdout_split(dataset: Dataset, test_size: float, seed: int):
+    """A fixed stratified train/test split. The search only ever sees the train part."""
+    from sklearn.model_selection import train_test_split
+
+    smallest = min(dataset.integrity["class_counts"].values())
+    if smallest < 2:
+        raise SweepLabError(f"{dataset.integrity['path']}: a class has {smallest} row(s); each needs at least 2")
+    return train_test_split(
+        dataset.texts, dataset.labels, test_size=test_size, random_state=seed, stratify=dataset.labels
+    )

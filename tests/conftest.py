@@ -1,0 +1,42 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="session")
+def uci_dir() -> Path:
+    """The UCI files as `make data` leaves them (make test fetches them first)."""
+    from sweeplab.data import SUBDIR, check
+
+    directory = ROOT / "data" / SUBDIR
+    broken = {name: state for name, state in check(directory).items() if state != "ok"}
+    assert not broken, f"run 'make data' first: {broken}"
+    return directory
+
+
+@pytest.fixture(autouse=True)
+def _project_paths(monkeypatch, uci_dir):
+    """Tests run from anywhere but read the project's sweeps/ and data/."""
+    monkeypatch.setenv("SWEEPLAB_SWEEPS_DIR", str(ROOT / "sweeps"))
+    monkeypatch.setenv("SWEEPLAB_DATA_DIR", str(uci_dir.parent))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+@pytest.fixture
+def tiny_texts():
+    """60 short texts whose label is readable from one word, in two balanced classes."""
+    rng = np.random.default_rng(0)
+    filler = ["the", "a", "film", "food", "phone", "was", "really", "quite", "and", "it"]
+    texts, labels = [], []
+    for i in range(60):
+        label = i % 2
+        words = list(rng.choice(filler, size=6)) + ["great" if label else "awful"]
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+        labels.append(label)
+    return np.array(texts, dtype=object), np.array(labels)

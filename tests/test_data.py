@@ -1,0 +1,127 @@
+"""Data: the UCI sources read as published, users' files, getting the files, the held-out split."""
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from sweeplab import data
+from sweeplab.errors import SweepLabError
+
+
+@pytest.mark.parametrize("source", ["yelp", "amazon", "imdb"])
+def test_each_source_has_1000_balanced_rows(source, uci_dir):
+    dataset = data.load(source, uci_dir)
+    assert len(dataset.texts) == 1000 and dataset.classes == [0, 1]
+    assert dataset.integrity["class_counts"] == {"0": 500, "1": 500}
+    assert dataset.integrity["sha256"] == data.SOURCES[source][1]
+    assert all(isinstance(t, str) and t and t == t.strip() for t in dataset.texts)
+
+
+def test_imdb_keeps_quotes_and_nel_characters_inside_sentences(uci_dir):
+    texts = data.load("imdb", uci_dir).texts
+    assert sum("\x85" in t for t in texts) == 2  # U+0085 is not a line break here
+    assert any(t.endswith('faux "masterpieces.') for t in texts)  # an unbalanced quote does not join lines
+
+
+def test_all_pools_the_three_sources(uci_dir):
+    pooled = data.load("all", uci_dir)
+    assert len(pooled.texts) == 3000 and pooled.integrity["class_counts"] == {"0": 1500, "1": 1500}
+    assert {s: int((pooled.sources == s).sum()) for s in data.SOURCES} == {"yelp": 1000, "amazon": 1000, "imdb": 1000}
+
+
+def test_missing_and_tampered_files_say_how_to_fix(tmp_path, uci_dir):
+    with pytest.raises(SweepLabError, match="not found: run 'make data'"):
+        data.load("yelp", tmp_path)
+    (tmp_path / "yelp_labelled.txt").write_bytes((uci_dir / "yelp_labelled.txt").read_bytes() + b"x\t1\n")
+    with pytest.raises(SweepLabError, match="is not the published"):
+        data.load("yelp", tmp_path)
+
+
+def test_user_csv_with_string_labels_and_three_classes(tmp_path):
+    path = tmp_path / "topics.csv"
+    path.write_text('body,topic\n"sports, mostly",sport\nstocks fell,finance\nnew phone,tech\ngoal!,sport\n')
+    dataset = data.load_file(path, text_col="body", label_col="topic")
+    assert dataset.classes == ["finance", "sport", "tech"]
+    assert dataset.labels.tolist() == [1, 0, 2, 1]
+    assert dataset.texts[0] == "sports, mostly" and dataset.texts.dtype == object
+    assert dataset.integrity["rows"] == 4 and dataset.integrity["class_counts"] == {"finance": 1, "sport": 2, "tech": 1}
+    assert dataset.name == "topics" and len(dataset.integrity["sha256"]) == 64
+
+
+def test_user_tsv_and_jsonl(tmp_path):
+    tsv = tmp_path / "a.tsv"
+    tsv.write_text("text\tlabel\ngood\t1\nbad\t0\n")
+    assert data.load_file(tsv).labels.tolist() == [1, 0]
+    jsonl = tmp_path / "b.jsonl"
+    jsonl.write_text("\n".join(json.dumps({"text": t, "label": l}) for t, l in [("x", "pos"), ("y", "neg")]))
+    assert data.load_file(jsonl).classes == ["neg", "pos"]
+
+
+@pytest.mark.parametrize("content, args, fragment", [
+    ("text,label\na,1\n", {"text_col": "review"}, "text column 'review' not found (columns: text, label)"),
+    ("text,label\na,1\n", {"label_col": "y"}, "label column 'y' not found"),
+    ("text,label\na,1\n,0\n", {}, "column 'text' is empty on 1 rows (lines 3"),
+    ("text,label\na,1\nb,\n", {}, "column 'label' is empty on 1 rows"),
+    ("text,label\na,1\nb,1\n", {}, "labels have a single class [1]"),
+    ("text,label\n", {}, "no rows"),
+])
+def test_bad_user_files_name_file_and_column(tmp_path, content, args, fragment):
+    path = tmp_path / "mine.csv"
+    path.write_text(content)
+    with pytest.raises(SweepLabError) as caught:
+        data.load_file(path, **args)
+    assert str(caught.value).startswith(str(path)) and fragment in str(caught.value)
+
+
+def test_non_utf8_and_unknown_suffix(tmp_path):
+    latin = tmp_path / "l.csv"
+    latin.write_bytes("text,label\ncaf\xe9,1\nb,0\n".encode("latin-1"))
+    with pytest.raises(SweepLabError, match="not valid UTF-8"):
+        data.load_file(latin)
+    with pytest.raises(SweepLabError, match="unsupported file type '.xlsx'"):
+        data.load_file(tmp_path / "x.xlsx")
+
+
+def test_fetch_copies_from_a_mirror_and_is_idempotent(tmp_path, uci_dir):
+    target = tmp_path / "data"
+    data.fetch(target, mirror=uci_dir)
+    assert set(data.check(target).values()) == {"ok"}
+    before = (target / "imdb_labelled.txt").stat().st_mtime_ns
+    data.fetch(target, mirror=tmp_path / "nowhere")  # nothing missing: the mirror is not even read
+    assert (target / "imdb_labelled.txt").stat().st_mtime_ns == before
+
+
+def test_fetch_refuses_a_bad_copy_and_writes_nothing(tmp_path, uci_dir):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for name in ["yelp_labelled.txt", "amazon_cells_labelled.txt", "readme.txt"]:
+        (mirror / name).write_bytes((uci_dir / name).read_bytes())
+    (mirror / "imdb_labelled.txt").write_bytes(b"edited\t1\n")
+    with pytest.raises(SweepLabError, match="imdb_labelled.txt: sha256 .* does not match"):
+        data.fetch(tmp_path / "out", mirror=mirror)
+    assert not any((tmp_path / "out").glob("*.txt"))
+
+
+def test_fetch_downloads_and_unpacks_the_archive(tmp_path, uci_dir):
+    archive = tmp_path / "sentiment.zip"
+    with zipfile.ZipFile(archive, "w") as zf:  # the published layout: a folder, plus macOS resource forks
+        for name in ["yelp_labelled.txt", "amazon_cells_labelled.txt", "imdb_labelled.txt", "readme.txt"]:
+            zf.write(uci_dir / name, f"sentiment labelled sentences/{name}")
+            zf.writestr(f"__MACOSX/sentiment labelled sentences/._{name}", b"junk")
+    target = data.fetch(tmp_path / "data", url=archive.as_uri())
+    assert set(data.check(target).values()) == {"ok"}
+
+
+def test_download_failure_explains_the_mirror(tmp_path):
+    with pytest.raises(SweepLabError, match="could not download .* set SWEEPLAB_DATA_MIRROR"):
+        data.fetch(tmp_path, url=(tmp_path / "absent.zip").as_uri())
+
+
+def test_holdout_split_is_stratified_and_fixed(uci_dir):
+    dataset = data.load("amazon", uci_dir)
+    X_train, X_test, y_train, y_test = data.holdout_split(dataset, 0.25, 1000)
+    assert len(X_test) == 250 and np.bincount(y_test).tolist() == [125, 125]
+    again = data.holdout_split(dataset, 0.25, 1000)
+    assert list(again[1]) == list(X_test) and len(X_train) + len(X_test) == 1000
