@@ -1,0 +1,18 @@
+"""Engines choose which configurations to try and run each through stratified k-fold CV on the training split.
+
+An engine gets an unfitted pipeline, the sweep, the training data and the CV splitter, and returns one
+:class:`~sweeplab.engines.base.TrialResult` per configuration. It never sees the test split and knows nothing
+about where results are stored: the sweep runner refits, scores and logs.
+"""
+
+from __future__ import annotations
+
+ENGINES = ("random", "grid")
+
+
+def get(name: str):
+    from sweeplab.engines.search_cv import SearchCVEngine
+
+    if name not in ENGINES:
+        raise KeyError(name)
+    return SearchCVEngine(name)

@@ -1,0 +1,302 @@
+"""Sweep files: how ``sweeps/<name>.yaml`` becomes a validated :class:`Sweep` and its parameters distributions.
+
+A parameter under ``space:`` is a scalar (fixed), a non-empty list (a choice) or ``{low, high, log, step}`` (an int
+or float range; int when the parameter's default is an int). Everything is checked on load, against the model
+factory's signature, before any data is read or any run is logged; a problem is one line naming file and key.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from sweeplab import data, models
+from sweeplab.engines import ENGINES
+from sweeplab.errors import SweepLabError
+
+TOP_LEVEL = {
+    "name", "description", "model", "engine", "sources", "trials", "folds", "test_size", "seed", "fit", "space",
+}
+FIT_KEYS = {"epochs", "batch_size"}
+RANGE_KEYS = {"low", "high", "log", "step"}
+DEFAULTS = {
+    "engine": "random", "sources": ["yelp", "amazon", "imdb"], "trials": 10, "folds": 5, "test_size": 0.25,
+    "seed": 0, "fit": {},
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One searchable parameter: a choice among ``values``, or a ``low``..``high`` range."""
+
+    name: str
+    values: tuple = ()
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    log: bool = False
+    integer: bool = False
+
+    @property
+    def is_fixed(self) -> bool:
+        return len(self.values) == 1
+
+    def grid_values(self) -> list | None:
+        """Every value, when there are finitely many; None for a continuous range."""
+        if self.values:
+            return list(self.values)
+        if self.integer:
+            return list(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
+        if self.step:
+            count = int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
+            return [round(self.low + i * self.step, 12) for i in range(count)]
+        return None
+
+    def distribution(self):
+        """What RandomizedSearchCV samples from: a list, or a scipy-style distribution with ``rvs``."""
+        from scipy import stats
+
+        if self.values or (self.step and not self.log):
+            return self.grid_values()
+        if self.integer:
+            return _LogInt(self.low, self.high) if self.log else stats.randint(int(self.low), int(self.high) + 1)
+        if self.log:
+            return stats.loguniform(self.low, self.high)
+        return stats.uniform(self.low, self.high - self.low)
+
+    def to_yaml(self):
+        if self.values:
+            return self.values[0] if self.is_fixed else list(self.values)
+        spec = {"low": self.low, "high": self.high}
+        if self.step:
+            spec["step"] = self.step
+        if self.log:
+            spec["log"] = True
+        return spec
+
+
+class _LogInt:
+    """Integers drawn log-uniformly from [low, high] (scipy has no such discrete distribution)."""
+
+    def __init__(self, low, high):
+        self.low, self.high = int(low), int(high)
+
+    def rvs(self, random_state=None):
+        from scipy import stats
+
+        value = stats.loguniform(self.low, self.high + 1).rvs(random_state=random_state)
+        return min(int(value), self.high)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str
+    path: str
+    model: str
+    engine: str
+    sources: tuple
+    trials: int
+    folds: int
+    test_size: float
+    seed: int
+    space: dict = field(default_factory=dict)
+    description: str = ""
+
+    def fixed(self) -> dict:
+        return {name: p.values[0] for name, p in self.space.items() if p.is_fixed}
+
+    def searched(self) -> dict:
+        return {name: p for name, p in self.space.items() if not p.is_fixed}
+
+    def override(self, **changes) -> "Sweep":
+        """Apply command-line overrides (None = keep), validated like the file itself."""
+        raw = self.to_dict()
+        for key, value in changes.items():
+            if value is None:
+                continue
+            if key in FIT_KEYS:
+                raw["space"][key] = value
+            else:
+                raw[key] = list(value) if key == "sources" else value
+        return parse(raw, f"{self.path} (with command-line overrides)")
+
+    def to_dict(self) -> dict:
+        """The resolved sweep, as YAML-ready data: what ran, defaults filled in."""
+        return {
+            "name": self.name, "description": self.description, "model": self.model, "engine": self.engine,
+            "sources": list(self.sources), "trials": self.trials, "folds": self.folds,
+            "test_size": self.test_size, "seed": self.seed,
+            "space": {name: p.to_yaml() for name, p in self.space.items()},
+        }
+
+
+# --- loading ------------------------------------------------------------------------------------------------------
+
+
+def sweeps_dir() -> Path:
+    return Path(os.environ.get("SWEEPLAB_SWEEPS_DIR", "sweeps"))
+
+
+def resolve_path(space: str) -> Path:
+    """SPACE is a path to a YAML file, or the name of one in sweeps/."""
+    path = Path(space)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise SweepLabError(f"{path}: sweep file not found")
+        return path
+    named = sweeps_dir() / f"{space}.yaml"
+    if not named.is_file():
+        known = ", ".join(sorted(p.stem for p in sweeps_dir().glob("*.yaml"))) or "none"
+        raise SweepLabError(f"no sweep named '{space}' in {sweeps_dir()}/ (known: {known})")
+    return named
+
+
+def load(space: str) -> Sweep:
+    path = resolve_path(space)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise SweepLabError(f"{path}: not valid UTF-8") from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SweepLabError(f"{path}: invalid YAML{line}: {problem}") from None
+    if not isinstance(raw, dict):
+        raise SweepLabError(f"{path}: expected a mapping of sweep settings, got {_kind(raw)}")
+    raw.setdefault("name", path.stem)
+    return parse(raw, str(path))
+
+
+def parse(raw: dict, origin: str) -> Sweep:
+    """Validate a sweep mapping; ``origin`` names the file in error messages."""
+    def fail(key, problem):
+        raise SweepLabError(f"{origin}: {key}: {problem}")
+
+    unknown = sorted(set(raw) - TOP_LEVEL, key=str)
+    if unknown:
+        fail(unknown[0], f"unknown key, expected one of {', '.join(sorted(TOP_LEVEL))}")
+    settings = {**DEFAULTS, **raw}
+    for key in ("name", "model"):
+        if not isinstance(settings.get(key), str) or not settings[key]:
+            fail(key, f"expected a non-empty string, got {_kind(settings.get(key))}")
+    if settings["model"] not in models.REGISTRY:
+        fail("model", f"unknown model '{settings['model']}', expected one of {', '.join(sorted(models.REGISTRY))}")
+    if settings["engine"] not in ENGINES:
+        fail("engine", f"unknown engine {settings['engine']!r}, expected one of {', '.join(ENGINES)}")
+    sources = settings["sources"]
+    if not isinstance(sources, list) or not sources:
+        fail("sources", f"expected a non-empty list of source names, got {_kind(sources)}")
+    for source in sources:
+        if source not in [*data.SOURCES, data.POOLED]:
+            fail("sources", f"unknown source {source!r}, expected some of {', '.join([*data.SOURCES, data.POOLED])}")
+    trials = _integer(settings["trials"], 1, lambda p: fail("trials", p))
+    folds = _integer(settings["folds"], 2, lambda p: fail("folds", p))
+    seed = _integer(settings["seed"], 0, lambda p: fail("seed", p))
+    test_size = settings["test_size"]
+    if isinstance(test_size, bool) or not isinstance(test_size, (int, float)) or not 0 < test_size < 1:
+        fail("test_size", f"expected a fraction between 0 and 1, got {test_size!r}")
+    if not isinstance(settings.get("description", ""), str):
+        fail("description", "expected a string")
+    space = _parse_space(settings, fail)
+    return Sweep(
+        name=settings["name"], path=origin, model=settings["model"], engine=settings["engine"],
+        sources=tuple(dict.fromkeys(sources)), trials=trials, folds=folds, test_size=float(test_size), seed=seed,
+        space=space, description=settings.get("description") or "",
+    )
+
+
+def _parse_space(settings: dict, fail) -> dict:
+    from sweeplab.pipeline import tunable
+
+    space_raw, fit_raw = settings.get("space"), settings["fit"]
+    if not isinstance(space_raw, dict) or not space_raw:
+        fail("space", f"expected a mapping of parameters to values, got {_kind(space_raw)}")
+    if not isinstance(fit_raw, dict):
+        fail("fit", f"expected a mapping with {', '.join(sorted(FIT_KEYS))}, got {_kind(fit_raw)}")
+    for key in fit_raw:
+        if key not in FIT_KEYS:
+            fail(f"fit.{key}", f"unknown key, expected one of {', '.join(sorted(FIT_KEYS))}")
+        if key in space_raw:
+            fail(f"fit.{key}", "also given under space: set it in one place")
+    accepted = tunable(settings["model"])
+    space = {}
+    for name, spec in {**space_raw, **fit_raw}.items():
+        key = f"fit.{name}" if name in fit_raw else f"space.{name}"
+        if name not in accepted:
+            fail(key, f"model '{settings['model']}' takes no such parameter (it takes {', '.join(sorted(accepted))})")
+        space[name] = _parse_param(name, spec, accepted[name], lambda problem, key=key: fail(key, problem))
+    return space
+
+
+def _parse_param(name: str, spec, default, fail) -> Param:
+    if isinstance(spec, dict):
+        return _parse_range(name, spec, default, fail)
+    values = spec if isinstance(spec, list) else [spec]
+    if not values:
+        fail("empty list, expected at least one value")
+    checked = [_typed(value, default, fail) for value in values]
+    if len(set(map(repr, checked))) != len(checked):
+        fail(f"repeated value in {values}")
+    return Param(name, values=tuple(checked))
+
+
+def _parse_range(name: str, spec: dict, default, fail) -> Param:
+    unknown = sorted(set(spec) - RANGE_KEYS, key=str)
+    if unknown:
+        fail(f"unknown key '{unknown[0]}' in range, expected low, high and optionally log, step")
+    if "low" not in spec or "high" not in spec:
+        fail("a range needs both low and high")
+    integer = isinstance(default, int) and not isinstance(default, bool)
+    if not integer and not isinstance(default, float):
+        fail(f"a range needs a numeric parameter, this one is {type(default).__name__}")
+    low, high = (_typed(spec[k], default, fail) for k in ("low", "high"))
+    step = _typed(spec["step"], default, fail) if spec.get("step") is not None else None
+    log = spec.get("log", False)
+    if not isinstance(log, bool):
+        fail(f"log must be true or false, got {log!r}")
+    if low > high:
+        fail(f"low {low} is greater than high {high}")
+    if step is not None and step <= 0:
+        fail(f"step must be positive, got {step}")
+    if log and (low <= 0 or step is not None):
+        fail("a log range needs low > 0 and no step")
+    return Param(name, low=low, high=high, step=step, log=log, integer=integer)
+
+
+def _typed(value, default, fail):
+    """``value`` checked against the type of the parameter's default (and YAML 1.1's '1e-3'-is-a-string quirk)."""
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(default, float):
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+    elif isinstance(default, str):
+        if isinstance(value, str):
+            return value
+    elif value is None or isinstance(value, (int, float, str, bool)):
+        return value
+    fail(f"expected {type(default).__name__} values, got {value!r}")
+
+
+def _integer(value, minimum: int, fail) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        fail(f"expected an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _kind(value) -> str:
+    return "nothing" if value is None else f"{type(value).__name__} {value!r}"[:80]

@@ -1,0 +1,147 @@
+"""Sweep files: the shipped ones load, and every kind of mistake is one line naming the file and the key."""
+
+import textwrap
+
+import pytest
+
+from sweeplab import space
+from sweeplab.cli import main
+from sweeplab.errors import SweepLabError
+
+VALID = """
+name: t
+model: cnn
+sources: [yelp]
+trials: 2
+folds: 2
+fit: {epochs: 1, batch_size: 8}
+space:
+  num_filters: [8, 16]
+  learning_rate: {low: 1.0e-4, high: 1.0e-2, log: true}
+  maxlen: 20
+"""
+
+
+def write(tmp_path, text, name="sweep.yaml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_cnn_grid_is_the_reference_search():
+    sweep = space.load("cnn_grid")
+    assert (sweep.model, sweep.engine, sweep.trials, sweep.folds, sweep.seed) == ("cnn", "random", 5, 4, 1000)
+    assert sweep.sources == ("yelp", "amazon", "imdb")
+    assert sweep.test_size == 0.25
+    assert sweep.fixed() == {"embedding_dim": 50, "maxlen": 100, "max_words": 5000, "epochs": 20, "batch_size": 10}
+    assert {n: p.values for n, p in sweep.searched().items()} == {
+        "num_filters": (32, 64, 128), "kernel_size": (3, 5, 7)}
+
+
+def test_smoke_is_small():
+    sweep = space.load("smoke")
+    assert (sweep.trials, sweep.folds, sweep.fixed()["epochs"]) == (2, 2, 1)
+
+
+def test_valid_file_parses_ranges_and_fixed_values(tmp_path):
+    sweep = space.load(str(write(tmp_path, VALID)))
+    lr = sweep.space["learning_rate"]
+    assert (lr.low, lr.high, lr.log, lr.integer) == (1e-4, 1e-2, True, False)
+    assert sweep.fixed()["maxlen"] == 20 and sweep.space["num_filters"].values == (8, 16)
+    assert sweep.name == "t" and sweep.path.endswith("sweep.yaml")
+
+
+def test_name_defaults_to_file_stem(tmp_path):
+    sweep = space.load(str(write(tmp_path, VALID.replace("name: t\n", ""), name="mine.yaml")))
+    assert sweep.name == "mine"
+
+
+@pytest.mark.parametrize("change, key, fragment", [
+    (("trials: 2", "trails: 2"), "trails", "unknown key"),
+    (("model: cnn", "model: transformer"), "model", "unknown model 'transformer'"),
+    (("maxlen: 20", "maxlen: 20\n  num_units: 4"), "space.num_units", "takes no such parameter"),
+    (("num_filters: [8, 16]", "num_filters: []"), "space.num_filters", "empty list"),
+    (("num_filters: [8, 16]", "num_filters: [8, sixteen]"), "space.num_filters", "expected int"),
+    (("num_filters: [8, 16]", "num_filters: [8, 16.5]"), "space.num_filters", "expected int"),
+    (("num_filters: [8, 16]", "num_filters: {low: 64, high: 8}"), "space.num_filters", "low 64 is greater than high 8"),
+    (("num_filters: [8, 16]", "num_filters: {low: 8}"), "space.num_filters", "needs both low and high"),
+    (("num_filters: [8, 16]", "num_filters: {low: 8, high: 9, bins: 3}"), "space.num_filters", "unknown key 'bins'"),
+    (("log: true", "log: true, step: 0.1"), "space.learning_rate", "a log range needs low > 0 and no step"),
+    (("trials: 2", "trials: 0"), "trials", "integer >= 1"),
+    (("folds: 2", "folds: 1"), "folds", "integer >= 2"),
+    (("folds: 2", "folds: two"), "folds", "integer >= 2"),
+    (("sources: [yelp]", "sources: [twitter]"), "sources", "unknown source 'twitter'"),
+    (("sources: [yelp]", "sources: []"), "sources", "non-empty list"),
+    (("trials: 2", "trials: 2\nengine: bayes"), "engine", "unknown engine 'bayes'"),
+    (("fit: {epochs: 1, batch_size: 8}", "fit: {epochs: 1, steps: 8}"), "fit.steps", "unknown key"),
+    (("maxlen: 20", "maxlen: 20\n  epochs: [1, 2]"), "fit.epochs", "also given under space"),
+    (("trials: 2", "trials: 2\ntest_size: 1.5"), "test_size", "fraction between 0 and 1"),
+])
+def test_mistakes_are_one_line_naming_file_and_key(tmp_path, change, key, fragment):
+    old, new = change
+    assert old in VALID
+    path = write(tmp_path, VALID.replace(old, new, 1))
+    with pytest.raises(SweepLabError) as caught:
+        space.load(str(path))
+    message = str(caught.value)
+    assert message.startswith(f"{path}: {key}: "), message
+    assert fragment in message and "\n" not in message
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("name: [unclosed", "invalid YAML at line 1"),
+    ("- a\n- b\n", "expected a mapping of sweep settings, got list"),
+    ("", "expected a mapping of sweep settings, got nothing"),
+    ("model: cnn\n", "space: expected a mapping of parameters"),
+])
+def test_malformed_files(tmp_path, text, fragment):
+    path = write(tmp_path, text)
+    with pytest.raises(SweepLabError, match=fragment) as caught:
+        space.load(str(path))
+    assert str(caught.value).startswith(str(path)) and "\n" not in str(caught.value)
+
+
+def test_unknown_sweep_name_lists_the_known_ones():
+    with pytest.raises(SweepLabError, match=r"no sweep named 'nope' .*known: .*cnn_grid"):
+        space.load("nope")
+
+
+def test_command_line_overrides_are_validated():
+    sweep = space.load("smoke").override(epochs=3, folds=3, sources=["imdb"], engine="grid")
+    assert (sweep.fixed()["epochs"], sweep.folds, sweep.sources, sweep.engine) == (3, 3, ("imdb",), "grid")
+    with pytest.raises(SweepLabError, match=r"\(with command-line overrides\): trials: expected an integer >= 1"):
+        space.load("smoke").override(trials=0)
+
+
+def test_bad_file_exits_2_before_anything_is_logged(tmp_path, capsys):
+    path = write(tmp_path, VALID.replace("model: cnn", "model: bert"))
+    store = tmp_path / "store" / "mlflow.db"
+    code = main(["sweep", str(path), "--tracking-uri", f"sqlite:///{store}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err == [f"sweeplab: error: {path}: model: unknown model 'bert', expected one of cnn, embedding_pool"]
+    assert not store.parent.exists()
+
+
+def test_distributions():
+    import numpy as np
+
+    ints = space.Param("n", low=2, high=64, log=True, integer=True).distribution()
+    draws = [ints.rvs(random_state=np.random.RandomState(i)) for i in range(200)]
+    assert min(draws) >= 2 and max(draws) <= 64 and all(isinstance(d, int) for d in draws)
+    assert space.Param("n", low=8, high=32, step=8, integer=True).grid_values() == [8, 16, 24, 32]
+    assert space.Param("d", low=0.0, high=0.5, step=0.25).grid_values() == [0.0, 0.25, 0.5]
+    assert space.Param("d", low=0.0, high=0.5).grid_values() is None
+    lr = space.Param("lr", low=1e-4, high=1e-2, log=True).distribution()
+    assert all(1e-4 <= lr.rvs(random_state=i) <= 1e-2 for i in range(50))
+
+
+def test_yaml_1_1_exponent_strings_are_floats(tmp_path):
+    sweep = space.load(str(write(tmp_path, VALID.replace("1.0e-4", "1e-4"))))
+    assert sweep.space["learning_rate"].low == 1e-4
+
+
+def test_resolved_sweep_round_trips(tmp_path):
+    sweep = space.load(str(write(tmp_path, VALID)))
+    again = space.parse(sweep.to_dict(), "resolved")
+    assert again.space == sweep.space and again.sources == sweep.sources
