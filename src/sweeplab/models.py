@@ -1,0 +1,116 @@
+"""Model factories: the registry a sweep file's ``model:`` names, and the bag-of-words baseline.
+
+A factory takes scikeras' ``meta`` (fitted facts: ``vocab_size_``, ``X_shape_``, ``n_classes_``) plus its own
+keyword parameters and returns a compiled Keras model. Its signature *is* its schema: the sweep validator reads
+parameter names and default types from it, so keep every parameter keyword-only with a typed default.
+Keras is imported inside the builders so that reading and validating a sweep file stays instant.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Callable
+
+from sweeplab.errors import SweepLabError
+
+REGISTRY: dict[str, Callable] = {}
+
+
+def register(factory: Callable) -> Callable:
+    REGISTRY[factory.__name__] = factory
+    return factory
+
+
+def get(name: str) -> Callable:
+    if name not in REGISTRY:
+        raise SweepLabError(f"unknown model '{name}': expected one of {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name]
+
+
+def defaults(name: str) -> dict:
+    """The factory's tunable parameters and their defaults."""
+    signature = inspect.signature(get(name))
+    return {p.name: p.default for p in signature.parameters.values() if p.kind is p.KEYWORD_ONLY}
+
+
+# --- shared layers ------------------------------------------------------------------------------------------------
+
+
+def _embedded_input(meta: dict, embedding_dim: int):
+    from keras import Input, layers
+
+    inputs = Input(shape=(meta["X_shape_"][1],), dtype="int32", name="tokens")
+    return inputs, layers.Embedding(meta["vocab_size_"], embedding_dim, name="embedding")(inputs)
+
+
+def _classifier_head(x, meta: dict, dense_units: int, dropout: float):
+    """Dense(relu) then one sigmoid unit for two classes, a softmax over K classes otherwise."""
+    from keras import layers
+
+    x = layers.Dense(dense_units, activation="relu")(x)
+    if dropout:
+        x = layers.Dropout(dropout)(x)
+    if meta["n_classes_"] == 2:
+        return layers.Dense(1, activation="sigmoid", name="output")(x)
+    return layers.Dense(meta["n_classes_"], activation="softmax", name="output")(x)
+
+
+def _compiled(inputs, outputs, meta: dict, learning_rate: float, name: str):
+    import keras
+
+    model = keras.Model(inputs, outputs, name=name)
+    loss = "binary_crossentropy" if meta["n_classes_"] == 2 else "sparse_categorical_crossentropy"
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"])
+    return model
+
+
+# --- factories ----------------------------------------------------------------------------------------------------
+
+
+@register
+def cnn(
+    meta: dict,
+    *,
+    num_filters: int = 128,
+    kernel_size: int = 5,
+    embedding_dim: int = 50,
+    dense_units: int = 10,
+    dropout: float = 0.0,
+    learning_rate: float = 0.001,
+):
+    """Embedding -> Conv1D(relu) -> GlobalMaxPooling1D -> Dense(relu) -> output: the reference tutorial's CNN."""
+    from keras import layers
+
+    inputs, x = _embedded_input(meta, embedding_dim)
+    x = layers.Conv1D(num_filters, kernel_size, activation="relu")(x)
+    x = layers.GlobalMaxPooling1D()(x)
+    return _compiled(inputs, _classifier_head(x, meta, dense_units, dropout), meta, learning_rate, "cnn")
+
+
+@register
+def embedding_pool(
+    meta: dict,
+    *,
+    embedding_dim: int = 50,
+    dense_units: int = 10,
+    dropout: float = 0.0,
+    learning_rate: float = 0.001,
+):
+    """Embedding -> GlobalMaxPooling1D -> Dense(relu) -> output: a fast order-free baseline."""
+    from keras import layers
+
+    inputs, x = _embedded_input(meta, embedding_dim)
+    x = layers.GlobalMaxPooling1D()(x)
+    return _compiled(inputs, _classifier_head(x, meta, dense_units, dropout), meta, learning_rate, "embedding_pool")
+
+
+# --- baseline -----------------------------------------------------------------------------------------------------
+
+
+def baseline():
+    """Bag-of-words counts + LogisticRegression: the score every sweep must beat."""
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline([("bow", CountVectorizer()), ("logreg", LogisticRegression(max_iter=1000))])

@@ -1,0 +1,40 @@
+"""The estimator every engine tunes: Pipeline(vectorize, clf) with clf a scikeras-wrapped model factory.
+
+A sweep names parameters flatly (``maxlen``, ``num_filters``, ``epochs``); :func:`route` says which step of the
+pipeline each one belongs to. This is the only place that knows the pipeline's shape.
+"""
+
+from __future__ import annotations
+
+from sklearn.pipeline import Pipeline
+
+from sweeplab import models
+from sweeplab.vectorize import SequenceVectorizer
+
+# Fit settings a sweep may fix under `fit:` or search under `space:`.
+FIT_DEFAULTS = {"epochs": 10, "batch_size": 32}
+
+
+def tunable(model: str) -> dict:
+    """Every parameter a sweep over ``model`` may set, with its default (whose type is the expected type)."""
+    return {**SequenceVectorizer().get_params(), **FIT_DEFAULTS, **models.defaults(model)}
+
+
+def route(name: str, model: str) -> str:
+    """The pipeline parameter a sweep parameter sets."""
+    if name in SequenceVectorizer().get_params():
+        return f"vectorize__{name}"
+    if name in FIT_DEFAULTS:
+        return f"clf__{name}"
+    if name in models.defaults(model):
+        return f"clf__model__{name}"
+    raise KeyError(f"{model} takes no parameter '{name}'")
+
+
+def build(model: str, params: dict, seed: int) -> Pipeline:
+    """An unfitted pipeline for ``model`` with ``params`` (sweep names) set; the rest keep their defaults."""
+    from sweeplab.classifier import KerasTextClassifier  # imports TensorFlow: only when a model is wanted
+
+    classifier = KerasTextClassifier(model=models.get(model), random_state=seed, verbose=0, **FIT_DEFAULTS)
+    pipe = Pipeline([("vectorize", SequenceVectorizer()), ("clf", classifier)])
+    return pipe.set_params(**{route(name, model): value for name, value in params.items()})

@@ -1,0 +1,65 @@
+"""The scikeras tags fix and the model factories, on tiny data with one epoch."""
+
+import numpy as np
+import pytest
+from scikeras.wrappers import KerasClassifier
+from sklearn.base import is_classifier
+from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_score
+
+from sweeplab import models, pipeline
+from sweeplab.classifier import KerasTextClassifier
+from sweeplab.vectorize import SequenceVectorizer
+
+FAST = {"epochs": 1, "batch_size": 16, "maxlen": 12, "embedding_dim": 8}
+
+
+def test_plain_scikeras_is_not_a_classifier_under_current_sklearn():
+    # Why the fix exists; if this starts failing, scikeras was fixed upstream and the subclass can go.
+    assert not is_classifier(KerasClassifier(model=models.cnn))
+
+
+def test_the_fix_restores_classifier_behaviour(tiny_texts):
+    texts, labels = tiny_texts
+    pipe = pipeline.build("cnn", FAST, seed=0)
+    assert is_classifier(KerasTextClassifier(model=models.cnn)) and is_classifier(pipe)
+    assert isinstance(check_cv(4, labels, classifier=is_classifier(pipe)), StratifiedKFold)
+    auc = cross_val_score(pipe, texts, labels, cv=2, scoring="roc_auc")
+    assert auc.shape == (2,) and np.all((0 <= auc) & (auc <= 1))
+
+
+def test_embedding_is_sized_from_the_fitted_vocabulary(tiny_texts):
+    texts, labels = tiny_texts
+    texts = texts.copy()
+    texts[-1] += " zebra"  # outside the rows the model is fit on
+    fitted = pipeline.build("cnn", FAST, seed=0).fit(texts[:30], labels[:30])
+    embedding = fitted.named_steps["clf"].model_.get_layer("embedding")
+    assert embedding.input_dim == fitted.named_steps["vectorize"].vocab_size_
+    assert embedding.input_dim < SequenceVectorizer(maxlen=FAST["maxlen"]).fit(texts).vocab_size_
+
+
+@pytest.mark.parametrize("model", sorted(models.REGISTRY))
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_every_factory_fits_binary_and_multiclass(model, n_classes, tiny_texts):
+    texts, labels = tiny_texts
+    labels = np.arange(len(texts)) % n_classes
+    params = {k: v for k, v in FAST.items() if k in pipeline.tunable(model)}
+    fitted = pipeline.build(model, params, seed=0).fit(texts, labels)
+    keras_model = fitted.named_steps["clf"].model_
+    assert keras_model.output_shape[-1] == (1 if n_classes == 2 else n_classes)
+    assert keras_model.loss == ("binary_crossentropy" if n_classes == 2 else "sparse_categorical_crossentropy")
+    assert fitted.predict_proba(texts[:5]).shape == (5, n_classes)
+    assert set(fitted.predict(texts)) <= set(range(n_classes))
+
+
+def test_sweep_parameters_reach_the_right_step():
+    pipe = pipeline.build("cnn", {"maxlen": 7, "num_filters": 3, "epochs": 2, "dropout": 0.5}, seed=1)
+    params = pipe.get_params()
+    assert params["vectorize__maxlen"] == 7 and params["clf__epochs"] == 2
+    assert params["clf__model__num_filters"] == 3 and params["clf__model__dropout"] == 0.5
+    with pytest.raises(KeyError, match="cnn takes no parameter 'units'"):
+        pipeline.route("units", "cnn")
+
+
+def test_baseline_is_bag_of_words_logistic_regression(tiny_texts):
+    texts, labels = tiny_texts
+    assert models.baseline().fit(texts, labels).score(texts, labels) == 1.0

@@ -1,0 +1,61 @@
+"""The text-to-sequence step: no leakage across folds, and the vocabulary promises the model relies on."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.dummy import DummyClassifier
+from sklearn.model_selection import StratifiedKFold, cross_validate
+from sklearn.pipeline import Pipeline
+
+from sweeplab.vectorize import SequenceVectorizer, tokenize
+
+
+def test_a_word_seen_only_in_a_validation_fold_is_out_of_vocabulary(tiny_texts):
+    texts, labels = tiny_texts
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    _, validation = next(cv.split(texts, labels))
+    texts = texts.copy()
+    texts[validation[0]] = "zebra " + texts[validation[0]]  # the word exists in this validation fold only
+
+    pipe = Pipeline([("vectorize", SequenceVectorizer(maxlen=12)), ("clf", DummyClassifier())])
+    fitted = cross_validate(pipe, texts, labels, cv=cv, return_estimator=True)["estimator"][0]
+    vectorizer = fitted.named_steps["vectorize"]
+    assert "zebra" not in vectorizer.vocabulary_
+    assert vectorizer.transform([texts[validation[0]]])[0, 0] == SequenceVectorizer.OOV
+    # The same text with the full data in the vocabulary would have had an index of its own:
+    everything = clone(pipe.named_steps["vectorize"]).fit(texts)
+    assert everything.transform([texts[validation[0]]])[0, 0] > SequenceVectorizer.OOV
+
+
+def test_indices_padding_and_truncation():
+    vectorizer = SequenceVectorizer(max_words=10, maxlen=4).fit(["b a a", "a c"])
+    assert vectorizer.vocabulary_ == {"a": 2, "b": 3, "c": 4}  # by frequency, ties in first-seen order
+    out = vectorizer.transform(["a b", "c c c c c c", "unknown a"])
+    assert out.tolist() == [[2, 3, 0, 0], [4, 4, 4, 4], [1, 2, 0, 0]]
+    assert out.dtype == np.int32
+
+
+def test_max_words_caps_the_vocabulary():
+    vectorizer = SequenceVectorizer(max_words=2, maxlen=10).fit(["a a a b b c"])
+    assert vectorizer.vocabulary_ == {"a": 2, "b": 3} and vectorizer.vocab_size_ == 4
+    assert vectorizer.transform(["c"])[0, 0] == SequenceVectorizer.OOV
+
+
+def test_every_index_transform_can_emit_occurs_in_the_training_output(tiny_texts):
+    texts, _ = tiny_texts
+    long_texts = [t + " tail words beyond the cut" for t in texts]
+    vectorizer = SequenceVectorizer(maxlen=5).fit(long_texts)
+    # Words past maxlen were never seen by the model, so they are not in the vocabulary either.
+    assert "tail" not in vectorizer.vocabulary_
+    assert int(vectorizer.transform(long_texts).max()) + 1 == vectorizer.vocab_size_
+
+
+def test_tokenizer_keeps_inner_apostrophes_and_drops_punctuation():
+    assert tokenize("Don't STOP -- it's 10/10!") == ["don't", "stop", "it's", "10", "10"]
+
+
+@pytest.mark.parametrize("param, value", [("maxlen", 0), ("max_words", -5), ("maxlen", 2.5), ("max_words", True)])
+def test_bad_parameters_are_named_at_fit_time(param, value):
+    vectorizer = SequenceVectorizer(**{param: value})  # no checks in __init__, as in scikit-learn
+    with pytest.raises(ValueError, match=f"{param} must be a positive integer"):
+        vectorizer.fit(["a b"])
