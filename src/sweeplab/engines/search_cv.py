@@ -1,0 +1,128 @@
+"""``random`` and ``grid``: scikit-learn's RandomizedSearchCV and GridSearchCV over the sweeplab pipeline.
+
+The search runs sequentially with ``refit=False`` (the sweep runner refits the winner) and ``error_score=NaN``,
+so a configuration that raises becomes a failed trial while the others go on.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+
+import numpy as np
+from sklearn.exceptions import FitFailedWarning
+from sklearn.model_selection import GridSearchCV, ParameterGrid, ParameterSampler, RandomizedSearchCV
+
+from sweeplab.engines.base import FoldListener, TrialResult, score
+from sweeplab.errors import SweepLabError
+from sweeplab.pipeline import route
+
+
+class SearchCVEngine:
+    def __init__(self, kind: str):
+        self.kind = kind
+
+    def candidates(self, sweep) -> list[dict]:
+        """The configurations this engine will try, in order (pipeline parameter names)."""
+        space = self._space(sweep)
+        if self.kind == "grid" or not space:
+            return list(ParameterGrid(space))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "space smaller than n_iter": planned for below
+            return list(ParameterSampler(space, sweep.trials, random_state=sweep.seed))
+
+    def search(self, pipeline, sweep, X, y, cv, listener: FoldListener) -> list[TrialResult]:
+        space = self._space(sweep)
+        names = {route(name, sweep.model): name for name in sweep.searched()}
+        common = dict(scoring=_ReportingScorer(listener, names), cv=cv, refit=False, error_score=np.nan, n_jobs=1)
+        if self.kind == "grid" or not space:
+            search = GridSearchCV(pipeline, space, **common)
+        else:
+            n_iter = len(self.candidates(sweep))
+            search = RandomizedSearchCV(pipeline, space, n_iter=n_iter, random_state=sweep.seed, **common)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", FitFailedWarning)
+            try:
+                search.fit(X, y)
+            except ValueError as exc:
+                if "fits failed" not in str(exc):
+                    raise
+                # scikit-learn raises when every fit failed: every candidate is a failed trial.
+                return self._all_failed(sweep, names, cv, _first_errors(str(exc)))
+        errors = _first_errors("".join(str(w.message) for w in caught if w.category is FitFailedWarning))
+        _rewarn(w for w in caught if w.category is not FitFailedWarning and not _about_failed_scores(w))
+        return _trials(search.cv_results_, names, sweep, cv.get_n_splits(), errors)
+
+    def _space(self, sweep) -> dict:
+        space = {}
+        for name, param in sweep.searched().items():
+            values = param.grid_values() if self.kind == "grid" else param.distribution()
+            if values is None:
+                raise SweepLabError(
+                    f"{sweep.path}: space.{name}: the grid engine needs a list or a range with a step"
+                )
+            space[route(name, sweep.model)] = values
+        return space
+
+    def _all_failed(self, sweep, names, cv, errors) -> list[TrialResult]:
+        folds = cv.get_n_splits()
+        return [
+            TrialResult(i, _sweep_params(candidate, names, sweep), (math.nan,) * folds, 0.0, errors)
+            for i, candidate in enumerate(self.candidates(sweep))
+        ]
+
+
+class _ReportingScorer:
+    """Accuracy of one fitted fold, reported to the listener as it happens (sklearn gives no other hook)."""
+
+    def __init__(self, listener: FoldListener, names: dict):
+        self.listener, self.names = listener, names
+
+    def __call__(self, estimator, X, y) -> float:
+        value = score(estimator, X, y)
+        params = estimator.get_params()
+        self.listener.fold_done({name: params[key] for key, name in self.names.items()}, value)
+        return value
+
+
+def _trials(results: dict, names: dict, sweep, folds: int, errors: str | None) -> list[TrialResult]:
+    trials = []
+    for i, candidate in enumerate(results["params"]):
+        scores = tuple(float(results[f"split{k}_test_score"][i]) for k in range(folds))
+        failed = not all(math.isfinite(s) for s in scores)
+        fit_time = float(results["mean_fit_time"][i]) * folds
+        trials.append(TrialResult(i, _sweep_params(candidate, names, sweep), scores, fit_time,
+                                  (errors or "a fold failed") if failed else None))
+    return trials
+
+
+def _sweep_params(candidate: dict, names: dict, sweep) -> dict:
+    """Searched values under their sweep names, plus the fixed ones: the whole configuration."""
+    return {**sweep.fixed(), **{names[key]: _plain(value) for key, value in candidate.items()}}
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _first_errors(summary: str) -> str | None:
+    """The exception lines of scikit-learn's fit-failure summary ('N fits failed with the following error: ...')."""
+    found = []
+    for block in summary.split("fits failed with the following error:")[1:]:
+        lines = block.strip("-\n").splitlines()
+        frames = [i for i, line in enumerate(lines) if line.startswith("  File ")]
+        after = lines[frames[-1] + 1:] if frames else lines
+        exception = next((line for line in after if line and not line.startswith(" ")), lines[-1] if lines else "")
+        found.append(re.sub(r"\s+", " ", exception).strip())
+    return "; ".join(dict.fromkeys(found)) or None
+
+
+def _about_failed_scores(record) -> bool:
+    """scikit-learn's 'test scores are non-finite' warning: the failed trials already say so."""
+    return str(record.message).startswith("One or more of the test scores are non-finite")
+
+
+def _rewarn(records) -> None:
+    for record in records:
+        warnings.warn_explicit(record.message, record.category, record.filename, record.lineno)

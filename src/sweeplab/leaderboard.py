@@ -1,0 +1,118 @@
+"""Reads trials back from MLflow into pandas and ranks them per sweep and source.
+
+Only the latest finished parent run of each (sweep, source) counts, so re-running a sweep replaces its entries
+rather than mixing two sets of settings; older runs stay browsable in the MLflow UI.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import yaml
+
+from sweeplab.errors import SweepLabError
+from sweeplab.tracking import BEST, KIND, METRIC, PARENT, SOURCE, SWEEP
+
+FORMATS = ("table", "csv", "json")
+
+
+def _all_runs(client, experiment_ids: list[str], kind: str) -> list:
+    runs, token = [], None
+    while True:
+        page = client.search_runs(
+            experiment_ids, filter_string=f"tags.`{KIND}` = '{kind}'", max_results=1000, page_token=token
+        )
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+def collect(tracker, sweep: str | None = None, source: str | None = None):
+    """One row per finished trial of the latest finished parent per (sweep, source)."""
+    import pandas as pd
+
+    client = tracker.client
+    experiments = [e for e in client.search_experiments() if e.tags.get(KIND) == "sweep"]
+    if sweep is not None:
+        experiments = [e for e in experiments if e.name == sweep]
+        if not experiments:
+            raise SweepLabError(f"no sweep named '{sweep}' in {tracker.uri}")
+    if not experiments:
+        return pd.DataFrame()
+    ids = [e.experiment_id for e in experiments]
+    latest = {}
+    for parent in _all_runs(client, ids, "dataset"):
+        key = (parent.data.tags[SWEEP], parent.data.tags[SOURCE])
+        if parent.info.status == "FINISHED" and (source is None or key[1] == source):
+            if key not in latest or parent.info.start_time > latest[key].info.start_time:
+                latest[key] = parent
+    parents = {run.info.run_id: run for run in latest.values()}
+    rows = [_row(child, parents[child.data.tags[PARENT]])
+            for child in _all_runs(client, ids, "trial")
+            if child.data.tags.get(PARENT) in parents and child.info.status == "FINISHED"]
+    return pd.DataFrame(rows)
+
+
+def _row(child, parent) -> dict:
+    m, pm = child.data.metrics, parent.data.metrics
+    best = child.data.tags.get(BEST) == "true"
+    return {
+        "sweep": child.data.tags[SWEEP],
+        "source": child.data.tags[SOURCE],
+        f"cv_{METRIC}_mean": m.get(f"cv_{METRIC}_mean", math.nan),
+        f"cv_{METRIC}_std": m.get(f"cv_{METRIC}_std", math.nan),
+        f"baseline_cv_{METRIC}": m.get(f"baseline_cv_{METRIC}", math.nan),
+        "lift_cv": m.get("lift_cv", math.nan),
+        f"test_{METRIC}": m.get(f"test_{METRIC}") if best else None,
+        f"baseline_test_{METRIC}": pm.get(f"baseline_test_{METRIC}", math.nan),
+        "lift_test": pm.get("lift") if best else None,
+        # MLflow stores params as strings; YAML gives back the numbers and booleans the sweep file had.
+        "params": {k: yaml.safe_load(v) for k, v in sorted(child.data.params.items())},
+        "searched": sorted(set(child.data.params) - {k[len("fixed."):] for k in parent.data.params
+                                                      if k.startswith("fixed.")}),
+        "run_id": child.info.run_id,
+    }
+
+
+def rank(frame, top: int):
+    """The ``top`` trials of each (sweep, source) by CV mean, numbered from 1."""
+    if frame.empty:
+        return frame
+    ordered = frame.sort_values(["sweep", "source", f"cv_{METRIC}_mean"], ascending=[True, True, False])
+    ordered = ordered.groupby(["sweep", "source"], sort=False).head(top).copy()
+    ordered.insert(2, "rank", ordered.groupby(["sweep", "source"]).cumcount() + 1)
+    return ordered.reset_index(drop=True)
+
+
+def render(frame, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(json.loads(frame.to_json(orient="records")), indent=2)
+    if frame.empty:
+        return "" if fmt == "csv" else "no finished sweeps in this store yet: run 'make sweep SPACE=smoke'"
+    if fmt == "csv":
+        import pandas as pd
+
+        params = pd.DataFrame(list(frame["params"])).add_prefix("param.")
+        return pd.concat([frame.drop(columns="params"), params], axis=1).to_csv(index=False)
+    return _table(frame)
+
+
+def _table(frame) -> str:
+    def number(value):
+        return "" if value is None or value != value else f"{value:.3f}"
+
+
+    shown = frame.assign(
+        cv=[f"{m:.3f} ± {s:.3f}" for m, s in zip(frame[f"cv_{METRIC}_mean"], frame[f"cv_{METRIC}_std"])],
+        lift_cv=[f"{v:+.3f}" for v in frame["lift_cv"]],
+        test=[number(v) for v in frame[f"test_{METRIC}"]],
+        baseline=[number(v) for v in frame[f"baseline_test_{METRIC}"]],
+        lift_test=["" if v is None or v != v else f"{v:+.3f}" for v in frame["lift_test"]],
+        params=[" ".join(f"{k}={p[k]}" for k in sorted(p) if k in searched)
+                for p, searched in zip(frame["params"], frame["searched"])],
+    )[["sweep", "source", "rank", "cv", "lift_cv", "test", "baseline", "lift_test", "params"]]
+    shown.columns = ["sweep", "source", "rank", f"cv {METRIC}", "lift vs bow (cv)", f"test {METRIC}",
+                     f"bow test {METRIC}", "lift (test)", "params"]
+    return shown.to_string(index=False)

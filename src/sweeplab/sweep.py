@@ -1,0 +1,119 @@
+"""Runs a sweep. Per dataset: a fixed held-out split, the baseline, the engine's search on the training part,
+a refit of the winner on the whole training part, and one score on the test part; tracking records it all.
+
+This is the part every engine shares: engines only decide which configurations to try.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+from sweeplab import data, engines, models, pipeline
+from sweeplab.engines.base import TrialResult, best, score
+from sweeplab.errors import SweepLabError
+from sweeplab.progress import format_params
+
+
+class SweepFailed(Exception):
+    """Every trial of a dataset failed: the sweep cannot pick a winner."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Split:
+    dataset: data.Dataset
+    X_train: object
+    X_test: object
+    y_train: object
+    y_test: object
+
+
+@dataclass(frozen=True)
+class Baseline:
+    cv_scores: tuple
+    test_score: float
+
+    @property
+    def cv_mean(self) -> float:
+        return statistics.fmean(self.cv_scores)
+
+
+@dataclass(frozen=True)
+class DatasetResult:
+    source: str
+    trials: list
+    best: TrialResult
+    test_score: float
+    baseline: Baseline
+    history: dict
+    wall_time: float
+
+
+def load_datasets(sweep, data_path=None, text_col="text", label_col="label") -> list[data.Dataset]:
+    """A user's file when given, else the sweep's sources."""
+    if data_path:
+        return [data.load_file(data_path, text_col, label_col)]
+    return [data.load(source) for source in sweep.sources]
+
+
+def prepare(sweep, datasets) -> list[Split]:
+    """Split every dataset up front, so a dataset too small for the sweep fails before anything is logged."""
+    splits = []
+    for dataset in datasets:
+        X_train, X_test, y_train, y_test = data.holdout_split(dataset, sweep.test_size, sweep.seed)
+        smallest = min(int((y_train == label).sum()) for label in range(dataset.n_classes))
+        if smallest < sweep.folds:
+            raise SweepLabError(
+                f"{sweep.path}: folds: {sweep.folds} folds need at least {sweep.folds} training rows per class, "
+                f"{dataset.name} has {smallest} in its smallest class"
+            )
+        splits.append(Split(dataset, X_train, X_test, y_train, y_test))
+    return splits
+
+
+def run(sweep, splits: list[Split], tracker, progress) -> list[DatasetResult]:
+    engine = engines.get(sweep.engine)
+    return [_run_one(sweep, split, engine, tracker, progress) for split in splits]
+
+
+def _run_one(sweep, split: Split, engine, tracker, progress) -> DatasetResult:
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    started = time.monotonic()
+    dataset = split.dataset
+    cv = StratifiedKFold(sweep.folds, shuffle=True, random_state=sweep.seed)
+    with tracker.dataset_run(sweep, dataset) as run:
+        run.log_setup(sweep, dataset, len(split.X_train), len(split.X_test))
+        baseline_cv = cross_val_score(models.baseline(), split.X_train, split.y_train, cv=cv, scoring=score)
+        baseline_fit = models.baseline().fit(split.X_train, split.y_train)
+        baseline = Baseline(tuple(baseline_cv), score(baseline_fit, split.X_test, split.y_test))
+        trials_planned = len(engine.candidates(sweep))
+        progress.say(
+            f"== {sweep.name} on {dataset.name}: {len(split.X_train)} train / {len(split.X_test)} test rows, "
+            f"{dataset.n_classes} classes; {trials_planned} trials x {sweep.folds} folds ({sweep.engine}); "
+            f"baseline logreg cv {baseline.cv_mean:.3f}, test {baseline.test_score:.3f}"
+        )
+        progress.start(dataset.name, trials_planned, sweep.folds)
+        unfitted = pipeline.build(sweep.model, sweep.fixed(), sweep.seed)
+        trials = engine.search(unfitted, sweep, split.X_train, split.y_train, cv, progress)
+        run.log_trials(trials, baseline)
+        winner = best(trials)
+        if winner is None:
+            raise SweepFailed(f"{dataset.name}: all {len(trials)} trials failed; first error: {trials[0].error}")
+        refit = pipeline.build(sweep.model, winner.params, sweep.seed).fit(split.X_train, split.y_train)
+        result = DatasetResult(
+            source=dataset.name, trials=trials, best=winner, test_score=score(refit, split.X_test, split.y_test),
+            baseline=baseline, history=dict(getattr(refit.named_steps["clf"], "history_", {})),
+            wall_time=time.monotonic() - started,
+        )
+        run.log_result(result)
+    failed = sum(not t.ok for t in trials)
+    progress.say(
+        f"== {dataset.name}: best cv {winner.mean:.3f} ± {winner.std:.3f} ({format_params(winner.params)}); "
+        f"test {result.test_score:.3f} vs baseline {baseline.test_score:.3f} "
+        f"(lift {result.test_score - baseline.test_score:+.3f}); {failed} failed; {result.wall_time:.0f} s"
+    )
+    return result

@@ -1,0 +1,140 @@
+"""End to end through the command line, into a real MLflow store (SQLite in a temp dir)."""
+
+import json
+import textwrap
+
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+
+from sweeplab import engines
+from sweeplab.cli import main
+from sweeplab.tracking import BEST, ERROR, KIND, PARENT, SOURCE, STATE
+
+pytestmark = pytest.mark.integration
+
+
+def runs(uri, kind):
+    client = MlflowClient(uri)
+    ids = [e.experiment_id for e in client.search_experiments()]
+    return client.search_runs(ids, filter_string=f"tags.`{KIND}` = '{kind}'")
+
+
+@pytest.fixture(scope="module")
+def smoke_store(tmp_path_factory):
+    """`sweeplab sweep smoke` once for the module: 2 trials x 2 folds x 1 epoch on the real yelp file."""
+    uri = f"sqlite:///{tmp_path_factory.mktemp('smoke') / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        from tests.conftest import ROOT
+
+        patch.setenv("SWEEPLAB_SWEEPS_DIR", str(ROOT / "sweeps"))
+        patch.setenv("SWEEPLAB_DATA_DIR", str(ROOT / "data"))
+        assert main(["sweep", "smoke", "--tracking-uri", uri]) == 0
+    return uri
+
+
+def test_smoke_sweep_logs_one_parent_and_a_child_per_trial(smoke_store):
+    (parent,) = runs(smoke_store, "dataset")
+    children = runs(smoke_store, "trial")
+    assert parent.info.status == "FINISHED" and parent.data.tags[SOURCE] == "yelp"
+    assert parent.data.params["data.rows"] == "1000"
+    assert json.loads(parent.data.params["data.class_counts"]) == {"0": 500, "1": 500}
+    assert parent.data.params["n_test"] == "250" and parent.data.params["engine"] == "random"
+    for key in ("test_accuracy", "baseline_test_accuracy", "lift", "best_cv_accuracy_mean", "baseline_cv_accuracy"):
+        assert 0 <= abs(parent.data.metrics[key]) <= 1, key
+    assert parent.data.metrics["lift"] == pytest.approx(
+        parent.data.metrics["test_accuracy"] - parent.data.metrics["baseline_test_accuracy"])
+
+    assert len(children) == 2
+    for child in children:
+        m = child.data.metrics
+        assert child.info.status == "FINISHED" and child.data.tags[PARENT] == parent.info.run_id
+        assert child.data.tags[STATE] == "COMPLETE"
+        assert m["cv_accuracy_mean"] == pytest.approx(np.mean([m["fold_1_accuracy"], m["fold_2_accuracy"]]))
+        assert m["fit_time_s"] > 0 and "baseline_cv_accuracy" in m and "lift_cv" in m
+        assert set(child.data.params) == {"num_filters", "kernel_size", "embedding_dim", "maxlen", "max_words",
+                                          "epochs", "batch_size"}
+    (best,) = [c for c in children if c.data.tags.get(BEST) == "true"]
+    assert best.data.metrics["cv_accuracy_mean"] == max(c.data.metrics["cv_accuracy_mean"] for c in children)
+    assert best.data.metrics["test_accuracy"] == parent.data.metrics["test_accuracy"]
+
+    artifacts = {a.path for a in MlflowClient(smoke_store).list_artifacts(parent.info.run_id)}
+    assert artifacts == {"sweep.yaml", "integrity.json", "cv_results.csv", "learning_curve.png"}
+
+
+def test_leaderboard_reads_the_sweep_back(smoke_store, capsys):
+    assert main(["leaderboard", "--format", "json", "--tracking-uri", smoke_store]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["rank"] for r in rows] == [1, 2] and {r["source"] for r in rows} == {"yelp"}
+    assert rows[0]["cv_accuracy_mean"] >= rows[1]["cv_accuracy_mean"]
+    assert rows[0]["test_accuracy"] is not None and rows[1]["test_accuracy"] is None
+    assert isinstance(rows[0]["params"]["num_filters"], int)
+
+    assert main(["leaderboard", "--top", "1", "--tracking-uri", smoke_store]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert len(table) == 2 and "smoke" in table[1] and "num_filters=" in table[1]
+
+    assert main(["leaderboard", "--sweep", "nope", "--tracking-uri", smoke_store]) == 2
+
+
+def topic_csv(tmp_path, rows_per_class=20):
+    words = {"sport": ["goal", "match", "team"], "finance": ["stocks", "bank", "rates"], "tech": ["phone", "app", "chip"]}
+    rng = np.random.default_rng(1)
+    lines = ["text,topic"]
+    for topic, vocab in words.items():
+        for _ in range(rows_per_class):
+            lines.append(" ".join(rng.choice(vocab + ["the", "news", "today"], size=6)) + f",{topic}")
+    path = tmp_path / "topics.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def sweep_file(tmp_path, kernel_sizes):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(textwrap.dedent(f"""
+        name: tiny
+        model: cnn
+        engine: grid
+        folds: 2
+        seed: 3
+        fit: {{epochs: 1, batch_size: 16}}
+        space: {{kernel_size: {kernel_sizes}, num_filters: 4, embedding_dim: 4, maxlen: 6}}
+    """))
+    return path
+
+
+def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path, capsys):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ["sweep", str(sweep_file(tmp_path, [2, 9])), "--data", str(topic_csv(tmp_path)),
+            "--label-col", "topic", "--tracking-uri", uri]
+    assert main(args) == 0
+    (parent,) = runs(uri, "dataset")
+    assert parent.info.status == "FINISHED" and parent.data.tags[SOURCE] == "topics"
+    assert parent.data.metrics["trials_failed"] == 1
+    by_state = {c.data.tags[STATE]: c for c in runs(uri, "trial")}
+    assert by_state["FAIL"].info.status == "FAILED" and by_state["FAIL"].data.params["kernel_size"] == "9"
+    assert "Error" in by_state["FAIL"].data.tags[ERROR]
+    assert by_state["COMPLETE"].data.tags[BEST] == "true"
+    assert "trial 1/2 fold 1/2" in capsys.readouterr().err
+
+
+def test_a_sweep_whose_every_trial_fails_exits_1_and_closes_its_runs(tmp_path, capsys):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ["sweep", str(sweep_file(tmp_path, [8, 9])), "--data", str(topic_csv(tmp_path)),
+            "--label-col", "topic", "--tracking-uri", uri]
+    assert main(args) == 1
+    assert "all 2 trials failed; first error:" in capsys.readouterr().err
+    assert [r.info.status for r in runs(uri, "dataset")] == ["FAILED"]
+    assert [r.info.status for r in runs(uri, "trial")] == ["FAILED", "FAILED"]
+
+
+def test_ctrl_c_leaves_no_run_running(tmp_path, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engines.get("grid").__class__, "search", interrupted)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ["sweep", str(sweep_file(tmp_path, [2])), "--data", str(topic_csv(tmp_path)),
+            "--label-col", "topic", "--tracking-uri", uri]
+    assert main(args) == 130
+    assert [r.info.status for r in runs(uri, "dataset")] == ["KILLED"]
