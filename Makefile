@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SPACE  ?= cnn_grid
 PORT   ?= 5000
-STORE  := $(CURDIR)/mlruns
+STORE  ?= $(CURDIR)/mlruns
 
 # A local mirror of the UCI files, when this checkout sits beside one; otherwise `sweeplab data` downloads.
 MIRROR := $(wildcard $(abspath ../shared/data/sentiment_labelled_sentences))

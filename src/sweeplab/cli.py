@@ -15,7 +15,8 @@ from sweeplab.errors import SweepLabError
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter hides our progress lines
+    # TensorFlow logs a spurious C++ error per fit (a tf.data attribute mismatch) between our progress lines.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args) or 0

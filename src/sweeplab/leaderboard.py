@@ -33,6 +33,8 @@ def collect(tracker, sweep: str | None = None, source: str | None = None):
     """One row per finished trial of the latest finished parent per (sweep, source)."""
     import pandas as pd
 
+    if not tracker.has_store():
+        return pd.DataFrame()
     client = tracker.client
     experiments = [e for e in client.search_experiments() if e.tags.get(KIND) == "sweep"]
     if sweep is not None:

@@ -47,6 +47,11 @@ class Tracker:
         self.uri = resolve_uri(uri)
         self._client = None
 
+    def has_store(self) -> bool:
+        """False for a local SQLite store that does not exist yet (reading must not create one)."""
+        database = _sqlite_path(self.uri)
+        return database is None or database.exists()
+
     @property
     def client(self):
         if self._client is None:
