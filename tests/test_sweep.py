@@ -10,7 +10,7 @@ from mlflow import MlflowClient
 
 from sweeplab import engines
 from sweeplab.cli import main
-from sweeplab.tracking import BEST, ERROR, KIND, PARENT, SOURCE, STATE
+from sweeplab.tracking import BEST, KIND, NOTE, PARENT, SOURCE, STATE
 
 pytestmark = pytest.mark.integration
 
@@ -114,7 +114,7 @@ def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path, capsys):
     assert parent.data.metrics["trials_failed"] == 1
     by_state = {c.data.tags[STATE]: c for c in runs(uri, "trial")}
     assert by_state["FAIL"].info.status == "FAILED" and by_state["FAIL"].data.params["kernel_size"] == "9"
-    assert "Error" in by_state["FAIL"].data.tags[ERROR]
+    assert "Error" in by_state["FAIL"].data.tags[NOTE]
     assert by_state["COMPLETE"].data.tags[BEST] == "true"
     assert "trial 1/2 fold 1/2" in capsys.readouterr().err
 

@@ -14,6 +14,8 @@ class KerasTextClassifier(KerasClassifier):
     without these tags ``is_classifier()`` is False, ``cv=K`` silently becomes an unstratified KFold and
     ``scoring="roc_auc"`` refuses the estimator.
 
+    A fit whose loss turns NaN raises instead of returning a model that predicts one class.
+
     It also publishes ``vocab_size_`` (largest token id + 1) to the model factory's ``meta``: scikeras hands every
     fitted ``*_`` attribute to the factory, and :class:`~sweeplab.vectorize.SequenceVectorizer` guarantees that
     every id it can emit occurs in its own training output.
@@ -27,4 +29,9 @@ class KerasTextClassifier(KerasClassifier):
 
     def fit(self, X, y, sample_weight=None, **kwargs):
         self.vocab_size_ = int(np.max(X)) + 1
-        return super().fit(X, y, sample_weight=sample_weight, **kwargs)
+        super().fit(X, y, sample_weight=sample_weight, **kwargs)
+        # Keras trains on through a NaN loss and predicts garbage; a diverged fit is a failed fit.
+        for epoch, loss in enumerate(self.history_.get("loss", []), start=1):
+            if not np.isfinite(loss):
+                raise FloatingPointError(f"training loss became {loss} at epoch {epoch}")
+        return self

@@ -49,6 +49,7 @@ class Dataset:
     labels: np.ndarray
     classes: list
     integrity: dict
+    reference: dict = field(default_factory=dict)  # how to load it again: {"source": ...} or {"data": ...}
     sources: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -158,7 +159,8 @@ def load(name: str, directory: Path | None = None) -> Dataset:
     counts = Counter(labels)
     if len(texts) != ROWS_PER_SOURCE or counts != {0: ROWS_PER_SOURCE // 2, 1: ROWS_PER_SOURCE // 2}:
         raise SweepLabError(f"{path}: read {len(texts)} rows {dict(counts)}, expected 1000 rows with 500 per label")
-    return _encode(name, np.array(texts, dtype=object), labels, path=str(path), sha256=actual)
+    return _encode(name, np.array(texts, dtype=object), labels, path=str(path), sha256=actual,
+                   reference={"source": name})
 
 
 def _read_labelled_sentences(path: Path) -> tuple[list[str], list[int]]:
@@ -179,6 +181,13 @@ def _read_labelled_sentences(path: Path) -> tuple[list[str], list[int]]:
     return texts, labels
 
 
+def load_reference(reference: dict) -> Dataset:
+    """The dataset a :attr:`Dataset.reference` points to (how a worker process finds its data)."""
+    if "source" in reference:
+        return load(reference["source"])
+    return load_file(reference["data"], reference["text_col"], reference["label_col"])
+
+
 def _load_pooled(directory: Path | None) -> Dataset:
     parts = [load(name, directory) for name in SOURCES]
     texts = np.concatenate([part.texts for part in parts])
@@ -186,7 +195,8 @@ def _load_pooled(directory: Path | None) -> Dataset:
     sources = np.array([part.name for part in parts for _ in part.texts], dtype=object)
     combined = hashlib.sha256("".join(part.integrity["sha256"] for part in parts).encode()).hexdigest()
     paths = ",".join(part.integrity["path"] for part in parts)
-    return _encode(POOLED, texts, labels, path=paths, sha256=combined, sources=sources)
+    return _encode(POOLED, texts, labels, path=paths, sha256=combined, sources=sources,
+                   reference={"source": POOLED})
 
 
 def load_file(path: str | Path, text_col: str = "text", label_col: str = "label") -> Dataset:
@@ -219,7 +229,8 @@ def load_file(path: str | Path, text_col: str = "text", label_col: str = "label"
     labels = frame[label_col].to_numpy(dtype=object)
     _reject_empty(path, text_col, [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()])
     _reject_empty(path, label_col, [i for i, v in enumerate(labels) if v is None or v != v or str(v).strip() == ""])
-    return _encode(path.stem, texts, list(labels), path=str(path), sha256=sha256_of(path))
+    reference = {"data": str(path.resolve()), "text_col": text_col, "label_col": label_col}
+    return _encode(path.stem, texts, list(labels), path=str(path), sha256=sha256_of(path), reference=reference)
 
 
 def _reject_empty(path: Path, column: str, bad_rows: list[int]) -> None:
@@ -228,7 +239,7 @@ def _reject_empty(path: Path, column: str, bad_rows: list[int]) -> None:
         raise SweepLabError(f"{path}: column '{column}' is empty on {len(bad_rows)} rows (lines {shown}...)")
 
 
-def _encode(name, texts, raw_labels, *, path, sha256, sources=None) -> Dataset:
+def _encode(name, texts, raw_labels, *, path, sha256, reference, sources=None) -> Dataset:
     raw_labels = _uniform_labels(raw_labels)
     classes = sorted(set(raw_labels))
     if len(classes) < 2:
@@ -242,7 +253,7 @@ def _encode(name, texts, raw_labels, *, path, sha256, sources=None) -> Dataset:
         "class_counts": {str(label): counts[label] for label in classes},
         "sha256": sha256,
     }
-    return Dataset(name, np.asarray(texts, dtype=object), labels, classes, integrity, sources)
+    return Dataset(name, np.asarray(texts, dtype=object), labels, classes, integrity, reference, sources)
 
 
 def _uniform_labels(raw_labels: list) -> list:

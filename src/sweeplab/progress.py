@@ -18,33 +18,38 @@ def format_params(params: dict) -> str:
 
 
 class Progress:
-    """Counts finished folds of one dataset's search; trials run their folds in order, one trial at a time."""
+    """Shows each finished fold with the trial's running mean, the best mean so far and an ETA."""
 
-    def __init__(self, stream=None, clock=time.monotonic):
+    def __init__(self, stream=None, clock=time.monotonic, prefix: str = ""):
         self.stream = stream or sys.stderr
         self.clock = clock
+        self.prefix = prefix
 
     def say(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
+        print(self.prefix + text, file=self.stream, flush=True)
 
-    def start(self, label: str, trials: int, folds: int) -> None:
-        self.label, self.trials, self.folds = label, trials, folds
-        self.done, self.trial_scores, self.best = 0, [], None
+    def start(self, label: str, trials: int, folds: int, done: int = 0) -> None:
+        """``trials`` in all, ``done`` of them finished before (a resumed study)."""
+        self.label, self.trials, self.folds, self.remaining = label, trials, folds, max(trials - done, 0) * folds
+        self.folds_done, self.scores, self.best = 0, {}, None
         self.started = self.clock()
 
-    def fold_done(self, params: dict, score: float) -> None:
-        self.done += 1
-        trial, fold = divmod(self.done - 1, self.folds)
-        self.trial_scores.append(score)
-        running = statistics.fmean(self.trial_scores)
-        if fold + 1 == self.folds:
-            self.best = running if self.best is None else max(self.best, running)
-            self.trial_scores = []
+    def fold_done(self, number: int, fold: int, params: dict, score: float) -> None:
+        self.folds_done += 1
+        scores = self.scores.setdefault(number, [])
+        scores.append(score)
+        if len(scores) == self.folds:
+            mean = statistics.fmean(scores)
+            self.best = mean if self.best is None else max(self.best, mean)
         elapsed = self.clock() - self.started
-        remaining = max(self.trials * self.folds - self.done, 0)
+        left = max(self.remaining - self.folds_done, 0)
         best = "-" if self.best is None else f"{self.best:.3f}"
         self.say(
-            f"[{self.label}] trial {trial + 1}/{self.trials} fold {fold + 1}/{self.folds}  {format_params(params)}"
-            f"  acc {score:.3f} (trial mean {running:.3f}, best {best})"
-            f"  {duration(elapsed)} elapsed, ETA {duration(elapsed / self.done * remaining)}"
+            f"[{self.label}] trial {number + 1}/{self.trials} fold {fold}/{self.folds}  {format_params(params)}"
+            f"  acc {score:.3f} (trial mean {statistics.fmean(scores):.3f}, best {best})"
+            f"  {duration(elapsed)} elapsed, ETA {duration(elapsed / self.folds_done * left)}"
         )
+
+    def trial_finished(self, trial) -> None:
+        if trial.note:
+            self.say(f"[{self.label}] trial {trial.number + 1} {trial.state.lower()}: {trial.note}")

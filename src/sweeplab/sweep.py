@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 from sweeplab import data, engines, models, pipeline
-from sweeplab.engines.base import TrialResult, best, score
+from sweeplab.engines.base import COMPLETE, FAIL, PRUNED, Listeners, SearchContext, TrialResult, best, score
 from sweeplab.errors import SweepLabError
 from sweeplab.progress import format_params
 
@@ -74,35 +74,51 @@ def prepare(sweep, datasets) -> list[Split]:
     return splits
 
 
-def run(sweep, splits: list[Split], tracker, progress) -> list[DatasetResult]:
-    engine = engines.get(sweep.engine)
-    return [_run_one(sweep, split, engine, tracker, progress) for split in splits]
+def run(sweep, splits: list[Split], tracker, progress, engine=None, worker_args=()) -> list[DatasetResult]:
+    engine = engine or engines.get(sweep.engine)
+    return [_run_one(sweep, split, engine, tracker, progress, worker_args) for split in splits]
 
 
-def _run_one(sweep, split: Split, engine, tracker, progress) -> DatasetResult:
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
+def folds_of(sweep):
+    from sklearn.model_selection import StratifiedKFold
 
+    return StratifiedKFold(sweep.folds, shuffle=True, random_state=sweep.seed)
+
+
+def _baseline(split: Split, cv) -> Baseline:
+    from sklearn.model_selection import cross_val_score
+
+    scores = cross_val_score(models.baseline(), split.X_train, split.y_train, cv=cv, scoring=score)
+    fitted = models.baseline().fit(split.X_train, split.y_train)
+    return Baseline(tuple(scores), score(fitted, split.X_test, split.y_test))
+
+
+def _context(sweep, split: Split, cv, listener, worker_args=()) -> SearchContext:
+    unfitted = pipeline.build(sweep.model, sweep.fixed(), sweep.seed)
+    return SearchContext(sweep, split.dataset.name, unfitted, split.X_train, split.y_train, cv, listener,
+                         tuple(worker_args))
+
+
+def _run_one(sweep, split: Split, engine, tracker, progress, worker_args) -> DatasetResult:
     started = time.monotonic()
-    dataset = split.dataset
-    cv = StratifiedKFold(sweep.folds, shuffle=True, random_state=sweep.seed)
-    with tracker.dataset_run(sweep, dataset) as run:
-        run.log_setup(sweep, dataset, len(split.X_train), len(split.X_test))
-        baseline_cv = cross_val_score(models.baseline(), split.X_train, split.y_train, cv=cv, scoring=score)
-        baseline_fit = models.baseline().fit(split.X_train, split.y_train)
-        baseline = Baseline(tuple(baseline_cv), score(baseline_fit, split.X_test, split.y_test))
-        trials_planned = len(engine.candidates(sweep))
+    dataset, cv = split.dataset, folds_of(sweep)
+    baseline = _baseline(split, cv)
+    resume_key = engine.open(sweep, dataset)
+    with tracker.dataset_run(sweep, dataset, resume_key=resume_key) as run:
+        run.log_setup(sweep, dataset, len(split.X_train), len(split.X_test), baseline)
+        planned, done = engine.planned(sweep), engine.finished(sweep, dataset.name)
         progress.say(
             f"== {sweep.name} on {dataset.name}: {len(split.X_train)} train / {len(split.X_test)} test rows, "
-            f"{dataset.n_classes} classes; {trials_planned} trials x {sweep.folds} folds ({sweep.engine}); "
-            f"baseline logreg cv {baseline.cv_mean:.3f}, test {baseline.test_score:.3f}"
+            f"{dataset.n_classes} classes; {planned} trials x {sweep.folds} folds ({sweep.engine})"
+            + (f", {done} finished before" if done else "")
+            + f"; baseline logreg cv {baseline.cv_mean:.3f}, test {baseline.test_score:.3f}"
         )
-        progress.start(dataset.name, trials_planned, sweep.folds)
-        unfitted = pipeline.build(sweep.model, sweep.fixed(), sweep.seed)
-        trials = engine.search(unfitted, sweep, split.X_train, split.y_train, cv, progress)
-        run.log_trials(trials, baseline)
+        progress.start(dataset.name, planned, sweep.folds, done)
+        trials = engine.search(_context(sweep, split, cv, Listeners(progress, run), worker_args))
         winner = best(trials)
         if winner is None:
-            raise SweepFailed(f"{dataset.name}: all {len(trials)} trials failed; first error: {trials[0].error}")
+            first = next((t.error for t in trials if t.error), "no trial finished")
+            raise SweepFailed(f"{dataset.name}: all {len(trials)} trials failed; first error: {first}")
         refit = pipeline.build(sweep.model, winner.params, sweep.seed).fit(split.X_train, split.y_train)
         result = DatasetResult(
             source=dataset.name, trials=trials, best=winner, test_score=score(refit, split.X_test, split.y_test),
@@ -110,10 +126,25 @@ def _run_one(sweep, split: Split, engine, tracker, progress) -> DatasetResult:
             wall_time=time.monotonic() - started,
         )
         run.log_result(result)
-    failed = sum(not t.ok for t in trials)
+        run.log_figures(engine.figures(sweep, dataset.name))
+    counts = {state: sum(t.state == state for t in trials) for state in (COMPLETE, PRUNED, FAIL)}
     progress.say(
         f"== {dataset.name}: best cv {winner.mean:.3f} ± {winner.std:.3f} ({format_params(winner.params)}); "
         f"test {result.test_score:.3f} vs baseline {baseline.test_score:.3f} "
-        f"(lift {result.test_score - baseline.test_score:+.3f}); {failed} failed; {result.wall_time:.0f} s"
+        f"(lift {result.test_score - baseline.test_score:+.3f}); "
+        f"{counts[COMPLETE]} complete, {counts[PRUNED]} pruned, {counts[FAIL]} failed; {result.wall_time:.0f} s"
     )
+    if len(trials) - counts[FAIL] < planned:
+        progress.say(f"== {dataset.name}: {len(trials) - counts[FAIL]} of {planned} trials finished "
+                     "(timeout, or trials still running elsewhere): run the same command again to continue")
     return result
+
+
+def join(engine, sweep, split: Split, tracker, progress) -> None:
+    """A worker's share of a search another process started: run queued trials, report to the same parent."""
+    cv = folds_of(sweep)
+    run = tracker.attach(sweep, split.dataset, engine.open(sweep, split.dataset))
+    run.baseline = _baseline(split, cv)
+    progress.start(split.dataset.name, engine.planned(sweep), sweep.folds, engine.finished(sweep, split.dataset.name))
+    ctx = _context(sweep, split, cv, Listeners(progress, run))
+    engine.work(engine.load(engine.study_name(sweep.name, split.dataset.name), sweep, engine.worker_index), ctx)

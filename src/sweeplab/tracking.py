@@ -15,12 +15,15 @@ import warnings
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from sweeplab.errors import SweepLabError
+
 # mlflow's SQL store trips SQLAlchemy 2.x deprecation warnings that are mlflow's to fix, not ours.
 warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(mlflow|sqlalchemy|alembic)(\.|$)")
 
 PREFIX = "sweeplab."
 KIND, SWEEP, SOURCE = PREFIX + "kind", PREFIX + "sweep", PREFIX + "source"
-STATE, BEST, ERROR, TRIAL = PREFIX + "state", PREFIX + "best", PREFIX + "error", PREFIX + "trial"
+STATE, BEST, NOTE, TRIAL = PREFIX + "state", PREFIX + "best", PREFIX + "note", PREFIX + "trial"
+RESUME = PREFIX + "study_key"
 PARENT = "mlflow.parentRunId"
 METRIC = "accuracy"
 
@@ -52,6 +55,11 @@ class Tracker:
         database = _sqlite_path(self.uri)
         return database is None or database.exists()
 
+    def local_dir(self) -> Path:
+        """Where local state beside the store belongs (the Optuna studies' default database)."""
+        database = _sqlite_path(self.uri)
+        return database.parent if database is not None else Path("mlruns").resolve()
+
     @property
     def client(self):
         if self._client is None:
@@ -70,18 +78,51 @@ class Tracker:
         database = _sqlite_path(self.uri)
         # Artifacts live beside a SQLite store; a tracking server decides for itself.
         location = (database.parent / "artifacts" / sweep_name).resolve().as_uri() if database else None
-        return self.client.create_experiment(sweep_name, artifact_location=location, tags={KIND: "sweep"})
+        try:
+            return self.client.create_experiment(sweep_name, artifact_location=location, tags={KIND: "sweep"})
+        except Exception:
+            # Another worker created it a moment ago.
+            existing = self.client.get_experiment_by_name(sweep_name)
+            if existing is None:
+                raise
+            return existing.experiment_id
 
     @contextlib.contextmanager
-    def dataset_run(self, sweep, dataset):
-        """The parent run of one dataset's search; FINISHED, FAILED or KILLED according to how the block ends."""
+    def dataset_run(self, sweep, dataset, resume_key: str | None = None):
+        """The parent run of one dataset's search; FINISHED, FAILED or KILLED according to how the block ends.
+
+        With ``resume_key`` (a resumable engine's study), the parent that carries the same key is reopened, so a
+        resumed search keeps all its trials under one parent.
+        """
         tags = {
             KIND: "dataset", SWEEP: sweep.name, SOURCE: dataset.name, PREFIX + "engine": sweep.engine,
             PREFIX + "model": sweep.model, PREFIX + "data_sha256": dataset.integrity["sha256"],
+            PREFIX + "trials": str(sweep.trials),
         }
-        run = self.client.create_run(self.experiment_id(sweep.name), run_name=dataset.name, tags=tags)
-        with _closing(self.client, run.info.run_id):
-            yield DatasetRun(self.client, run.info.run_id, run.info.experiment_id, tags)
+        experiment = self.experiment_id(sweep.name)
+        parent = self._find_parent(experiment, resume_key) if resume_key else None
+        if parent is None:
+            parent = self.client.create_run(experiment, run_name=dataset.name,
+                                            tags={**tags, **({RESUME: resume_key} if resume_key else {})})
+        else:
+            self.client.update_run(parent.info.run_id, status="RUNNING")
+            for key in (PREFIX + "trials", PREFIX + "engine"):
+                self.client.set_tag(parent.info.run_id, key, tags[key])
+        with _closing(self.client, parent.info.run_id):
+            yield DatasetRun(self.client, parent.info.run_id, experiment, tags)
+
+    def attach(self, sweep, dataset, resume_key: str):
+        """The parent run another process opened for this search, to add trials to (a worker's view)."""
+        experiment = self.experiment_id(sweep.name)
+        parent = self._find_parent(experiment, resume_key)
+        if parent is None:
+            raise SweepLabError(f"no MLflow run for study key {resume_key} in {self.uri}: is this the tracking URI the sweep uses?")
+        tags = {k: v for k, v in parent.data.tags.items() if k.startswith(PREFIX)}
+        return DatasetRun(self.client, parent.info.run_id, experiment, tags)
+
+    def _find_parent(self, experiment_id: str, resume_key: str):
+        found = self.client.search_runs([experiment_id], f"tags.`{RESUME}` = '{resume_key}'", max_results=1)
+        return found[0] if found else None
 
 
 @contextlib.contextmanager
@@ -99,82 +140,149 @@ def _closing(client, run_id: str, status: str = "FINISHED"):
 
 
 class DatasetRun:
-    """Writes one dataset's results: the setup, one child per trial, then the refit's summary."""
+    """One dataset's parent run. It listens to the engine: one child run per trial, written as the trial goes."""
 
     def __init__(self, client, run_id: str, experiment_id: str, tags: dict):
         self.client, self.run_id, self.experiment_id = client, run_id, experiment_id
-        self.tags = {k: v for k, v in tags.items() if k != KIND}
+        self.tags = {k: v for k, v in tags.items() if k not in (KIND, RESUME)}
+        self.baseline = None
         self.child_ids = {}
+        self._curves = {}
 
-    def log_setup(self, sweep, dataset, n_train: int, n_test: int) -> None:
-        from mlflow.entities import Param
+    def log_setup(self, sweep, dataset, n_train: int, n_test: int, baseline) -> None:
+        from mlflow.entities import Metric, Param
 
         integrity = dataset.integrity
         params = {
-            "engine": sweep.engine, "model": sweep.model, "folds": sweep.folds, "trials": sweep.trials,
-            "test_size": sweep.test_size, "seed": sweep.seed, "n_train": n_train, "n_test": n_test,
+            "engine": sweep.engine, "model": sweep.model, "folds": sweep.folds, "test_size": sweep.test_size,
+            "seed": sweep.seed, "n_train": n_train, "n_test": n_test,
             "data.rows": integrity["rows"], "data.sha256": integrity["sha256"], "data.path": integrity["path"],
             "data.class_counts": json.dumps(integrity["class_counts"]),
             **{f"fixed.{k}": v for k, v in sweep.fixed().items()},
         }
-        self.client.log_batch(self.run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
+        logged = self.client.get_run(self.run_id).data.params  # a resumed parent keeps what it had
+        self.client.log_batch(
+            self.run_id,
+            params=[Param(k, str(v)[:6000]) for k, v in params.items() if k not in logged],
+            metrics=[Metric(f"baseline_cv_{METRIC}", baseline.cv_mean, _now(), 0),
+                     Metric(f"baseline_test_{METRIC}", baseline.test_score, _now(), 0)],
+        )
         self.client.log_dict(self.run_id, sweep.to_dict(), "sweep.yaml")
         self.client.log_dict(self.run_id, integrity, "integrity.json")
+        self.baseline = baseline
 
-    def log_trials(self, trials, baseline) -> None:
-        for trial in trials:
-            self._log_trial(trial, baseline)
-        self.client.log_text(self.run_id, _cv_results(trials).to_csv(index=False), "cv_results.csv")
+    # --- the engine's listener ------------------------------------------------------------------------------------
 
-    def _log_trial(self, trial, baseline) -> None:
+    def trial_started(self, number: int, params: dict) -> None:
+        from mlflow.entities import Param
+
+        run = self.client.create_run(self.experiment_id, run_name=self._child_name(number),
+                                     tags={**self._child_tags(number), STATE: "RUNNING"})
+        self.child_ids[number] = run.info.run_id
+        self.client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in params.items()])
+
+    def epoch_done(self, number: int, fold: int, epoch: int, value: float) -> None:
+        from mlflow.entities import Metric
+
+        self._curves.setdefault(number, []).append(Metric(f"fold_{fold}_val_{METRIC}", value, _now(), epoch))
+
+    def fold_done(self, number: int, fold: int, params: dict, score: float) -> None:
+        from mlflow.entities import Metric
+
+        if number in self.child_ids:  # a live trial: write its fold now, with the fold's learning curve
+            metrics = [*self._curves.pop(number, []), Metric(f"fold_{fold}_{METRIC}", score, _now(), 0)]
+            self.client.log_batch(self.child_ids[number], metrics=metrics)
+
+    def trial_finished(self, trial) -> None:
         from mlflow.entities import Metric, Param, RunTag
 
-        tags = {
-            **self.tags, KIND: "trial", PARENT: self.run_id, TRIAL: str(trial.number),
-            STATE: "COMPLETE" if trial.ok else "FAIL", **({ERROR: trial.error[:5000]} if trial.error else {}),
-        }
-        metrics = {f"fold_{k}_{METRIC}": s for k, s in enumerate(trial.fold_scores, start=1) if s == s}
+        run_id = self.child_ids.get(trial.number)
+        metrics, params = {"fit_time_s": trial.fit_time}, []
+        if run_id is None:  # an engine that reports trials only once they are over
+            run_id = self.client.create_run(self.experiment_id, run_name=self._child_name(trial.number),
+                                            tags=self._child_tags(trial.number)).info.run_id
+            self.child_ids[trial.number] = run_id
+            params = [Param(k, str(v)) for k, v in trial.params.items()]
+            metrics.update({f"fold_{k}_{METRIC}": s for k, s in enumerate(trial.fold_scores, start=1) if s == s})
         if trial.ok:
-            metrics.update({
-                f"cv_{METRIC}_mean": trial.mean, f"cv_{METRIC}_std": trial.std,
-                f"baseline_cv_{METRIC}": baseline.cv_mean, "lift_cv": trial.mean - baseline.cv_mean,
-            })
-        metrics["fit_time_s"] = trial.fit_time
-        name = f"{self.tags[SOURCE]}-trial-{trial.number:03d}"
-        run = self.client.create_run(self.experiment_id, run_name=name, tags=tags)
-        with _closing(self.client, run.info.run_id, "FINISHED" if trial.ok else "FAILED"):
+            metrics.update({f"cv_{METRIC}_mean": trial.mean, f"cv_{METRIC}_std": trial.std})
+            if self.baseline is not None:
+                metrics.update({f"baseline_cv_{METRIC}": self.baseline.cv_mean,
+                                "lift_cv": trial.mean - self.baseline.cv_mean})
+        tags = {STATE: trial.state, **({NOTE: trial.note[:5000]} if trial.note else {})}
+        with _closing(self.client, run_id, "FAILED" if trial.state == "FAIL" else "FINISHED"):
             self.client.log_batch(
-                run.info.run_id,
+                run_id, params=params, tags=[RunTag(k, v) for k, v in tags.items()],
                 metrics=[Metric(k, float(v), _now(), 0) for k, v in metrics.items()],
-                params=[Param(k, str(v)) for k, v in trial.params.items()],
             )
-        self.child_ids[trial.number] = run.info.run_id
+
+    def reconcile(self, live: set) -> int:
+        """Close as KILLED the children still RUNNING whose trial is not running any more (its process died)."""
+        orphans = [
+            child for child in self._children()
+            if child.info.status == "RUNNING" and int(child.data.tags.get(TRIAL, -1)) not in live
+        ]
+        for child in orphans:
+            self.client.set_tag(child.info.run_id, STATE, "FAIL")
+            self.client.set_tag(child.info.run_id, NOTE, "abandoned: the process running it stopped")
+            self.client.set_terminated(child.info.run_id, "KILLED")
+        return len(orphans)
+
+    def _children(self) -> list:
+        return self.client.search_runs([self.experiment_id], f"tags.`{PARENT}` = '{self.run_id}'",
+                                       max_results=50000)
+
+    def _child_name(self, number: int) -> str:
+        return f"{self.tags[SOURCE]}-trial-{number:03d}"
+
+    def _child_tags(self, number: int) -> dict:
+        return {**self.tags, KIND: "trial", PARENT: self.run_id, TRIAL: str(number)}
+
+    # --- after the search -----------------------------------------------------------------------------------------
 
     def log_result(self, result) -> None:
         """The refit winner: its test score against the baseline, on the parent and on the winning child."""
         from mlflow.entities import Metric, Param
 
         best, baseline = result.best, result.baseline
-        scores = {
-            f"test_{METRIC}": result.test_score, f"baseline_test_{METRIC}": baseline.test_score,
-            "lift": result.test_score - baseline.test_score,
-        }
+        scores = {f"test_{METRIC}": result.test_score, "lift": result.test_score - baseline.test_score}
         summary = {
             **scores, f"best_cv_{METRIC}_mean": best.mean, f"best_cv_{METRIC}_std": best.std,
-            f"baseline_cv_{METRIC}": baseline.cv_mean, "trials_failed": sum(not t.ok for t in result.trials),
+            "trials_failed": sum(t.state == "FAIL" for t in result.trials),
+            "trials_pruned": sum(t.state == "PRUNED" for t in result.trials),
             "trials": len(result.trials), "wall_time_s": result.wall_time,
         }
+        logged = self.client.get_run(self.run_id).data.params
         self.client.log_batch(
             self.run_id,
             metrics=[Metric(k, float(v), _now(), 0) for k, v in summary.items()],
-            params=[Param(f"best.{k}", str(v)) for k, v in best.params.items()],
+            params=[Param(f"best.{k}", str(v)) for k, v in best.params.items() if f"best.{k}" not in logged],
         )
-        child = self.child_ids[best.number]
-        self.client.log_batch(child, metrics=[Metric(k, float(v), _now(), 0) for k, v in scores.items()])
-        self.client.set_tag(child, BEST, "true")
+        self.client.log_text(self.run_id, _cv_results(result.trials).to_csv(index=False), "cv_results.csv")
+        winner = self.child_ids.get(best.number)
+        for child in self._children():
+            if child.data.tags.get(BEST) == "true":
+                self.client.set_tag(child.info.run_id, BEST, "false")
+            if child.data.tags.get(TRIAL) == str(best.number):
+                winner = child.info.run_id
+        self.client.log_batch(winner, metrics=[
+            Metric(k, float(v), _now(), 0) for k, v in {**scores, f"baseline_test_{METRIC}": baseline.test_score}.items()
+        ])
+        self.client.set_tag(winner, BEST, "true")
         if result.history:
             self.client.log_figure(self.run_id, _learning_curve(result.history, self.tags[SOURCE]),
                                    "learning_curve.png")
+
+    def log_figures(self, figures: dict) -> None:
+        """An engine's diagnostic plots by file name: matplotlib figures, or text (HTML)."""
+        import matplotlib.pyplot as plt
+
+        for file_name, figure in figures.items():
+            if isinstance(figure, str):
+                self.client.log_text(self.run_id, figure, f"plots/{file_name}")
+            else:
+                self.client.log_figure(self.run_id, figure, f"plots/{file_name}")
+                plt.close(figure)  # pyplot keeps every figure alive until closed
 
 
 def _now() -> int:
@@ -191,7 +299,7 @@ def _cv_results(trials):
         row = {"trial": t.number, **t.params}
         row.update({f"fold_{k}_{METRIC}": s for k, s in enumerate(t.fold_scores, start=1)})
         row.update({f"cv_{METRIC}_mean": t.mean, f"cv_{METRIC}_std": t.std, "fit_time_s": t.fit_time,
-                    "state": "COMPLETE" if t.ok else "FAIL", "error": t.error or ""})
+                    "state": t.state, "note": t.note or ""})
         rows.append(row)
     return pd.DataFrame(rows)
 

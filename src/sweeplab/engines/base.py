@@ -1,26 +1,38 @@
-"""What engines return and what they report while running."""
+"""What engines return, what they report while running, and the one metric they rank by."""
 
 from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
+
+COMPLETE, PRUNED, FAIL = "COMPLETE", "PRUNED", "FAIL"
 
 
 @dataclass(frozen=True)
 class TrialResult:
-    """One configuration's cross-validation: a score per fold (NaN where the fold failed)."""
+    """One configuration's cross-validation: a score per finished fold (NaN where a fold failed).
+
+    A PRUNED trial has the folds it finished before being stopped; ``note`` says where it stopped. A FAIL
+    trial's ``note`` is its error.
+    """
 
     number: int
     params: dict
     fold_scores: tuple
     fit_time: float
-    error: str | None = None
+    state: str = COMPLETE
+    note: str | None = None
+    curves: dict = field(default_factory=dict, compare=False)  # fold -> per-epoch validation scores
 
     @property
     def ok(self) -> bool:
-        return self.error is None and all(math.isfinite(s) for s in self.fold_scores)
+        return self.state == COMPLETE and bool(self.fold_scores) and all(map(math.isfinite, self.fold_scores))
+
+    @property
+    def error(self) -> str | None:
+        return self.note if self.state == FAIL else None
 
     @property
     def mean(self) -> float:
@@ -31,14 +43,80 @@ class TrialResult:
         return statistics.pstdev(self.fold_scores) if self.ok else math.nan
 
 
-class FoldListener(Protocol):
-    """Told about every finished fold, as it finishes (for progress display)."""
+@dataclass
+class SearchContext:
+    """Everything an engine needs for one dataset: the training split, the folds and whom to tell."""
 
-    def fold_done(self, params: dict, score: float) -> None: ...
+    sweep: object
+    dataset: str
+    unfitted: object  # the Pipeline with the sweep's fixed parameters set
+    X: object
+    y: object
+    cv: object
+    listener: object
+    worker_args: tuple = ()  # command-line options a helper process needs to report to the same place
+
+
+class Engine:
+    """The narrow interface the sweep runner uses. The defaults describe an engine that cannot resume."""
+
+    def planned(self, sweep) -> int:
+        """How many trials a full search of this sweep has."""
+        raise NotImplementedError
+
+    def open(self, sweep, dataset) -> str | None:
+        """Prepare the search of ``dataset``; a resumable engine returns a key that identifies it across runs."""
+        return None
+
+    def finished(self, sweep, dataset_name: str) -> int:
+        """Trials already finished by earlier runs of the same search."""
+        return 0
+
+    def search(self, ctx: SearchContext) -> list[TrialResult]:
+        raise NotImplementedError
+
+    def figures(self, sweep, dataset_name: str) -> dict:
+        """Diagnostic plots by file name."""
+        return {}
+
+
+class TrialListener(Protocol):
+    """Told what happens while an engine runs. Progress display and tracking both listen; engines only talk.
+
+    ``fold`` and ``epoch`` count from 1. Engines that cannot see inside a fit (scikit-learn's searches) never
+    call ``trial_started`` or ``epoch_done``.
+    """
+
+    def trial_started(self, number: int, params: dict) -> None: ...
+
+    def epoch_done(self, number: int, fold: int, epoch: int, value: float) -> None: ...
+
+    def fold_done(self, number: int, fold: int, params: dict, score: float) -> None: ...
+
+    def trial_finished(self, trial: TrialResult) -> None: ...
+
+    def reconcile(self, running: set) -> None:
+        """Only the trials numbered in ``running`` are still in progress anywhere."""
+
+
+class Listeners:
+    """Several listeners as one; each is told only the events it has a method for."""
+
+    def __init__(self, *listeners):
+        self.listeners = listeners
+
+    def __getattr__(self, event):
+        def tell_all(*args):
+            for listener in self.listeners:
+                method = getattr(listener, event, None)
+                if method is not None:
+                    method(*args)
+
+        return tell_all
 
 
 def best(trials: list[TrialResult]) -> TrialResult | None:
-    """Highest CV mean; ties go to the earlier trial."""
+    """Highest CV mean among complete trials; ties go to the earlier trial."""
     finished = [t for t in trials if t.ok]
     return max(finished, key=lambda t: (t.mean, -t.number)) if finished else None
 

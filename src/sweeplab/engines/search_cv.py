@@ -14,14 +14,17 @@ import numpy as np
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import GridSearchCV, ParameterGrid, ParameterSampler, RandomizedSearchCV
 
-from sweeplab.engines.base import FoldListener, TrialResult, score
+from sweeplab.engines.base import FAIL, Engine, TrialListener, TrialResult, score
 from sweeplab.errors import SweepLabError
 from sweeplab.pipeline import route
 
 
-class SearchCVEngine:
+class SearchCVEngine(Engine):
     def __init__(self, kind: str):
         self.kind = kind
+
+    def planned(self, sweep) -> int:
+        return len(self.candidates(sweep))
 
     def candidates(self, sweep) -> list[dict]:
         """The configurations this engine will try, in order (pipeline parameter names)."""
@@ -32,10 +35,17 @@ class SearchCVEngine:
             warnings.simplefilter("ignore", UserWarning)  # "space smaller than n_iter": planned for below
             return list(ParameterSampler(space, sweep.trials, random_state=sweep.seed))
 
-    def search(self, pipeline, sweep, X, y, cv, listener: FoldListener) -> list[TrialResult]:
+    def search(self, ctx) -> list[TrialResult]:
+        trials = self._run(ctx.sweep, ctx.unfitted, ctx.X, ctx.y, ctx.cv, ctx.listener)
+        for trial in trials:
+            ctx.listener.trial_finished(trial)
+        return trials
+
+    def _run(self, sweep, pipeline, X, y, cv, listener: TrialListener) -> list[TrialResult]:
         space = self._space(sweep)
         names = {route(name, sweep.model): name for name in sweep.searched()}
-        common = dict(scoring=_ReportingScorer(listener, names), cv=cv, refit=False, error_score=np.nan, n_jobs=1)
+        scorer = _ReportingScorer(listener, names, cv.get_n_splits())
+        common = dict(scoring=scorer, cv=cv, refit=False, error_score=np.nan, n_jobs=1)
         if self.kind == "grid" or not space:
             search = GridSearchCV(pipeline, space, **common)
         else:
@@ -68,21 +78,28 @@ class SearchCVEngine:
     def _all_failed(self, sweep, names, cv, errors) -> list[TrialResult]:
         folds = cv.get_n_splits()
         return [
-            TrialResult(i, _sweep_params(candidate, names, sweep), (math.nan,) * folds, 0.0, errors)
+            TrialResult(i, _sweep_params(candidate, names, sweep), (math.nan,) * folds, 0.0, FAIL, errors)
             for i, candidate in enumerate(self.candidates(sweep))
         ]
 
 
 class _ReportingScorer:
-    """Accuracy of one fitted fold, reported to the listener as it happens (sklearn gives no other hook)."""
+    """Accuracy of one fitted fold, reported to the listener as it happens (sklearn gives no other hook).
 
-    def __init__(self, listener: FoldListener, names: dict):
-        self.listener, self.names = listener, names
+    scikit-learn runs the candidates one after another, each through all folds, so counting calls gives the
+    trial and fold numbers (they drift only after a fold that failed, which the final results correct).
+    """
+
+    def __init__(self, listener: TrialListener, names: dict, folds: int):
+        self.listener, self.names, self.folds = listener, names, folds
+        self.calls = 0
 
     def __call__(self, estimator, X, y) -> float:
         value = score(estimator, X, y)
         params = estimator.get_params()
-        self.listener.fold_done({name: params[key] for key, name in self.names.items()}, value)
+        trial, fold = divmod(self.calls, self.folds)
+        self.calls += 1
+        self.listener.fold_done(trial, fold + 1, {name: params[key] for key, name in self.names.items()}, value)
         return value
 
 
@@ -92,8 +109,11 @@ def _trials(results: dict, names: dict, sweep, folds: int, errors: str | None) -
         scores = tuple(float(results[f"split{k}_test_score"][i]) for k in range(folds))
         failed = not all(math.isfinite(s) for s in scores)
         fit_time = float(results["mean_fit_time"][i]) * folds
-        trials.append(TrialResult(i, _sweep_params(candidate, names, sweep), scores, fit_time,
-                                  (errors or "a fold failed") if failed else None))
+        if failed:
+            trials.append(TrialResult(i, _sweep_params(candidate, names, sweep), scores, fit_time, FAIL,
+                                      errors or "a fold failed"))
+        else:
+            trials.append(TrialResult(i, _sweep_params(candidate, names, sweep), scores, fit_time))
     return trials
 
 
