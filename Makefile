@@ -16,9 +16,10 @@ endif
 
 SWEEP_ARGS := $(foreach s,$(SOURCE),--source $(s)) \
 	$(if $(ENGINE),--engine $(ENGINE)) $(if $(TRIALS),--trials $(TRIALS)) \
-	$(if $(FOLDS),--folds $(FOLDS)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(SEED),--seed $(SEED))
+	$(if $(FOLDS),--folds $(FOLDS)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(SEED),--seed $(SEED)) \
+	$(if $(WORKERS),--workers $(WORKERS)) $(if $(STORAGE),--storage $(STORAGE)) $(if $(FRESH),--fresh)
 
-.PHONY: install data sweep leaderboard ui test clean
+.PHONY: install data sweep leaderboard ui dashboard test clean
 
 install: $(VENV)/.installed
 
@@ -42,6 +43,11 @@ ui: install
 	mkdir -p $(STORE)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(STORE)/mlflow.db \
 		--default-artifact-root $(STORE)/artifacts --host 127.0.0.1 --port $(PORT)
+
+# optuna-dashboard over the optuna engine's studies, on loopback only.
+dashboard: install
+	$(BIN)/optuna-dashboard $(or $(STORAGE),sqlite:///$(STORE)/optuna.db) --host 127.0.0.1 \
+		--port $(or $(DASHBOARD_PORT),8080)
 
 test: install data
 	$(BIN)/python -m pytest -q

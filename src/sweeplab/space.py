@@ -20,12 +20,17 @@ from sweeplab.errors import SweepLabError
 
 TOP_LEVEL = {
     "name", "description", "model", "engine", "sources", "trials", "folds", "test_size", "seed", "fit", "space",
+    "sampler", "pruner", "timeout",
 }
+# Optuna engine settings: a name, or {name: ..., option: value} with options of the Optuna class.
+SAMPLERS = {"tpe": "TPESampler", "random": "RandomSampler", "grid": None}
+PRUNERS = {"median": "MedianPruner", "hyperband": "HyperbandPruner",
+           "successive_halving": "SuccessiveHalvingPruner", "none": "NopPruner"}
 FIT_KEYS = {"epochs", "batch_size"}
 RANGE_KEYS = {"low", "high", "log", "step"}
 DEFAULTS = {
     "engine": "random", "sources": ["yelp", "amazon", "imdb"], "trials": 10, "folds": 5, "test_size": 0.25,
-    "seed": 0, "fit": {},
+    "seed": 0, "fit": {}, "sampler": "tpe", "pruner": "median", "timeout": None,
 }
 
 
@@ -68,6 +73,17 @@ class Param:
             return stats.loguniform(self.low, self.high)
         return stats.uniform(self.low, self.high - self.low)
 
+    def suggest(self, trial):
+        """Ask an Optuna trial for this parameter's value."""
+        if self.values:
+            return trial.suggest_categorical(self.name, list(self.values))
+        if self.integer:
+            return trial.suggest_int(self.name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
+        return trial.suggest_float(self.name, self.low, self.high, step=self.step, log=self.log)
+
+    def largest(self):
+        return max(self.values) if self.values else self.high
+
     def to_yaml(self):
         if self.values:
             return self.values[0] if self.is_fixed else list(self.values)
@@ -105,12 +121,21 @@ class Sweep:
     seed: int
     space: dict = field(default_factory=dict)
     description: str = ""
+    sampler: dict = field(default_factory=lambda: {"name": "tpe"})
+    pruner: dict = field(default_factory=lambda: {"name": "median"})
+    timeout: float | None = None
 
     def fixed(self) -> dict:
         return {name: p.values[0] for name, p in self.space.items() if p.is_fixed}
 
     def searched(self) -> dict:
         return {name: p for name, p in self.space.items() if not p.is_fixed}
+
+    def max_epochs(self) -> int:
+        from sweeplab.pipeline import FIT_DEFAULTS
+
+        epochs = self.space.get("epochs")
+        return int(epochs.largest()) if epochs else FIT_DEFAULTS["epochs"]
 
     def override(self, **changes) -> "Sweep":
         """Apply command-line overrides (None = keep), validated like the file itself."""
@@ -129,7 +154,8 @@ class Sweep:
         return {
             "name": self.name, "description": self.description, "model": self.model, "engine": self.engine,
             "sources": list(self.sources), "trials": self.trials, "folds": self.folds,
-            "test_size": self.test_size, "seed": self.seed,
+            "test_size": self.test_size, "seed": self.seed, "sampler": _compact(self.sampler),
+            "pruner": _compact(self.pruner), "timeout": self.timeout,
             "space": {name: p.to_yaml() for name, p in self.space.items()},
         }
 
@@ -202,12 +228,48 @@ def parse(raw: dict, origin: str) -> Sweep:
         fail("test_size", f"expected a fraction between 0 and 1, got {test_size!r}")
     if not isinstance(settings.get("description", ""), str):
         fail("description", "expected a string")
+    timeout = settings["timeout"]
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+        fail("timeout", f"expected a number of seconds > 0, got {timeout!r}")
     space = _parse_space(settings, fail)
+    sampler = _parse_optuna_choice("sampler", settings["sampler"], SAMPLERS, fail)
+    if settings["engine"] == "optuna" and sampler["name"] == "grid":
+        for name, param in space.items():
+            if param.grid_values() is None:
+                fail(f"space.{name}", "the grid sampler needs a list or a range with a step")
     return Sweep(
         name=settings["name"], path=origin, model=settings["model"], engine=settings["engine"],
         sources=tuple(dict.fromkeys(sources)), trials=trials, folds=folds, test_size=float(test_size), seed=seed,
-        space=space, description=settings.get("description") or "",
+        space=space, description=settings.get("description") or "", sampler=sampler,
+        pruner=_parse_optuna_choice("pruner", settings["pruner"], PRUNERS, fail), timeout=timeout,
     )
+
+
+def _parse_optuna_choice(key: str, spec, known: dict, fail) -> dict:
+    """``tpe`` or ``{name: tpe, n_startup_trials: 5}``: options are checked against the Optuna class."""
+    import inspect
+
+    import optuna
+
+    spec = {"name": spec} if isinstance(spec, str) else spec
+    if not isinstance(spec, dict) or spec.get("name") not in known:
+        fail(key, f"expected one of {', '.join(known)} (or a mapping with name: and options), got {spec!r}")
+    options = {k: v for k, v in spec.items() if k != "name"}
+    cls_name = known[spec["name"]]
+    accepted = set(inspect.signature(getattr(optuna.samplers if key == "sampler" else optuna.pruners,
+                                             cls_name)).parameters) if cls_name else set()
+    accepted -= {"seed", "search_space"}  # sweeplab sets these
+    for option, value in options.items():
+        if option not in accepted:
+            fail(f"{key}.{option}", f"{spec['name']} takes no such option"
+                 + (f" (it takes {', '.join(sorted(accepted))})" if accepted else ""))
+        if not (value is None or isinstance(value, (bool, int, float, str))):
+            fail(f"{key}.{option}", f"expected a scalar, got {_kind(value)}")
+    return dict(spec)
+
+
+def _compact(choice: dict):
+    return choice["name"] if len(choice) == 1 else dict(choice)
 
 
 def _parse_space(settings: dict, fail) -> dict:

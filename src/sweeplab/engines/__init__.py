@@ -7,10 +7,15 @@ about where results are stored: the sweep runner refits, scores and logs.
 
 from __future__ import annotations
 
-ENGINES = ("random", "grid")
+ENGINES = ("random", "grid", "optuna")
 
 
-def get(name: str):
+def get(name: str, **options):
+    """The engine called ``name``; ``options`` are the Optuna engine's (storage, fresh, workers, heartbeat)."""
+    if name == "optuna":
+        from sweeplab.engines.optuna_search import OptunaEngine
+
+        return OptunaEngine(**options)
     from sweeplab.engines.search_cv import SearchCVEngine
 
     if name not in ENGINES:

@@ -1,0 +1,336 @@
+"""``optuna``: Optuna's samplers and pruners choose configurations, with pruning *inside* k-fold CV.
+
+**Steps.** A pruner compares trials by the values they report at the same step. With E the most epochs the
+sweep allows, fold f (from 1) reports
+
+- after epoch e, the fold's validation accuracy, at step (f - 1) * (E + 1) + e;
+- when the fold ends, the mean accuracy of the folds finished so far, at step f * (E + 1);
+
+so a step means the same point of training in every trial, and a trial is cut after its first bad epochs or
+after its first bad fold. A trial with fewer epochs leaves the later epoch steps of each fold empty.
+
+**Studies.** One per dataset, named ``<sweep>-<dataset>``, in ``--storage`` (default: SQLite beside the MLflow
+store). A study remembers the resolved sweep and its dataset, so ``sweeplab worker`` can join it from
+anywhere. ``trials`` is a total: the sweep continues its study until it holds that many finished (COMPLETE
+or PRUNED) trials; ``--fresh`` deletes the study and starts over.
+
+**Slots.** The sweep queues the missing trials as WAITING trials; workers run only trials they pop from that
+queue, which every Optuna storage does atomically, so any number of workers finish the total exactly. If two
+workers race for the last slot, the loser's new trial is closed at once as FAIL (user attribute
+``sweeplab.surplus``) without training. A failed trial is replaced by a new slot while failures are fewer
+than ``trials``.
+
+**Killed workers.** Trials send a heartbeat. The next sweep or worker marks a trial whose heartbeat stopped
+as FAIL and queues its parameters again; the trial's MLflow run is closed as KILLED.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from sweeplab import cv, pipeline
+from sweeplab.engines.base import COMPLETE, FAIL, PRUNED, Engine, TrialResult
+from sweeplab.errors import SweepLabError
+
+SLOT, SURPLUS, KEY = "sweeplab.slot", "sweeplab.surplus", "sweeplab.study_key"
+SWEEP_ATTR, DATA_ATTR, SHA_ATTR = "sweeplab.sweep", "sweeplab.dataset", "sweeplab.data_sha256"
+# Settings that may change between runs of one study; any other difference needs --fresh.
+MAY_CHANGE = {"trials", "timeout", "description", "sources", "engine", "path"}
+
+
+class SurplusTrial(Exception):
+    """This worker lost the race for the study's last slot."""
+
+
+def _optuna():
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures and prunes are reported our way
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    return optuna
+
+
+@dataclass
+class OptunaEngine(Engine):
+    storage: str | None = None
+    fresh: bool = False
+    workers: int = 1
+    heartbeat: int = 30
+    local_dir: Path | None = None  # where the default SQLite storage lives
+    worker_index: int = 0  # 0: the sweep's own process; helpers count from 1
+
+    # --- the study -----------------------------------------------------------------------------------------------
+
+    def storage_url(self) -> str:
+        if self.storage:
+            return self.storage
+        directory = Path(self.local_dir or "mlruns").resolve()
+        directory.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{directory / 'optuna.db'}"
+
+    @functools.cached_property
+    def _storage(self):
+        optuna = _optuna()
+        url = self.storage_url()
+        if url.startswith("journal:") or url.endswith((".log", ".jsonl")):
+            from optuna.storages.journal import JournalFileBackend
+
+            return optuna.storages.JournalStorage(JournalFileBackend(url.removeprefix("journal:")))
+        options = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+        return optuna.storages.RDBStorage(
+            url, engine_kwargs=options, heartbeat_interval=self.heartbeat, grace_period=2 * self.heartbeat,
+            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3),
+        )
+
+    @staticmethod
+    def study_name(sweep_name: str, dataset_name: str) -> str:
+        return f"{sweep_name}-{dataset_name}"
+
+    def load(self, study_name: str, sweep, worker_index: int = 0):
+        return _optuna().load_study(study_name=study_name, storage=self._storage,
+                                    sampler=_sampler(sweep, worker_index, self.workers), pruner=_pruner(sweep))
+
+    def open(self, sweep, dataset) -> str:
+        """Create or continue the dataset's study; return the key that ties it to its MLflow parent run."""
+        optuna = _optuna()
+        name, storage = self.study_name(sweep.name, dataset.name), self._storage
+        if self.fresh and name in {s.study_name for s in optuna.get_all_study_summaries(storage)}:
+            optuna.delete_study(study_name=name, storage=storage)
+        study = optuna.create_study(study_name=name, storage=storage, direction="maximize", load_if_exists=True)
+        attrs = study.user_attrs
+        if KEY in attrs:
+            _check_same_search(name, attrs, sweep, dataset)
+        else:
+            study.set_user_attr(KEY, uuid.uuid4().hex)
+            study.set_user_attr(DATA_ATTR, dataset.reference)
+            study.set_user_attr(SHA_ATTR, dataset.integrity["sha256"])
+        study.set_user_attr(SWEEP_ATTR, sweep.to_dict())  # workers follow the latest total and timeout
+        return study.user_attrs[KEY]
+
+    def joinable(self, sweep_name: str, dataset_name: str | None = None) -> list[tuple[dict, dict]]:
+        """(resolved sweep, dataset reference) of each study of this sweep in the storage, for a worker to join."""
+        prefix = f"{sweep_name}-"
+        found = []
+        for summary in _optuna().get_all_study_summaries(self._storage):
+            attrs = summary.user_attrs
+            if summary.study_name.startswith(prefix) and SWEEP_ATTR in attrs and (
+                    dataset_name is None or summary.study_name == self.study_name(sweep_name, dataset_name)):
+                found.append((attrs[SWEEP_ATTR], attrs[DATA_ATTR]))
+        return found
+
+    def planned(self, sweep) -> int:
+        return len(_grid(sweep)) if sweep.sampler["name"] == "grid" else sweep.trials
+
+    def finished(self, sweep, dataset_name: str) -> int:
+        study = self.load(self.study_name(sweep.name, dataset_name), sweep)
+        return len(_real(study, "COMPLETE", "PRUNED"))
+
+    # --- running -------------------------------------------------------------------------------------------------
+
+    def search(self, ctx) -> list[TrialResult]:
+        """Queue the missing trials, run them here and in ``workers - 1`` more processes, return all trials."""
+        optuna = _optuna()
+        study = self.load(self.study_name(ctx.sweep.name, ctx.dataset), ctx.sweep, self.worker_index)
+        optuna.storages.fail_stale_trials(study)
+        ctx.listener.reconcile(_running(study))
+        _fill_slots(study, ctx.sweep)
+        helpers = [self._spawn(ctx, index) for index in range(1, self.workers)]
+        try:
+            self.work(study, ctx)
+        finally:
+            for helper in helpers:
+                helper.wait()
+        ctx.listener.reconcile(_running(study))
+        return [self.result(t, ctx.sweep) for t in _real(study, "COMPLETE", "PRUNED", "FAIL")]
+
+    def work(self, study, ctx) -> None:
+        """Run queued trials until none is left (or the sweep's timeout passes)."""
+        deadline = time.monotonic() + ctx.sweep.timeout if ctx.sweep.timeout else None
+        objective = _Objective(ctx, study)
+        while _real(study, "WAITING") and (deadline is None or time.monotonic() < deadline):
+            study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False)
+
+    def _spawn(self, ctx, index: int):
+        command = [
+            sys.executable, "-m", "sweeplab", "worker", ctx.sweep.name, "--dataset", ctx.dataset,
+            "--storage", self.storage_url(), "--heartbeat", str(self.heartbeat), "--worker-index", str(index),
+            "--workers", str(self.workers), *ctx.worker_args,
+        ]
+        return subprocess.Popen(command, env=os.environ.copy())
+
+    @staticmethod
+    def result(trial, sweep) -> TrialResult:
+        state = {"COMPLETE": COMPLETE, "PRUNED": PRUNED}.get(trial.state.name, FAIL)
+        note = trial.user_attrs.get("sweeplab.note") or (None if state != FAIL else "the trial's process stopped")
+        return TrialResult(
+            number=trial.number, params={**sweep.fixed(), **trial.params},
+            fold_scores=tuple(trial.user_attrs.get("sweeplab.fold_scores", ())),
+            fit_time=trial.user_attrs.get("sweeplab.fit_time", 0.0), state=state, note=note,
+        )
+
+    # --- after the search ----------------------------------------------------------------------------------------
+
+    def figures(self, sweep, dataset_name: str) -> dict:
+        """Optuna's plots of the study, by file name: PNG through matplotlib, HTML too when plotly is installed."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        optuna = _optuna()
+        study = self.load(self.study_name(sweep.name, dataset_name), sweep)
+        figures = {}
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"optuna\.")  # small-study notes
+        for plot in ("optimization_history", "param_importances", "parallel_coordinate", "slice"):
+            # A plot can be impossible (importances need two finished trials that differ): leave it out.
+            with contextlib.suppress(ValueError, RuntimeError, ZeroDivisionError):
+                axes = getattr(optuna.visualization.matplotlib, f"plot_{plot}")(study)
+                figures[f"{plot}.png"] = (axes.flatten()[0] if hasattr(axes, "flatten") else axes).figure
+            if optuna.visualization.is_available():
+                with contextlib.suppress(ValueError, RuntimeError, ZeroDivisionError):
+                    html = getattr(optuna.visualization, f"plot_{plot}")(study).to_html(include_plotlyjs="cdn")
+                    figures[f"{plot}.html"] = html
+        return figures
+
+
+class _Objective:
+    """One queued trial: suggest parameters, cross-validate fold by fold, report steps, let the pruner decide."""
+
+    def __init__(self, ctx, study):
+        self.ctx, self.study = ctx, study
+        self.span = ctx.sweep.max_epochs() + 1  # steps per fold: E epochs, then the running mean
+
+    def __call__(self, trial) -> float:
+        optuna = _optuna()
+        if SLOT not in trial.user_attrs:
+            trial.set_user_attr(SURPLUS, True)
+            raise SurplusTrial("every queued trial was taken by another worker")
+        sweep, listener = self.ctx.sweep, self.ctx.listener
+        params = {**sweep.fixed(), **{name: p.suggest(trial) for name, p in sweep.searched().items()}}
+        listener.trial_started(trial.number, params)
+        folds = cv.FoldRun()
+        done = []
+
+        def on_epoch(fold, epoch, value):
+            listener.epoch_done(trial.number, fold, epoch, value)
+            self._report(trial, value, (fold - 1) * self.span + epoch, f"fold {fold} epoch {epoch}")
+
+        def on_fold(fold, value):
+            done.append(value)
+            listener.fold_done(trial.number, fold, params, value)
+            self._report(trial, statistics.fmean(done), fold * self.span, f"the end of fold {fold}")
+
+        try:
+            cv.cross_validate(lambda: pipeline.build(sweep.model, params, sweep.seed), self.ctx.X, self.ctx.y,
+                              self.ctx.cv, on_epoch=on_epoch, on_fold=on_fold, run=folds)
+        except optuna.TrialPruned as pruned:
+            self._finish(trial, params, folds, PRUNED, str(pruned))
+            raise
+        except KeyboardInterrupt:
+            self._finish(trial, params, folds, FAIL, "interrupted")
+            raise
+        except Exception as exc:
+            self._finish(trial, params, folds, FAIL, f"{type(exc).__name__}: {exc}".splitlines()[0])
+            self._replace_failed()
+            raise
+        self._finish(trial, params, folds, COMPLETE, None)
+        return statistics.fmean(folds.scores)
+
+    @staticmethod
+    def _report(trial, value: float, step: int, where: str) -> None:
+        trial.report(value, step)
+        if trial.should_prune():
+            raise _optuna().TrialPruned(f"pruned at {where} (accuracy {value:.3f}, step {step})")
+
+    def _finish(self, trial, params, folds, state, note) -> None:
+        trial.set_user_attr("sweeplab.fold_scores", folds.scores)
+        trial.set_user_attr("sweeplab.fit_time", folds.fit_time)
+        if note:
+            trial.set_user_attr("sweeplab.note", note)
+        self.ctx.listener.trial_finished(
+            TrialResult(trial.number, params, tuple(folds.scores), folds.fit_time, state, note, folds.curves))
+
+    def _replace_failed(self) -> None:
+        sweep = self.ctx.sweep
+        if sweep.sampler["name"] != "grid" and len(_real(self.study, "FAIL")) < sweep.trials:
+            self.study.enqueue_trial({}, user_attrs={SLOT: True})
+
+
+# --- helpers --------------------------------------------------------------------------------------------------------
+
+
+def _real(study, *states: str) -> list:
+    """The study's trials in these states, leaving out the surplus ones that never ran."""
+    from optuna.trial import TrialState
+
+    wanted = tuple(TrialState[s] for s in states)
+    return [t for t in study.get_trials(deepcopy=False, states=wanted) if not t.user_attrs.get(SURPLUS)]
+
+
+def _running(study) -> set:
+    return {t.number for t in _real(study, "RUNNING")}
+
+
+def _grid(sweep) -> list[dict]:
+    from sklearn.model_selection import ParameterGrid
+
+    return list(ParameterGrid({name: p.grid_values() for name, p in sweep.searched().items()}))
+
+
+def _fill_slots(study, sweep) -> None:
+    """Queue what the study still lacks: the missing number of trials, or the grid points not yet taken."""
+    if sweep.sampler["name"] == "grid":
+        taken = [t.system_attrs.get("fixed_params", t.params) for t in _real(study, "COMPLETE", "PRUNED",
+                                                                            "RUNNING", "WAITING")]
+        for point in _grid(sweep):
+            if point not in taken:
+                study.enqueue_trial(point, user_attrs={SLOT: True})
+        return
+    missing = sweep.trials - len(_real(study, "COMPLETE", "PRUNED", "RUNNING", "WAITING"))
+    for _ in range(missing):
+        study.enqueue_trial({}, user_attrs={SLOT: True})
+
+
+def _sampler(sweep, worker_index: int, workers: int):
+    optuna = _optuna()
+    options = {k: v for k, v in sweep.sampler.items() if k != "name"}
+    seed = sweep.seed + worker_index  # the same seed in two workers would sample the same configurations
+    if sweep.sampler["name"] == "tpe":
+        options.setdefault("constant_liar", workers > 1)  # parallel workers avoid each other's running trials
+        return optuna.samplers.TPESampler(seed=seed, **options)
+    return optuna.samplers.RandomSampler(seed=seed, **options)  # grid points are queued with their values
+
+
+def _pruner(sweep):
+    optuna = _optuna()
+    options = {k: v for k, v in sweep.pruner.items() if k != "name"}
+    name = sweep.pruner["name"]
+    if name == "median":
+        options.setdefault("n_startup_trials", 5)
+        options.setdefault("n_warmup_steps", min(3, sweep.max_epochs()))  # first epochs are noisy
+        return optuna.pruners.MedianPruner(**options)
+    if name == "hyperband":
+        options.setdefault("max_resource", sweep.folds * (sweep.max_epochs() + 1))
+        return optuna.pruners.HyperbandPruner(**options)
+    if name == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner(**options)
+    return optuna.pruners.NopPruner()
+
+
+def _check_same_search(name: str, attrs: dict, sweep, dataset) -> None:
+    if attrs.get(SHA_ATTR) != dataset.integrity["sha256"]:
+        raise SweepLabError(f"study {name}: its data had sha256 {attrs.get(SHA_ATTR)}, "
+                            f"{dataset.integrity['path']} now has {dataset.integrity['sha256']}; use --fresh")
+    before, now = attrs.get(SWEEP_ATTR, {}), sweep.to_dict()
+    for key in sorted(set(before) | set(now)):
+        if key not in MAY_CHANGE and before.get(key) != now.get(key):
+            raise SweepLabError(f"study {name}: '{key}' was {before.get(key)!r} when the study began, now "
+                                f"{now.get(key)!r}; run with --fresh to start a new study")

@@ -1,0 +1,194 @@
+"""The optuna engine for real: SQLite studies, resume, killed and parallel workers, pruning, seeds."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import optuna
+import pytest
+from mlflow import MlflowClient
+
+from sweeplab.cli import main
+from sweeplab.tracking import KIND, NOTE, PARENT, STATE, TRIAL
+
+pytestmark = pytest.mark.integration
+
+
+def reviews_csv(directory, rows=80):
+    """A two-class set a small model learns in a couple of epochs."""
+    rng = np.random.default_rng(0)
+    filler = ["the", "film", "was", "plot", "and", "acting", "really", "quite"]
+    lines = ["text,label"]
+    for i in range(rows):
+        words = list(rng.choice(filler, size=5)) + ["great" if i % 2 else "awful"] * 2
+        rng.shuffle(words)
+        lines.append(f"{' '.join(words)},{i % 2}")
+    path = directory / "reviews.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def sweep_yaml(directory, trials=3, extra="", space="learning_rate: {low: 0.003, high: 0.03, log: true}"):
+    path = directory / "tiny_optuna.yaml"
+    path.write_text(textwrap.dedent(f"""
+        name: tiny_optuna
+        model: embedding_pool
+        engine: optuna
+        trials: {trials}
+        folds: 2
+        seed: 5
+        fit: {{epochs: 3, batch_size: 16}}
+        space:
+          embedding_dim: [4, 8]
+          maxlen: 8
+          {space}
+    """) + textwrap.dedent(extra))
+    return path
+
+
+class Sweep:
+    """The command line with one store and one storage per test."""
+
+    def __init__(self, tmp_path, rows=80, **yaml):
+        self.tmp = tmp_path
+        self.uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+        self.storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+        self.args = ["sweep", str(sweep_yaml(tmp_path, **yaml)), "--data", str(reviews_csv(tmp_path, rows)),
+                     "--tracking-uri", self.uri, "--storage", self.storage]
+
+    def __call__(self, *extra) -> int:
+        return main([*self.args, *extra])
+
+    def study(self):
+        return optuna.load_study(study_name="tiny_optuna-reviews", storage=self.storage)
+
+    def finished(self):
+        return [t for t in self.study().trials if t.state.name in ("COMPLETE", "PRUNED")]
+
+    def children(self):
+        client = MlflowClient(self.uri)
+        ids = [e.experiment_id for e in client.search_experiments()]
+        return client.search_runs(ids, f"tags.`{KIND}` = 'trial'")
+
+    def parents(self):
+        client = MlflowClient(self.uri)
+        ids = [e.experiment_id for e in client.search_experiments()]
+        return client.search_runs(ids, f"tags.`{KIND}` = 'dataset'")
+
+
+def test_rerunning_continues_the_study_to_its_total(tmp_path):
+    sweep = Sweep(tmp_path)
+    assert sweep("--trials", "3") == 0
+    assert len(sweep.finished()) == 3
+    assert sweep("--trials", "5") == 0
+    assert len(sweep.finished()) == 5
+    children = sweep.children()
+    assert sorted(int(c.data.tags[TRIAL]) for c in children) == [0, 1, 2, 3, 4]  # no duplicates
+    (parent,) = sweep.parents()  # one parent: the resumed study kept its run
+    assert {c.data.tags[PARENT] for c in children} == {parent.info.run_id}
+    assert parent.info.status == "FINISHED" and parent.data.metrics["trials"] == 5
+    assert sweep("--trials", "5") == 0 and len(sweep.finished()) == 5  # nothing left to do
+
+
+def test_children_carry_epoch_curves_and_states(tmp_path):
+    sweep = Sweep(tmp_path)
+    assert sweep() == 0
+    client = MlflowClient(sweep.uri)
+    child = sweep.children()[0]
+    curve = client.get_metric_history(child.info.run_id, "fold_1_val_accuracy")
+    assert [m.step for m in curve] == [1, 2, 3]
+    assert child.data.tags[STATE] in ("COMPLETE", "PRUNED")
+    artifacts = {a.path for a in client.list_artifacts(sweep.parents()[0].info.run_id, "plots")}
+    assert {"plots/optimization_history.png", "plots/slice.png"} <= artifacts
+
+
+def test_a_settings_change_needs_fresh(tmp_path, capsys):
+    sweep = Sweep(tmp_path, trials=1)
+    assert sweep() == 0
+    assert sweep("--epochs", "2") == 2
+    assert "'space' was" in capsys.readouterr().err
+    assert sweep("--epochs", "2", "--fresh") == 0
+    assert len(sweep.finished()) == 1
+
+
+def test_the_same_seed_samples_the_same_parameters(tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        sweep = Sweep(tmp_path / name)
+        assert sweep() == 0
+        runs.append([t.params for t in sorted(sweep.study().trials, key=lambda t: t.number)])
+    assert runs[0] == runs[1] and len(runs[0]) == 3
+
+
+def test_two_workers_finish_the_total_exactly(tmp_path):
+    sweep = Sweep(tmp_path, trials=4)
+    assert sweep("--workers", "2") == 0
+    assert len(sweep.finished()) == 4
+    children = sweep.children()
+    assert all(c.info.status != "RUNNING" for c in children)
+    assert sorted(c.data.tags[TRIAL] for c in children if c.info.status == "FINISHED") == \
+        sorted(str(t.number) for t in sweep.finished())
+
+
+def test_a_hopeless_region_is_pruned(tmp_path):
+    # learning_rate 1e-7 never leaves chance level; the pruner must stop it in its first fold.
+    sweep = Sweep(tmp_path, rows=200, trials=8, space="learning_rate: [0.05, 1.0e-7]",
+                  extra="sampler: random\npruner: {name: median, n_startup_trials: 1, n_warmup_steps: 0}\n")
+    assert sweep() == 0
+    hopeless = [t for t in sweep.study().trials if t.params["learning_rate"] == 1e-7]
+    assert len(hopeless) >= 3
+    assert sum(t.state.name == "COMPLETE" for t in hopeless) <= 1  # at most a startup trial runs to the end
+    notes = [c.data.tags[NOTE] for c in sweep.children()
+             if c.data.tags[STATE] == "PRUNED" and c.data.params["learning_rate"] == "1e-07"]
+    assert notes and all(n.startswith("pruned at fold 1 epoch") for n in notes)
+
+
+def test_every_trial_failing_exits_nonzero_with_the_error(tmp_path, capsys):
+    sweep = Sweep(tmp_path, trials=2, space="max_words: [0]")
+    assert sweep() == 1
+    # Failed trials are replaced while earlier failures are fewer than `trials`: 2 slots + 2 replacements.
+    assert "all 4 trials failed; first error: ValueError: SequenceVectorizer: max_words" in capsys.readouterr().err
+    assert all(c.info.status == "FAILED" for c in sweep.children())
+
+
+def test_grid_sampler_runs_each_point_once(tmp_path):
+    sweep = Sweep(tmp_path, trials=99, space="learning_rate: [0.01, 0.03]", extra="sampler: grid\n")
+    assert sweep() == 0
+    points = sorted((t.params["embedding_dim"], t.params["learning_rate"]) for t in sweep.finished())
+    assert points == [(4, 0.01), (4, 0.03), (8, 0.01), (8, 0.03)]
+
+
+def running_children(uri):
+    database = uri[len("sqlite:///"):]
+    if not os.path.exists(database):
+        return 0
+    with sqlite3.connect(database) as db:
+        return db.execute("SELECT count(*) FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid "
+                          "WHERE r.status = 'RUNNING' AND t.key = ? AND t.value = 'trial'", (KIND,)).fetchone()[0]
+
+
+def test_a_killed_sweep_resumes_and_leaves_nothing_running(tmp_path):
+    sweep = Sweep(tmp_path, trials=4, extra="")
+    command = [sys.executable, "-m", "sweeplab", *sweep.args, "--heartbeat", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while running_children(sweep.uri) == 0:  # wait until a trial is mid-way
+        assert process.poll() is None and time.monotonic() < deadline, "no trial started"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert running_children(sweep.uri) == 1
+    time.sleep(3)  # past the grace period (2 heartbeats) so the trial counts as dead
+
+    assert sweep("--heartbeat", "1") == 0
+    assert len(sweep.finished()) == 4
+    assert running_children(sweep.uri) == 0
+    killed = [c for c in sweep.children() if c.info.status == "KILLED"]
+    assert len(killed) == 1 and killed[0].data.tags[NOTE].startswith("abandoned")
+    assert all(p.info.status == "FINISHED" for p in sweep.parents())
