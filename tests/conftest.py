@@ -40,3 +40,41 @@ def tiny_texts():
         texts.append(" ".join(words))
         labels.append(label)
     return np.array(texts, dtype=object), np.array(labels)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def serve():
+    """Start a server command in its own process group, wait until ``url`` answers, stop it afterwards."""
+    import json
+    import signal
+    import subprocess
+    import time
+    import urllib.request
+
+    started = []
+
+    def start(command: list[str], url: str, timeout: float = 90):
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
+        started.append(process)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    return json.load(response)
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, f"{command[0]} did not come up"
+                time.sleep(1)
+
+    yield start
+    for process in started:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)

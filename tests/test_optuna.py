@@ -173,16 +173,30 @@ def running_children(uri):
                           "WHERE r.status = 'RUNNING' AND t.key = ? AND t.value = 'trial'", (KIND,)).fetchone()[0]
 
 
-def test_a_killed_sweep_resumes_and_leaves_nothing_running(tmp_path):
-    sweep = Sweep(tmp_path, trials=4, extra="")
-    command = [sys.executable, "-m", "sweeplab", *sweep.args, "--heartbeat", "1"]
+def start_and_stop_mid_trial(sweep, stop_signal, *extra):
+    command = [sys.executable, "-m", "sweeplab", *sweep.args, *extra]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while running_children(sweep.uri) == 0:  # wait until a trial is mid-way
         assert process.poll() is None and time.monotonic() < deadline, "no trial started"
         time.sleep(0.2)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    process.send_signal(stop_signal)
+    return process.wait(timeout=120)
+
+
+def test_ctrl_c_stops_cleanly_and_the_rerun_finishes(tmp_path):
+    sweep = Sweep(tmp_path, trials=4)
+    assert start_and_stop_mid_trial(sweep, signal.SIGINT, "--workers", "2") == 130
+    assert running_children(sweep.uri) == 0
+    assert [p.info.status for p in sweep.parents()] == ["KILLED"]
+    assert sweep() == 0
+    assert len(sweep.finished()) == 4 and running_children(sweep.uri) == 0
+    assert [p.info.status for p in sweep.parents()] == ["FINISHED"]
+
+
+def test_a_killed_sweep_resumes_and_leaves_nothing_running(tmp_path):
+    sweep = Sweep(tmp_path, trials=4)
+    start_and_stop_mid_trial(sweep, signal.SIGKILL, "--heartbeat", "1")
     assert running_children(sweep.uri) == 1
     time.sleep(3)  # past the grace period (2 heartbeats) so the trial counts as dead
 
@@ -192,3 +206,14 @@ def test_a_killed_sweep_resumes_and_leaves_nothing_running(tmp_path):
     killed = [c for c in sweep.children() if c.info.status == "KILLED"]
     assert len(killed) == 1 and killed[0].data.tags[NOTE].startswith("abandoned")
     assert all(p.info.status == "FINISHED" for p in sweep.parents())
+
+
+def test_make_dashboard_serves_the_studies(tmp_path, serve):
+    from tests.conftest import ROOT, free_port
+
+    sweep = Sweep(tmp_path, trials=1)
+    assert sweep() == 0
+    port = free_port()
+    answer = serve(["make", "-s", "-C", str(ROOT), "dashboard", f"STORAGE={sweep.storage}",
+                    f"DASHBOARD_PORT={port}"], f"http://127.0.0.1:{port}/api/studies")
+    assert [s["study_name"] for s in answer["study_summaries"]] == ["tiny_optuna-reviews"]

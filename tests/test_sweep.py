@@ -1,7 +1,6 @@
 """End to end through the command line, into a real MLflow store (SQLite in a temp dir)."""
 
 import json
-import os
 import textwrap
 
 import numpy as np
@@ -141,46 +140,19 @@ def test_ctrl_c_leaves_no_run_running(tmp_path, monkeypatch, capsys):
     assert [r.info.status for r in runs(uri, "dataset")] == ["KILLED"]
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def test_make_ui_serves_the_same_store(smoke_store):
+def test_make_ui_serves_the_same_store(smoke_store, serve):
     """The real `make ui` (mlflow ui on 127.0.0.1) over the smoke sweep's store lists its runs."""
-    import signal
-    import subprocess
-    import time
     import urllib.request
     from pathlib import Path
 
-    from tests.conftest import ROOT
+    from tests.conftest import ROOT, free_port
 
-    store = Path(smoke_store[len("sqlite:///"):]).parent
-    port = free_port()
-    server = subprocess.Popen(["make", "-s", "-C", str(ROOT), "ui", f"PORT={port}", f"STORE={store}"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        url = f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name?experiment_name=smoke"
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    experiment = json.load(response)["experiment"]
-                break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "mlflow ui did not come up"
-                time.sleep(1)
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/2.0/mlflow/runs/search", method="POST",
-            data=json.dumps({"experiment_ids": [experiment["experiment_id"]]}).encode(),
-            headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as response:
-            listed = json.load(response)["runs"]
-        assert len(listed) == 3  # the yelp parent and its two trials
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+    store, port = Path(smoke_store[len("sqlite:///"):]).parent, free_port()
+    experiment = serve(["make", "-s", "-C", str(ROOT), "ui", f"PORT={port}", f"STORE={store}"],
+                       f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name?experiment_name=smoke")
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/2.0/mlflow/runs/search", method="POST",
+        data=json.dumps({"experiment_ids": [experiment["experiment"]["experiment_id"]]}).encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert len(json.load(response)["runs"]) == 3  # the yelp parent and its two trials

@@ -23,17 +23,14 @@ class FoldRun:
 
     scores: list = field(default_factory=list)
     fit_time: float = 0.0
-    curves: dict = field(default_factory=dict)
 
 
 def cross_validate(make_pipeline: Callable, X, y, cv, on_epoch=None, on_fold=None, run: FoldRun | None = None):
     run = run if run is not None else FoldRun()
     for fold, (train, valid) in enumerate(cv.split(X, y), start=1):
         pipe = make_pipeline()
-        curve = run.curves.setdefault(fold, [])
 
-        def report(epoch, value, fold=fold, curve=curve):
-            curve.append(value)
+        def report(epoch, value, fold=fold):
             if on_epoch is not None:
                 on_epoch(fold, epoch, value)
 

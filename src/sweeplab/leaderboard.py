@@ -12,7 +12,7 @@ import math
 import yaml
 
 from sweeplab.errors import SweepLabError
-from sweeplab.tracking import BEST, KIND, METRIC, PARENT, SOURCE, SWEEP
+from sweeplab.tracking import BEST, KIND, METRIC, PARENT, SOURCE, STATE, SWEEP
 
 FORMATS = ("table", "csv", "json")
 
@@ -30,7 +30,7 @@ def _all_runs(client, experiment_ids: list[str], kind: str) -> list:
 
 
 def collect(tracker, sweep: str | None = None, source: str | None = None):
-    """One row per finished trial of the latest finished parent per (sweep, source)."""
+    """One row per complete trial (not pruned, not failed) of the latest finished parent per (sweep, source)."""
     import pandas as pd
 
     if not tracker.has_store():
@@ -53,7 +53,7 @@ def collect(tracker, sweep: str | None = None, source: str | None = None):
     parents = {run.info.run_id: run for run in latest.values()}
     rows = [_row(child, parents[child.data.tags[PARENT]])
             for child in _all_runs(client, ids, "trial")
-            if child.data.tags.get(PARENT) in parents and child.info.status == "FINISHED"]
+            if child.data.tags.get(PARENT) in parents and child.data.tags.get(STATE) == "COMPLETE"]
     return pd.DataFrame(rows)
 
 

@@ -146,5 +146,4 @@ def join(engine, sweep, split: Split, tracker, progress) -> None:
     run = tracker.attach(sweep, split.dataset, engine.open(sweep, split.dataset))
     run.baseline = _baseline(split, cv)
     progress.start(split.dataset.name, engine.planned(sweep), sweep.folds, engine.finished(sweep, split.dataset.name))
-    ctx = _context(sweep, split, cv, Listeners(progress, run))
-    engine.work(engine.load(engine.study_name(sweep.name, split.dataset.name), sweep, engine.worker_index), ctx)
+    engine.join(_context(sweep, split, cv, Listeners(progress, run)))

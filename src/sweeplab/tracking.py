@@ -116,7 +116,8 @@ class Tracker:
         experiment = self.experiment_id(sweep.name)
         parent = self._find_parent(experiment, resume_key)
         if parent is None:
-            raise SweepLabError(f"no MLflow run for study key {resume_key} in {self.uri}: is this the tracking URI the sweep uses?")
+            raise SweepLabError(f"no MLflow run for study key {resume_key} in {self.uri}: "
+                                "is this the tracking URI the sweep uses?")
         tags = {k: v for k, v in parent.data.tags.items() if k.startswith(PREFIX)}
         return DatasetRun(self.client, parent.info.run_id, experiment, tags)
 

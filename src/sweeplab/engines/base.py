@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 COMPLETE, PRUNED, FAIL = "COMPLETE", "PRUNED", "FAIL"
@@ -24,7 +24,6 @@ class TrialResult:
     fit_time: float
     state: str = COMPLETE
     note: str | None = None
-    curves: dict = field(default_factory=dict, compare=False)  # fold -> per-epoch validation scores
 
     @property
     def ok(self) -> bool:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -147,11 +148,20 @@ class OptunaEngine(Engine):
         helpers = [self._spawn(ctx, index) for index in range(1, self.workers)]
         try:
             self.work(study, ctx)
-        finally:
+        except KeyboardInterrupt:  # a terminal's Ctrl-C reaches them too, a kill -INT of this process does not
             for helper in helpers:
-                helper.wait()
+                helper.send_signal(signal.SIGINT)
+            raise
+        finally:
+            for index, helper in enumerate(helpers, start=1):
+                if helper.wait() != 0:  # its unfinished trial is retried once its heartbeat goes stale
+                    print(f"sweeplab: worker {index} exited with status {helper.returncode}", file=sys.stderr)
         ctx.listener.reconcile(_running(study))
         return [self.result(t, ctx.sweep) for t in _real(study, "COMPLETE", "PRUNED", "FAIL")]
+
+    def join(self, ctx) -> None:
+        """A helper's part: run queued trials of a study that another process opened."""
+        self.work(self.load(self.study_name(ctx.sweep.name, ctx.dataset), ctx.sweep, self.worker_index), ctx)
 
     def work(self, study, ctx) -> None:
         """Run queued trials until none is left (or the sweep's timeout passes)."""
@@ -214,7 +224,8 @@ class _Objective:
             trial.set_user_attr(SURPLUS, True)
             raise SurplusTrial("every queued trial was taken by another worker")
         sweep, listener = self.ctx.sweep, self.ctx.listener
-        params = {**sweep.fixed(), **{name: p.suggest(trial) for name, p in sweep.searched().items()}}
+        chosen = {name: p.suggest(trial) for name, p in sweep.searched().items()}
+        params = {**sweep.fixed(), **chosen}
         listener.trial_started(trial.number, params)
         folds = cv.FoldRun()
         done = []
@@ -225,7 +236,7 @@ class _Objective:
 
         def on_fold(fold, value):
             done.append(value)
-            listener.fold_done(trial.number, fold, params, value)
+            listener.fold_done(trial.number, fold, chosen, value)
             self._report(trial, statistics.fmean(done), fold * self.span, f"the end of fold {fold}")
 
         try:
@@ -256,7 +267,7 @@ class _Objective:
         if note:
             trial.set_user_attr("sweeplab.note", note)
         self.ctx.listener.trial_finished(
-            TrialResult(trial.number, params, tuple(folds.scores), folds.fit_time, state, note, folds.curves))
+            TrialResult(trial.number, params, tuple(folds.scores), folds.fit_time, state, note))
 
     def _replace_failed(self) -> None:
         sweep = self.ctx.sweep
