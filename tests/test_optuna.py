@@ -217,3 +217,15 @@ def test_make_dashboard_serves_the_studies(tmp_path, serve):
     answer = serve(["make", "-s", "-C", str(ROOT), "dashboard", f"STORAGE={sweep.storage}",
                     f"DASHBOARD_PORT={port}"], f"http://127.0.0.1:{port}/api/studies")
     assert [s["study_name"] for s in answer["study_summaries"]] == ["tiny_optuna-reviews"]
+
+
+def test_storage_in_a_new_directory_and_unusable_storages(tmp_path, capsys):
+    sweep = Sweep(tmp_path, trials=1)
+    fresh_dir = f"sqlite:///{tmp_path / 'new' / 'dir' / 'optuna.db'}"
+    args = [a if a != sweep.storage else fresh_dir for a in sweep.args]
+    assert main(args) == 0 and (tmp_path / "new" / "dir" / "optuna.db").exists()
+
+    args = [a if a != sweep.storage else "postgresql://nobody@127.0.0.1:1/none" for a in sweep.args]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("sweeplab: error: --storage postgresql://nobody@127.0.0.1:1/none: cannot open it")

@@ -7,6 +7,7 @@ opened. Heavy imports (TensorFlow, MLflow) happen inside the commands that need 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 
@@ -17,6 +18,8 @@ from sweeplab.errors import SweepLabError
 def main(argv: list[str] | None = None) -> int:
     # TensorFlow logs a spurious C++ error per fit (a tf.data attribute mismatch) between our progress lines.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # Every trial builds a new model, so TensorFlow's "retracing" warnings are expected, not a problem.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args) or 0

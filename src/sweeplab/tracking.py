@@ -13,9 +13,8 @@ import json
 import os
 import warnings
 from pathlib import Path
-from urllib.parse import unquote, urlparse
-
 from sweeplab.errors import SweepLabError
+from sweeplab.urls import ensure_sqlite_dir, sqlite_path
 
 # mlflow's SQL store trips SQLAlchemy 2.x deprecation warnings that are mlflow's to fix, not ours.
 warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(mlflow|sqlalchemy|alembic)(\.|$)")
@@ -36,13 +35,6 @@ def resolve_uri(uri: str | None = None) -> str:
     return uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
 
 
-def _sqlite_path(uri: str) -> Path | None:
-    parsed = urlparse(uri)
-    if parsed.scheme != "sqlite":
-        return None
-    return Path(unquote(parsed.path)[1:] if uri.startswith("sqlite:////") else unquote(uri[len("sqlite:///"):]))
-
-
 class Tracker:
     """Opens runs in one MLflow store. Nothing touches the store until the first run is opened."""
 
@@ -52,12 +44,12 @@ class Tracker:
 
     def has_store(self) -> bool:
         """False for a local SQLite store that does not exist yet (reading must not create one)."""
-        database = _sqlite_path(self.uri)
+        database = sqlite_path(self.uri)
         return database is None or database.exists()
 
     def local_dir(self) -> Path:
         """Where local state beside the store belongs (the Optuna studies' default database)."""
-        database = _sqlite_path(self.uri)
+        database = sqlite_path(self.uri)
         return database.parent if database is not None else Path("mlruns").resolve()
 
     @property
@@ -65,9 +57,7 @@ class Tracker:
         if self._client is None:
             from mlflow import MlflowClient
 
-            database = _sqlite_path(self.uri)
-            if database is not None:
-                database.parent.mkdir(parents=True, exist_ok=True)
+            ensure_sqlite_dir(self.uri)
             self._client = MlflowClient(tracking_uri=self.uri)
         return self._client
 
@@ -75,7 +65,7 @@ class Tracker:
         existing = self.client.get_experiment_by_name(sweep_name)
         if existing is not None:
             return existing.experiment_id
-        database = _sqlite_path(self.uri)
+        database = sqlite_path(self.uri)
         # Artifacts live beside a SQLite store; a tracking server decides for itself.
         location = (database.parent / "artifacts" / sweep_name).resolve().as_uri() if database else None
         try:

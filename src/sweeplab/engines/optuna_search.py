@@ -42,6 +42,7 @@ from pathlib import Path
 from sweeplab import cv, pipeline
 from sweeplab.engines.base import COMPLETE, FAIL, PRUNED, Engine, TrialResult
 from sweeplab.errors import SweepLabError
+from sweeplab.urls import ensure_sqlite_dir
 
 SLOT, SURPLUS, KEY = "sweeplab.slot", "sweeplab.surplus", "sweeplab.study_key"
 SWEEP_ATTR, DATA_ATTR, SHA_ATTR = "sweeplab.sweep", "sweeplab.dataset", "sweeplab.data_sha256"
@@ -87,11 +88,18 @@ class OptunaEngine(Engine):
             from optuna.storages.journal import JournalFileBackend
 
             return optuna.storages.JournalStorage(JournalFileBackend(url.removeprefix("journal:")))
+        from sqlalchemy.exc import SQLAlchemyError
+
+        ensure_sqlite_dir(url)
         options = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-        return optuna.storages.RDBStorage(
-            url, engine_kwargs=options, heartbeat_interval=self.heartbeat, grace_period=2 * self.heartbeat,
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3),
-        )
+        try:
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=options, heartbeat_interval=self.heartbeat, grace_period=2 * self.heartbeat,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3),
+            )
+        except (SQLAlchemyError, ValueError, ImportError) as exc:
+            problem = str(exc).splitlines()[0]
+            raise SweepLabError(f"--storage {url}: cannot open it as an Optuna storage ({problem})") from None
 
     @staticmethod
     def study_name(sweep_name: str, dataset_name: str) -> str:
