@@ -12,6 +12,7 @@ import math
 import yaml
 
 from sweeplab.errors import SweepLabError
+from sweeplab.progress import format_params
 from sweeplab.tracking import BEST, KIND, METRIC, PARENT, SOURCE, STATE, SWEEP
 
 FORMATS = ("table", "csv", "json")
@@ -112,9 +113,10 @@ def _table(frame) -> str:
         test=[number(v) for v in frame[f"test_{METRIC}"]],
         baseline=[number(v) for v in frame[f"baseline_test_{METRIC}"]],
         lift_test=["" if v is None or v != v else f"{v:+.3f}" for v in frame["lift_test"]],
-        params=[" ".join(f"{k}={p[k]}" for k in sorted(p) if k in searched)
+        params=[format_params({k: p[k] for k in sorted(p) if k in searched})
                 for p, searched in zip(frame["params"], frame["searched"])],
     )[["sweep", "source", "rank", "cv", "lift_cv", "test", "baseline", "lift_test", "params"]]
     shown.columns = ["sweep", "source", "rank", f"cv {METRIC}", "lift vs bow (cv)", f"test {METRIC}",
                      f"bow test {METRIC}", "lift (test)", "params"]
-    return shown.to_string(index=False)
+    width = max(map(len, shown["params"]))
+    return shown.to_string(index=False, formatters={"params": lambda text: f"{text:<{width}}"})
