@@ -105,8 +105,7 @@ def cmd_sweep(args) -> int:
     _check_optuna_options(sweep, args)
     splits = runner.prepare(sweep, runner.load_datasets(sweep, args.data, args.text_col, args.label_col))
     tracker = Tracker(args.tracking_uri)
-    engine = engines.get(sweep.engine, **optuna_options, local_dir=tracker.local_dir()) \
-        if sweep.engine == "optuna" else engines.get(sweep.engine)
+    engine = engines.get(sweep.engine, **optuna_options, local_dir=tracker.local_dir())
     _share_cores(args.workers)
     results = runner.run(sweep, splits, tracker, Progress(), engine, worker_args=["--tracking-uri", tracker.uri])
     print(f"{'source':<10} {'best cv':>15} {'test':>6} {'bow test':>8} {'lift':>7}")

@@ -131,6 +131,10 @@ class Sweep:
     def searched(self) -> dict:
         return {name: p for name, p in self.space.items() if not p.is_fixed}
 
+    def configuration(self, chosen: dict) -> dict:
+        """A whole configuration: the fixed values plus those an engine chose for the searched parameters."""
+        return {**self.fixed(), **chosen}
+
     def max_epochs(self) -> int:
         from sweeplab.pipeline import FIT_DEFAULTS
 

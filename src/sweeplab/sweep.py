@@ -144,6 +144,5 @@ def join(engine, sweep, split: Split, tracker, progress) -> None:
     """A worker's share of a search another process started: run queued trials, report to the same parent."""
     cv = folds_of(sweep)
     run = tracker.attach(sweep, split.dataset, engine.open(sweep, split.dataset))
-    run.baseline = _baseline(split, cv)
     progress.start(split.dataset.name, engine.planned(sweep), sweep.folds, engine.finished(sweep, split.dataset.name))
     engine.join(_context(sweep, split, cv, Listeners(progress, run)))

@@ -109,7 +109,9 @@ class Tracker:
             raise SweepLabError(f"no MLflow run for study key {resume_key} in {self.uri}: "
                                 "is this the tracking URI the sweep uses?")
         tags = {k: v for k, v in parent.data.tags.items() if k.startswith(PREFIX)}
-        return DatasetRun(self.client, parent.info.run_id, experiment, tags)
+        run = DatasetRun(self.client, parent.info.run_id, experiment, tags)
+        run.baseline_cv = parent.data.metrics.get(f"baseline_cv_{METRIC}")  # logged by the sweep's own process
+        return run
 
     def _find_parent(self, experiment_id: str, resume_key: str):
         found = self.client.search_runs([experiment_id], f"tags.`{RESUME}` = '{resume_key}'", max_results=1)
@@ -136,7 +138,7 @@ class DatasetRun:
     def __init__(self, client, run_id: str, experiment_id: str, tags: dict):
         self.client, self.run_id, self.experiment_id = client, run_id, experiment_id
         self.tags = {k: v for k, v in tags.items() if k not in (KIND, RESUME)}
-        self.baseline = None
+        self.baseline_cv = None  # what each trial's lift is measured against
         self.child_ids = {}
         self._curves = {}
 
@@ -160,7 +162,7 @@ class DatasetRun:
         )
         self.client.log_dict(self.run_id, sweep.to_dict(), "sweep.yaml")
         self.client.log_dict(self.run_id, integrity, "integrity.json")
-        self.baseline = baseline
+        self.baseline_cv = baseline.cv_mean
 
     # --- the engine's listener ------------------------------------------------------------------------------------
 
@@ -197,9 +199,8 @@ class DatasetRun:
             metrics.update({f"fold_{k}_{METRIC}": s for k, s in enumerate(trial.fold_scores, start=1) if s == s})
         if trial.ok:
             metrics.update({f"cv_{METRIC}_mean": trial.mean, f"cv_{METRIC}_std": trial.std})
-            if self.baseline is not None:
-                metrics.update({f"baseline_cv_{METRIC}": self.baseline.cv_mean,
-                                "lift_cv": trial.mean - self.baseline.cv_mean})
+            if self.baseline_cv is not None:
+                metrics.update({f"baseline_cv_{METRIC}": self.baseline_cv, "lift_cv": trial.mean - self.baseline_cv})
         tags = {STATE: trial.state, **({NOTE: trial.note[:5000]} if trial.note else {})}
         with _closing(self.client, run_id, "FAILED" if trial.state == "FAIL" else "FINISHED"):
             self.client.log_batch(

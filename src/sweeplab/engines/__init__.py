@@ -11,7 +11,8 @@ ENGINES = ("random", "grid", "optuna")
 
 
 def get(name: str, **options):
-    """The engine called ``name``; ``options`` are the Optuna engine's (storage, fresh, workers, heartbeat)."""
+    """The engine called ``name``; ``options`` are the Optuna engine's (storage, fresh, workers, heartbeat,
+    local_dir) and are not used by the others."""
     if name == "optuna":
         from sweeplab.engines.optuna_search import OptunaEngine
 

@@ -191,7 +191,7 @@ class OptunaEngine(Engine):
         state = {"COMPLETE": COMPLETE, "PRUNED": PRUNED}.get(trial.state.name, FAIL)
         note = trial.user_attrs.get("sweeplab.note") or (None if state != FAIL else "the trial's process stopped")
         return TrialResult(
-            number=trial.number, params={**sweep.fixed(), **trial.params},
+            number=trial.number, params=sweep.configuration(trial.params),
             fold_scores=tuple(trial.user_attrs.get("sweeplab.fold_scores", ())),
             fit_time=trial.user_attrs.get("sweeplab.fit_time", 0.0), state=state, note=note,
         )
@@ -233,7 +233,7 @@ class _Objective:
             raise SurplusTrial("every queued trial was taken by another worker")
         sweep, listener = self.ctx.sweep, self.ctx.listener
         chosen = {name: p.suggest(trial) for name, p in sweep.searched().items()}
-        params = {**sweep.fixed(), **chosen}
+        params = sweep.configuration(chosen)
         listener.trial_started(trial.number, params)
         folds = cv.FoldRun()
         done = []

@@ -119,7 +119,7 @@ def _trials(results: dict, names: dict, sweep, folds: int, errors: str | None) -
 
 def _sweep_params(candidate: dict, names: dict, sweep) -> dict:
     """Searched values under their sweep names, plus the fixed ones: the whole configuration."""
-    return {**sweep.fixed(), **{names[key]: _plain(value) for key, value in candidate.items()}}
+    return sweep.configuration({names[key]: _plain(value) for key, value in candidate.items()})
 
 
 def _plain(value):
