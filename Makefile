@@ -19,7 +19,7 @@ SWEEP_ARGS := $(foreach s,$(SOURCE),--source $(s)) \
 	$(if $(FOLDS),--folds $(FOLDS)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(SEED),--seed $(SEED)) \
 	$(if $(WORKERS),--workers $(WORKERS)) $(if $(STORAGE),--storage $(STORAGE)) $(if $(FRESH),--fresh)
 
-.PHONY: install data sweep leaderboard ui dashboard test clean
+.PHONY: install data sweep leaderboard export retrain predict serve ui dashboard browser test clean
 
 install: $(VENV)/.installed
 
@@ -38,6 +38,26 @@ leaderboard: install
 	$(BIN)/sweeplab leaderboard $(if $(SWEEP),--sweep $(SWEEP)) $(if $(SOURCE),--source $(SOURCE)) \
 		$(if $(TOP),--top $(TOP)) $(if $(FORMAT),--format $(FORMAT))
 
+# The best configuration of SPACE on SOURCE (RANK: another rank) to experiments/<SPACE>-<SOURCE>.yaml.
+export: install
+	$(BIN)/sweeplab export $(SPACE) --source $(or $(SOURCE),$(error SOURCE=yelp|amazon|imdb is needed)) \
+		$(if $(RANK),--rank $(RANK)) $(if $(OUT),--out $(OUT))
+
+# Train EXPERIMENT into one raw-text model, test it once, log and register it (ALL_DATA=1: train + test).
+retrain: install data
+	$(BIN)/sweeplab retrain $(or $(EXPERIMENT),$(error EXPERIMENT=experiments/<file>.yaml is needed)) \
+		$(if $(ALL_DATA),--all-data) $(if $(PATIENCE),--early-stopping $(PATIENCE))
+
+predict: install
+	$(BIN)/sweeplab predict $(or $(MODEL),$(error MODEL=models:/<name>/<version> or a .keras file is needed)) \
+		$(if $(FILE),--file $(FILE)) $(TEXT)
+
+# A registered model behind MLflow's scoring server, on loopback only: POST raw text to /invocations.
+serve: install
+	PATH=$(CURDIR)/$(BIN):$$PATH MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///$(STORE)/mlflow.db} \
+		$(BIN)/mlflow models serve -m $(or $(MODEL),$(error MODEL=models:/<name>/<version> is needed)) \
+		--env-manager local --host 127.0.0.1 --port $(or $(SERVE_PORT),5001)
+
 # The real MLflow UI over the same store, on loopback only.
 ui: install
 	mkdir -p $(STORE)
@@ -49,8 +69,14 @@ dashboard: install
 	$(BIN)/optuna-dashboard $(or $(STORAGE),sqlite:///$(STORE)/optuna.db) --host 127.0.0.1 \
 		--port $(or $(DASHBOARD_PORT),8080)
 
-test: install data
+# Headless Chromium and its driver from Debian, for the test that looks at the MLflow UI as a person would.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
+		  >/dev/null; }
+
+test: install data browser
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) data build src/*.egg-info
+	rm -rf $(VENV) data build models src/*.egg-info

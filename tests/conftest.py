@@ -27,6 +27,22 @@ def _project_paths(monkeypatch, uci_dir):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
 
 
+@pytest.fixture(scope="session")
+def smoke_store(tmp_path_factory):
+    """`sweeplab sweep smoke` once per test session: 2 trials x 2 folds x 1 epoch on the real yelp file.
+
+    Read it, don't add to it: several modules check what is in it.
+    """
+    from sweeplab.cli import main
+
+    uri = f"sqlite:///{tmp_path_factory.mktemp('smoke') / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SWEEPLAB_SWEEPS_DIR", str(ROOT / "sweeps"))
+        patch.setenv("SWEEPLAB_DATA_DIR", str(ROOT / "data"))
+        assert main(["sweep", "smoke", "--tracking-uri", uri]) == 0
+    return uri
+
+
 @pytest.fixture
 def tiny_texts():
     """60 short texts whose label is readable from one word, in two balanced classes."""

@@ -20,19 +20,6 @@ def runs(uri, kind):
     return client.search_runs(ids, filter_string=f"tags.`{KIND}` = '{kind}'")
 
 
-@pytest.fixture(scope="module")
-def smoke_store(tmp_path_factory):
-    """`sweeplab sweep smoke` once for the module: 2 trials x 2 folds x 1 epoch on the real yelp file."""
-    uri = f"sqlite:///{tmp_path_factory.mktemp('smoke') / 'mlflow.db'}"
-    with pytest.MonkeyPatch.context() as patch:
-        from tests.conftest import ROOT
-
-        patch.setenv("SWEEPLAB_SWEEPS_DIR", str(ROOT / "sweeps"))
-        patch.setenv("SWEEPLAB_DATA_DIR", str(ROOT / "data"))
-        assert main(["sweep", "smoke", "--tracking-uri", uri]) == 0
-    return uri
-
-
 def test_smoke_sweep_logs_one_parent_and_a_child_per_trial(smoke_store):
     (parent,) = runs(smoke_store, "dataset")
     children = runs(smoke_store, "trial")
@@ -156,3 +143,43 @@ def test_make_ui_serves_the_same_store(smoke_store, serve):
         headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
         assert len(json.load(response)["runs"]) == 3  # the yelp parent and its two trials
+
+
+def test_the_mlflow_ui_reads_as_a_leaderboard(smoke_store, serve, tmp_path):
+    """`make ui`, then the sweep's experiment page in headless Chromium, as a person would open it: every trial is
+    listed, best first, its CV accuracy and source readable without a click."""
+    from pathlib import Path
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from sweeplab.tracking import ui_url
+    from tests.conftest import ROOT, free_port
+
+    store, port = Path(smoke_store[len("sqlite:///"):]).parent, free_port()
+    experiment = serve(["make", "-s", "-C", str(ROOT), "ui", f"PORT={port}", f"STORE={store}"],
+                       f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name?experiment_name=smoke")
+    trials = sorted(runs(smoke_store, "trial"), key=lambda r: -r.data.metrics["cv_accuracy_mean"])
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1600,1000"):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        browser.get(ui_url(f"http://127.0.0.1:{port}", experiment["experiment"]["experiment_id"]))
+        wait = WebDriverWait(browser, 60)
+        wait.until(lambda b: all(t.info.run_name in b.find_element(By.TAG_NAME, "body").text for t in trials))
+        browser.save_screenshot(str(tmp_path / "leaderboard.png"))
+        page = browser.find_element(By.TAG_NAME, "body").text
+    finally:
+        browser.quit()
+    names = [t.info.run_name for t in trials]
+    for trial, name in zip(trials, names):
+        m = trial.data.metrics
+        assert name.startswith(f"cv {m['cv_accuracy_mean']:.3f}±{m['cv_accuracy_std']:.3f} yelp trial")
+    assert page.index(names[0]) < page.index(names[1])  # best first
+    assert "yelp (c76468b7b5c6)" in page  # the Dataset column: source and the first digits of its sha256
+    assert "2 matching runs" in page  # trials only: none hides under a collapsed parent
+    assert (tmp_path / "leaderboard.png").stat().st_size > 10_000

@@ -1,4 +1,4 @@
-"""``sweeplab`` command line: sweep, worker, leaderboard, data.
+"""``sweeplab`` command line: sweep, worker, leaderboard, export, retrain, predict, data.
 
 Bad input (sweep file, data, options) is reported as one line on stderr with exit code 2, before any run is
 opened. Heavy imports (TensorFlow, MLflow) happen inside the commands that need them.
@@ -10,6 +10,8 @@ import argparse
 import logging
 import os
 import sys
+import warnings
+from pathlib import Path
 
 from sweeplab import data, engines
 from sweeplab.errors import SweepLabError
@@ -20,6 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # Every trial builds a new model, so TensorFlow's "retracing" warnings are expected, not a problem.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    # MLflow narrates model logging (progress bars, INFO lines, advice on type hints); our lines say what happened.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    warnings.filterwarnings("ignore", message=r".*(Add type hints|Inferred schema contains integer)")
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args) or 0
@@ -75,10 +81,42 @@ def build_parser() -> argparse.ArgumentParser:
     board = commands.add_parser("leaderboard", help="best trials per source, read back from MLflow")
     board.add_argument("--sweep", help="only this sweep")
     board.add_argument("--source", help="only this source (or data file stem)")
-    board.add_argument("--top", type=int, default=5, help="trials shown per source (default: 5)")
+    board.add_argument("--top", type=int, help="trials shown per source (default: 5; with --pivot: all rows)")
+    board.add_argument("--pivot", action="store_true",
+                       help="one row per configuration, one column per source: CV mean ± std and rank")
     board.add_argument("--format", choices=("table", "csv", "json"), default="table")
     board.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or mlruns/mlflow.db)")
     board.set_defaults(handler=cmd_leaderboard)
+
+    export = commands.add_parser("export", help="write a sweep's best configuration to experiments/ as YAML")
+    export.add_argument("sweep", metavar="SWEEP", help="the sweep's name (its MLflow experiment)")
+    export.add_argument("--source", required=True, help="the source (or data file stem) it ran on")
+    export.add_argument("--rank", type=int, default=1, help="which trial by CV accuracy (default: 1, the best)")
+    export.add_argument("--out", help="where to write it (default: experiments/<sweep>-<source>.yaml)")
+    export.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or mlruns/mlflow.db)")
+    export.set_defaults(handler=cmd_export)
+
+    again = commands.add_parser("retrain", help="train an experiment into one raw-text model, test it once, "
+                                                "log and register it in MLflow")
+    again.add_argument("experiment", metavar="EXPERIMENT", help="an experiment file written by 'sweeplab export'")
+    again.add_argument("--all-data", action="store_true",
+                       help="train on train + test (no held-out score is left: the sweep's stands)")
+    again.add_argument("--early-stopping", type=int, metavar="PATIENCE",
+                       help="stop when the loss on a validation slice has not improved for PATIENCE epochs")
+    again.add_argument("--out", help="the .keras file to write (default: models/<experiment name>.keras)")
+    again.add_argument("--no-register", action="store_true", help="log the model but do not register it")
+    again.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or mlruns/mlflow.db)")
+    again.set_defaults(handler=cmd_retrain)
+
+    predict = commands.add_parser("predict", help="label raw texts with a retrained model")
+    predict.add_argument("model", metavar="MODEL", help="a .keras file from 'sweeplab retrain', or an MLflow model "
+                                                        "URI (models:/NAME/VERSION, runs:/RUN_ID/model)")
+    predict.add_argument("texts", metavar="TEXT", nargs="*", help="texts to label")
+    predict.add_argument("--file", help="more texts: one per line, or a CSV/TSV/JSONL with --text-col; - is stdin")
+    predict.add_argument("--text-col", default="text", help="text column of a CSV/TSV/JSONL --file (default: text)")
+    predict.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    predict.add_argument("--tracking-uri", help="MLflow store for models:/ URIs (default: as for sweep)")
+    predict.set_defaults(handler=cmd_predict)
 
     fetch = commands.add_parser("data", help="fetch and verify the UCI Sentiment Labelled Sentences files")
     fetch.add_argument("--check", action="store_true", help="only report whether the files are present and intact")
@@ -90,7 +128,7 @@ def cmd_sweep(args) -> int:
     from sweeplab import space
     from sweeplab import sweep as runner
     from sweeplab.progress import Progress
-    from sweeplab.tracking import Tracker
+    from sweeplab.tracking import Tracker, ui_url
 
     if args.data and args.source:
         raise SweepLabError("--data and --source both given: use one")
@@ -112,7 +150,8 @@ def cmd_sweep(args) -> int:
     for r in results:
         print(f"{r.source:<10} {r.best.mean:>7.3f} ± {r.best.std:.3f} {r.test_score:>6.3f} "
               f"{r.baseline.test_score:>8.3f} {r.test_score - r.baseline.test_score:>+7.3f}")
-    print(f"logged to {tracker.uri} (experiment '{sweep.name}'); compare with 'sweeplab leaderboard' or 'make ui'")
+    print(f"logged to {tracker.uri} (experiment '{sweep.name}'); compare with 'sweeplab leaderboard', or run "
+          f"'make ui' and open {ui_url('http://127.0.0.1:5000', tracker.experiment_id(sweep.name))}")
     return 0
 
 
@@ -160,11 +199,144 @@ def cmd_leaderboard(args) -> int:
     from sweeplab import leaderboard
     from sweeplab.tracking import Tracker
 
-    if args.top < 1:
+    if args.top is not None and args.top < 1:
         raise SweepLabError(f"--top must be at least 1, got {args.top}")
     frame = leaderboard.collect(Tracker(args.tracking_uri), sweep=args.sweep, source=args.source)
-    print(leaderboard.render(leaderboard.rank(frame, args.top), args.format))
+    if args.pivot:
+        print(leaderboard.render(leaderboard.pivot(frame, args.top), args.format, pivoted=True))
+    else:
+        print(leaderboard.render(leaderboard.rank(frame, args.top or 5), args.format))
     return 0
+
+
+def cmd_export(args) -> int:
+    from sweeplab import experiment
+    from sweeplab.progress import format_params
+    from sweeplab.tracking import Tracker
+
+    tracker = Tracker(args.tracking_uri)
+    if not tracker.has_store():
+        raise SweepLabError(f"no MLflow store at {tracker.uri}: run a sweep first")
+    mapping = experiment.export(tracker, args.sweep, args.source, args.rank)
+    path = experiment.write(mapping, args.out or experiment.default_path(mapping))
+    origin = mapping["origin"]
+    print(f"wrote {path}: {mapping['model']} ({format_params({**mapping['params'], **mapping['fit']})})")
+    print(f"  rank {origin['rank']} of sweep '{args.sweep}' on {args.source}: cv accuracy "
+          f"{origin['cv_accuracy_mean']:.3f} ± {origin['cv_accuracy_std']:.3f} (run {origin['run_id']})")
+    print(f"  retrain it with: sweeplab retrain {path}")
+    return 0
+
+
+def cmd_retrain(args) -> int:
+    from sweeplab import experiment
+
+    exp = experiment.load(args.experiment)
+    if args.early_stopping is not None and args.early_stopping < 1:
+        raise SweepLabError(f"--early-stopping must be at least 1, got {args.early_stopping}")
+    out = Path(args.out or Path("models") / f"{exp.name}.keras")
+    if out.suffix != ".keras":
+        raise SweepLabError(f"--out {out}: a Keras model file must end in .keras")
+    dataset = exp.load_dataset()  # refuse a changed dataset before training anything
+    from sweeplab import retrain, textmodel
+    from sweeplab.tracking import Tracker
+
+    tracker = Tracker(args.tracking_uri)
+    _warn_version_drift(exp)
+    stopping = None
+    if args.early_stopping is not None:
+        stopping = {**experiment.EARLY_STOPPING, **(exp.early_stopping or {}), "patience": args.early_stopping}
+    if args.all_data:
+        print(f"--all-data: training on all {dataset.integrity['rows']} rows, the test split included; no held-out "
+              f"score is left, so quote the sweep's test accuracy ({exp.origin.get('sweep_test_accuracy', 'n/a')})")
+    result = retrain.retrain(exp, all_data=args.all_data, early_stopping=stopping)
+    textmodel.save(result.model, out)
+    with tracker.retrain_run(exp) as run:
+        run.log_retrained(result)
+        examples = [str(t) for t in dataset.texts[:3]]
+        info = run.log_model(out, result.model, examples, None if args.no_register else exp.name)
+    _report_retrain(result, out, run.run_id, info, tracker.uri)
+    return 0
+
+
+def _warn_version_drift(exp) -> None:
+    from sweeplab import versions
+
+    now = versions.current()
+    drift = [f"{k} {v} (now {now[k]})" for k, v in exp.versions.items()
+             if k in ("tensorflow-cpu", "keras", "scikit-learn", "numpy") and k in now and str(v) != now[k]]
+    if drift:
+        print(f"sweeplab: warning: {exp.path} was chosen with {', '.join(drift)}: scores may differ",
+              file=sys.stderr)
+
+
+def _report_retrain(result, out, run_id: str, info, uri: str) -> None:
+    exp, evaluation = result.experiment, result.evaluation
+    stopped = f", stopped early at epoch {result.epochs_run}" if exp.early_stopping or \
+        result.epochs_run < exp.fit["epochs"] else ""
+    print(f"retrained {exp.name}: {exp.model} on {result.n_train} rows of {result.dataset.name} in "
+          f"{result.wall_time:.0f} s ({result.epochs_run} epochs{stopped})")
+    sweep_cv = exp.origin.get("cv_accuracy_mean")
+    sweep_test = exp.origin.get("sweep_test_accuracy")
+    if evaluation is not None:
+        print(f"  held-out test ({result.n_test} rows): accuracy {evaluation.accuracy:.3f}, "
+              f"macro-F1 {evaluation.macro_f1:.3f}"
+              + (f"; the sweep's cv {sweep_cv:.3f}" if sweep_cv is not None else "")
+              + (f", its refit's test {sweep_test:.3f}" if sweep_test is not None else ""))
+        print(f"  the raw-text model agrees with the pipeline on {evaluation.agreement:.1%} of the test texts")
+    print(f"  saved {out}; logged run {run_id} to {uri}")
+    if info.registered_model_version is not None:
+        print(f"  registered model '{exp.name}' version {info.registered_model_version}: "
+              f"sweeplab predict models:/{exp.name}/{info.registered_model_version} \"some text\"")
+
+
+def cmd_predict(args) -> int:
+    texts = list(args.texts) + (_read_texts(args.file, args.text_col) if args.file else [])
+    if not texts:
+        raise SweepLabError("no texts: give them as arguments or with --file")
+    frame = _load_predictor(args.model, args.tracking_uri)(texts)
+    frame.insert(2, "text", texts)
+    if args.format == "json":
+        print(frame.to_json(orient="records", force_ascii=False, indent=2))
+    elif args.format == "csv":
+        print(frame.to_csv(index=False), end="")
+    else:
+        for row in frame.itertuples(index=False):
+            print(f"{row.label}\t{row.probability:.3f}\t{row.text}")
+    return 0
+
+
+def _load_predictor(model: str, tracking_uri: str | None):
+    """texts -> DataFrame(label, probability, p_<class>...), from a .keras file or an MLflow model URI."""
+    if model.endswith(".keras") or Path(model).is_file():
+        from sweeplab import textmodel
+
+        keras_model = textmodel.load(model)
+        return lambda texts: textmodel.predict(keras_model, texts)
+    import mlflow
+    import pandas as pd
+
+    from sweeplab.tracking import resolve_uri
+
+    mlflow.set_tracking_uri(resolve_uri(tracking_uri))
+    try:
+        pyfunc = mlflow.pyfunc.load_model(model)
+    except Exception as exc:  # MLflow raises several types for a URI it cannot resolve
+        raise SweepLabError(f"{model}: cannot load as an MLflow model ({str(exc).splitlines()[0][:200]})") from None
+    return lambda texts: pyfunc.predict(pd.DataFrame({"text": texts})).reset_index(drop=True)
+
+
+def _read_texts(source: str, text_col: str) -> list[str]:
+    if source == "-":
+        return [line for line in sys.stdin.read().split("\n") if line.strip()]
+    path = Path(source)
+    if path.suffix.lower() in data.USER_FILE_SUFFIXES:
+        return [str(t) for t in data.read_column(path, text_col)]
+    if not path.is_file():
+        raise SweepLabError(f"{path}: file not found")
+    try:
+        return [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+    except UnicodeDecodeError as exc:
+        raise SweepLabError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
 def cmd_data(args) -> int:

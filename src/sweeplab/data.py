@@ -201,9 +201,26 @@ def _load_pooled(directory: Path | None) -> Dataset:
 
 def load_file(path: str | Path, text_col: str = "text", label_col: str = "label") -> Dataset:
     """A user's CSV, TSV or JSONL file with a text column and a label column (strings or integers)."""
+    path = Path(path)
+    frame = read_table(path, {"text": text_col, "label": label_col})
+    # pandas 3 keeps strings as Arrow arrays, which sklearn cannot index: take plain object arrays.
+    texts = frame[text_col].to_numpy(dtype=object)
+    labels = frame[label_col].to_numpy(dtype=object)
+    _reject_empty(path, text_col, [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()])
+    _reject_empty(path, label_col, [i for i, v in enumerate(labels) if v is None or v != v or str(v).strip() == ""])
+    reference = {"data": str(path.resolve()), "text_col": text_col, "label_col": label_col}
+    return _encode(path.stem, texts, list(labels), path=str(path), sha256=sha256_of(path), reference=reference)
+
+
+def read_column(path: str | Path, column: str) -> np.ndarray:
+    """One column of a CSV, TSV or JSONL file, as a plain object array."""
+    return read_table(Path(path), {"text": column})[column].to_numpy(dtype=object)
+
+
+def read_table(path: Path, columns: dict):
+    """A CSV, TSV or JSONL file as a DataFrame with at least one row and ``columns`` ({role: column name})."""
     import pandas as pd
 
-    path = Path(path)
     kind = USER_FILE_SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise SweepLabError(f"{path}: unsupported file type '{path.suffix}', expected .csv, .tsv or .jsonl")
@@ -218,19 +235,13 @@ def load_file(path: str | Path, text_col: str = "text", label_col: str = "label"
         raise SweepLabError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
     except (ValueError, pd.errors.ParserError) as exc:
         raise SweepLabError(f"{path}: cannot parse as {kind}: {str(exc).splitlines()[0]}") from None
-    for role, column in (("text", text_col), ("label", label_col)):
+    for role, column in columns.items():
         if column not in frame.columns:
             found = ", ".join(map(str, frame.columns)) or "none"
             raise SweepLabError(f"{path}: {role} column '{column}' not found (columns: {found})")
     if frame.empty:
         raise SweepLabError(f"{path}: no rows")
-    # pandas 3 keeps strings as Arrow arrays, which sklearn cannot index: take plain object arrays.
-    texts = frame[text_col].to_numpy(dtype=object)
-    labels = frame[label_col].to_numpy(dtype=object)
-    _reject_empty(path, text_col, [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()])
-    _reject_empty(path, label_col, [i for i, v in enumerate(labels) if v is None or v != v or str(v).strip() == ""])
-    reference = {"data": str(path.resolve()), "text_col": text_col, "label_col": label_col}
-    return _encode(path.stem, texts, list(labels), path=str(path), sha256=sha256_of(path), reference=reference)
+    return frame
 
 
 def _reject_empty(path: Path, column: str, bad_rows: list[int]) -> None:

@@ -89,7 +89,62 @@ def rank(frame, top: int):
     return ordered.reset_index(drop=True)
 
 
-def render(frame, fmt: str) -> str:
+def pivot(frame, top: int | None = None):
+    """One row per configuration of a sweep, one column group per source: CV mean, std and rank in that source.
+
+    A configuration that wins on one source and loses on another shows it on one line. Rows are ordered by their
+    mean CV accuracy over the sources they ran on; ``top`` keeps that many rows per sweep.
+    """
+    import pandas as pd
+
+    if frame.empty:
+        return frame
+    ranked = rank(frame, len(frame))
+    ranked["key"] = [json.dumps(p, sort_keys=True) for p in ranked["params"]]
+    rows = {}
+    # Ranked best first, so the first trial of a configuration in a source is its best there.
+    for trial in ranked.itertuples(index=False):
+        row = rows.setdefault((trial.sweep, trial.key), {
+            "sweep": trial.sweep, "configuration": _shown_params(trial.params, trial.searched),
+            "params": trial.params,
+        })
+        if f"{trial.source}.cv_mean" not in row:
+            mean, std = getattr(trial, f"cv_{METRIC}_mean"), getattr(trial, f"cv_{METRIC}_std")
+            row.update({f"{trial.source}.cv_mean": mean, f"{trial.source}.cv_std": std,
+                        f"{trial.source}.rank": trial.rank})
+    table = pd.DataFrame(list(rows.values()))
+    sources = sorted(ranked["source"].unique())
+    means = table[[f"{s}.cv_mean" for s in sources]]
+    table["mean_cv"], table["sources"] = means.mean(axis=1), means.notna().sum(axis=1)
+    table = table.sort_values(["sweep", "mean_cv"], ascending=[True, False])
+    if top is not None:
+        table = table.groupby("sweep", sort=False).head(top)
+    columns = ["sweep", "configuration", *[f"{s}.{k}" for s in sources for k in ("cv_mean", "cv_std", "rank")],
+               "mean_cv", "sources", "params"]
+    return table[columns].reset_index(drop=True)
+
+
+def _pivot_table(table) -> str:
+    sources = [c[: -len(".cv_mean")] for c in table.columns if c.endswith(".cv_mean")]
+    shown = table[["sweep", "configuration"]].copy()
+    for source in sources:
+        shown[source] = [
+            "" if m != m else f"{m:.3f} ± {s:.3f} #{int(r)}"
+            for m, s, r in zip(table[f"{source}.cv_mean"], table[f"{source}.cv_std"], table[f"{source}.rank"])
+        ]
+    shown["mean"] = [f"{m:.3f}" for m in table["mean_cv"]]
+    width = max(map(len, shown["configuration"]))
+    return (f"cv {METRIC} mean ± std and rank within each source\n"
+            + shown.to_string(index=False, formatters={"configuration": lambda text: f"{text:<{width}}"}))
+
+
+def _shown_params(params: dict, searched: list) -> str:
+    """The searched parameters of a configuration (the fixed ones are the same on every row)."""
+    return format_params({k: params[k] for k in sorted(params) if k in searched})
+
+
+def render(frame, fmt: str, pivoted: bool = False) -> str:
+    """``frame`` from :func:`rank` (or from :func:`pivot` when ``pivoted``) as a table, CSV or JSON."""
     if fmt == "json":
         return json.dumps(json.loads(frame.to_json(orient="records")), indent=2)
     if frame.empty:
@@ -97,9 +152,11 @@ def render(frame, fmt: str) -> str:
     if fmt == "csv":
         import pandas as pd
 
+        if pivoted:
+            return frame.assign(params=[json.dumps(p, sort_keys=True) for p in frame["params"]]).to_csv(index=False)
         params = pd.DataFrame(list(frame["params"])).add_prefix("param.")
         return pd.concat([frame.drop(columns="params"), params], axis=1).to_csv(index=False)
-    return _table(frame)
+    return _pivot_table(frame) if pivoted else _table(frame)
 
 
 def _table(frame) -> str:
@@ -113,8 +170,7 @@ def _table(frame) -> str:
         test=[number(v) for v in frame[f"test_{METRIC}"]],
         baseline=[number(v) for v in frame[f"baseline_test_{METRIC}"]],
         lift_test=["" if v is None or v != v else f"{v:+.3f}" for v in frame["lift_test"]],
-        params=[format_params({k: p[k] for k in sorted(p) if k in searched})
-                for p, searched in zip(frame["params"], frame["searched"])],
+        params=[_shown_params(p, searched) for p, searched in zip(frame["params"], frame["searched"])],
     )[["sweep", "source", "rank", "cv", "lift_cv", "test", "baseline", "lift_test", "params"]]
     shown.columns = ["sweep", "source", "rank", f"cv {METRIC}", "lift vs bow (cv)", f"test {METRIC}",
                      f"bow test {METRIC}", "lift (test)", "params"]

@@ -187,6 +187,13 @@ def resolve_path(space: str) -> Path:
 
 def load(space: str) -> Sweep:
     path = resolve_path(space)
+    raw = read_yaml(path, "sweep settings")
+    raw.setdefault("name", path.stem)
+    return parse(raw, str(path))
+
+
+def read_yaml(path: Path, what: str) -> dict:
+    """A YAML mapping from ``path``, read with the safe loader (no tags that construct Python objects)."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
@@ -197,9 +204,8 @@ def load(space: str) -> Sweep:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise SweepLabError(f"{path}: invalid YAML{line}: {problem}") from None
     if not isinstance(raw, dict):
-        raise SweepLabError(f"{path}: expected a mapping of sweep settings, got {_kind(raw)}")
-    raw.setdefault("name", path.stem)
-    return parse(raw, str(path))
+        raise SweepLabError(f"{path}: expected a mapping of {what}, got {describe(raw)}")
+    return raw
 
 
 def parse(raw: dict, origin: str) -> Sweep:
@@ -213,14 +219,14 @@ def parse(raw: dict, origin: str) -> Sweep:
     settings = {**DEFAULTS, **raw}
     for key in ("name", "model"):
         if not isinstance(settings.get(key), str) or not settings[key]:
-            fail(key, f"expected a non-empty string, got {_kind(settings.get(key))}")
+            fail(key, f"expected a non-empty string, got {describe(settings.get(key))}")
     if settings["model"] not in models.REGISTRY:
         fail("model", f"unknown model '{settings['model']}', expected one of {', '.join(sorted(models.REGISTRY))}")
     if settings["engine"] not in ENGINES:
         fail("engine", f"unknown engine {settings['engine']!r}, expected one of {', '.join(ENGINES)}")
     sources = settings["sources"]
     if not isinstance(sources, list) or not sources:
-        fail("sources", f"expected a non-empty list of source names, got {_kind(sources)}")
+        fail("sources", f"expected a non-empty list of source names, got {describe(sources)}")
     for source in sources:
         if source not in [*data.SOURCES, data.POOLED]:
             fail("sources", f"unknown source {source!r}, expected some of {', '.join([*data.SOURCES, data.POOLED])}")
@@ -268,7 +274,7 @@ def _parse_optuna_choice(key: str, spec, known: dict, fail) -> dict:
             fail(f"{key}.{option}", f"{spec['name']} takes no such option"
                  + (f" (it takes {', '.join(sorted(accepted))})" if accepted else ""))
         if not (value is None or isinstance(value, (bool, int, float, str))):
-            fail(f"{key}.{option}", f"expected a scalar, got {_kind(value)}")
+            fail(f"{key}.{option}", f"expected a scalar, got {describe(value)}")
     return dict(spec)
 
 
@@ -281,9 +287,9 @@ def _parse_space(settings: dict, fail) -> dict:
 
     space_raw, fit_raw = settings.get("space"), settings["fit"]
     if not isinstance(space_raw, dict) or not space_raw:
-        fail("space", f"expected a mapping of parameters to values, got {_kind(space_raw)}")
+        fail("space", f"expected a mapping of parameters to values, got {describe(space_raw)}")
     if not isinstance(fit_raw, dict):
-        fail("fit", f"expected a mapping with {', '.join(sorted(FIT_KEYS))}, got {_kind(fit_raw)}")
+        fail("fit", f"expected a mapping with {', '.join(sorted(FIT_KEYS))}, got {describe(fit_raw)}")
     for key in fit_raw:
         if key not in FIT_KEYS:
             fail(f"fit.{key}", f"unknown key, expected one of {', '.join(sorted(FIT_KEYS))}")
@@ -293,10 +299,31 @@ def _parse_space(settings: dict, fail) -> dict:
     space = {}
     for name, spec in {**space_raw, **fit_raw}.items():
         key = f"fit.{name}" if name in fit_raw else f"space.{name}"
-        if name not in accepted:
-            fail(key, f"model '{settings['model']}' takes no such parameter (it takes {', '.join(sorted(accepted))})")
+        _check_known(name, settings["model"], accepted, lambda problem, key=key: fail(key, problem))
         space[name] = _parse_param(name, spec, accepted[name], lambda problem, key=key: fail(key, problem))
     return space
+
+
+def check_configuration(model: str, values: dict, fail) -> dict:
+    """One value per parameter (an exported experiment's), typed like a sweep's fixed values.
+
+    ``fail(name, problem)`` reports the first problem.
+    """
+    from sweeplab.pipeline import tunable
+
+    accepted = tunable(model)
+    checked = {}
+    for name, value in values.items():
+        _check_known(name, model, accepted, lambda problem, name=name: fail(name, problem))
+        if isinstance(value, (list, dict)):
+            fail(name, f"expected a single value, got {describe(value)}")
+        checked[name] = _typed(value, accepted[name], lambda problem, name=name: fail(name, problem))
+    return checked
+
+
+def _check_known(name: str, model: str, accepted: dict, fail) -> None:
+    if name not in accepted:
+        fail(f"model '{model}' takes no such parameter (it takes {', '.join(sorted(accepted))})")
 
 
 def _parse_param(name: str, spec, default, fail) -> Param:
@@ -364,5 +391,5 @@ def _integer(value, minimum: int, fail) -> int:
     return value
 
 
-def _kind(value) -> str:
+def describe(value) -> str:
     return "nothing" if value is None else f"{type(value).__name__} {value!r}"[:80]

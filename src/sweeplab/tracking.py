@@ -13,6 +13,10 @@ import json
 import os
 import warnings
 from pathlib import Path
+
+import numpy as np
+
+from sweeplab import versions
 from sweeplab.errors import SweepLabError
 from sweeplab.urls import ensure_sqlite_dir, sqlite_path
 
@@ -99,7 +103,7 @@ class Tracker:
             for key in (PREFIX + "trials", PREFIX + "engine"):
                 self.client.set_tag(parent.info.run_id, key, tags[key])
         with _closing(self.client, parent.info.run_id):
-            yield DatasetRun(self.client, parent.info.run_id, experiment, tags)
+            yield DatasetRun(self.client, parent.info.run_id, experiment, tags, _dataset_input(dataset))
 
     def attach(self, sweep, dataset, resume_key: str):
         """The parent run another process opened for this search, to add trials to (a worker's view)."""
@@ -109,9 +113,22 @@ class Tracker:
             raise SweepLabError(f"no MLflow run for study key {resume_key} in {self.uri}: "
                                 "is this the tracking URI the sweep uses?")
         tags = {k: v for k, v in parent.data.tags.items() if k.startswith(PREFIX)}
-        run = DatasetRun(self.client, parent.info.run_id, experiment, tags)
+        run = DatasetRun(self.client, parent.info.run_id, experiment, tags, _dataset_input(dataset))
         run.baseline_cv = parent.data.metrics.get(f"baseline_cv_{METRIC}")  # logged by the sweep's own process
         return run
+
+    @contextlib.contextmanager
+    def retrain_run(self, experiment):
+        """A ``retrain`` run beside the sweep's runs (in the sweep's MLflow experiment when it has one)."""
+        source = experiment.data.get("source") or Path(experiment.data["file"]).stem
+        tags = {
+            KIND: "retrain", SWEEP: experiment.sweep, SOURCE: source, PREFIX + "model": experiment.model,
+            PREFIX + "experiment_file": experiment.path, PREFIX + "data_sha256": experiment.data["sha256"],
+        }
+        experiment_id = self.experiment_id(experiment.sweep or "retrain")
+        run = self.client.create_run(experiment_id, run_name=f"retrain {experiment.name}", tags=tags)
+        with _closing(self.client, run.info.run_id):
+            yield RetrainRun(self, run.info.run_id)
 
     def _find_parent(self, experiment_id: str, resume_key: str):
         found = self.client.search_runs([experiment_id], f"tags.`{RESUME}` = '{resume_key}'", max_results=1)
@@ -135,8 +152,9 @@ def _closing(client, run_id: str, status: str = "FINISHED"):
 class DatasetRun:
     """One dataset's parent run. It listens to the engine: one child run per trial, written as the trial goes."""
 
-    def __init__(self, client, run_id: str, experiment_id: str, tags: dict):
+    def __init__(self, client, run_id: str, experiment_id: str, tags: dict, dataset_input=None):
         self.client, self.run_id, self.experiment_id = client, run_id, experiment_id
+        self.dataset_input = dataset_input
         self.tags = {k: v for k, v in tags.items() if k not in (KIND, RESUME)}
         self.baseline_cv = None  # what each trial's lift is measured against
         self.child_ids = {}
@@ -151,6 +169,8 @@ class DatasetRun:
             "seed": sweep.seed, "n_train": n_train, "n_test": n_test,
             "data.rows": integrity["rows"], "data.sha256": integrity["sha256"], "data.path": integrity["path"],
             "data.class_counts": json.dumps(integrity["class_counts"]),
+            "data.reference": json.dumps(dataset.reference),
+            **{f"version.{k}": v for k, v in versions.current().items()},
             **{f"fixed.{k}": v for k, v in sweep.fixed().items()},
         }
         logged = self.client.get_run(self.run_id).data.params  # a resumed parent keeps what it had
@@ -169,10 +189,8 @@ class DatasetRun:
     def trial_started(self, number: int, params: dict) -> None:
         from mlflow.entities import Param
 
-        run = self.client.create_run(self.experiment_id, run_name=self._child_name(number),
-                                     tags={**self._child_tags(number), STATE: "RUNNING"})
-        self.child_ids[number] = run.info.run_id
-        self.client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in params.items()])
+        run_id = self._create_child(number, f"{self._child_name(number)} (running)", {STATE: "RUNNING"})
+        self.client.log_batch(run_id, params=[Param(k, str(v)) for k, v in params.items()])
 
     def epoch_done(self, number: int, fold: int, epoch: int, value: float) -> None:
         from mlflow.entities import Metric
@@ -191,10 +209,9 @@ class DatasetRun:
 
         run_id = self.child_ids.get(trial.number)
         metrics, params = {"fit_time_s": trial.fit_time}, []
-        if run_id is None:  # an engine that reports trials only once they are over
-            run_id = self.client.create_run(self.experiment_id, run_name=self._child_name(trial.number),
-                                            tags=self._child_tags(trial.number)).info.run_id
-            self.child_ids[trial.number] = run_id
+        if run_id is None:  # an engine that reports trials only once they are over: its run spans its fits
+            run_id = self._create_child(trial.number, self._child_name(trial.number),
+                                        start_time=_now() - int(trial.fit_time * 1000))
             params = [Param(k, str(v)) for k, v in trial.params.items()]
             metrics.update({f"fold_{k}_{METRIC}": s for k, s in enumerate(trial.fold_scores, start=1) if s == s})
         if trial.ok:
@@ -203,6 +220,7 @@ class DatasetRun:
                 metrics.update({f"baseline_cv_{METRIC}": self.baseline_cv, "lift_cv": trial.mean - self.baseline_cv})
         tags = {STATE: trial.state, **({NOTE: trial.note[:5000]} if trial.note else {})}
         with _closing(self.client, run_id, "FAILED" if trial.state == "FAIL" else "FINISHED"):
+            self.client.update_run(run_id, name=self._finished_name(trial))
             self.client.log_batch(
                 run_id, params=params, tags=[RunTag(k, v) for k, v in tags.items()],
                 metrics=[Metric(k, float(v), _now(), 0) for k, v in metrics.items()],
@@ -224,8 +242,23 @@ class DatasetRun:
         return self.client.search_runs([self.experiment_id], f"tags.`{PARENT}` = '{self.run_id}'",
                                        max_results=50000)
 
+    def _create_child(self, number: int, name: str, tags: dict | None = None, start_time: int | None = None) -> str:
+        """A trial's run, with the dataset as an MLflow input (the UI's Dataset column and filter show it)."""
+        run_id = self.client.create_run(self.experiment_id, run_name=name, start_time=start_time,
+                                        tags={**self._child_tags(number), **(tags or {})}).info.run_id
+        self.child_ids[number] = run_id
+        if self.dataset_input is not None:
+            self.client.log_inputs(run_id, datasets=[self.dataset_input])
+        return run_id
+
     def _child_name(self, number: int) -> str:
-        return f"{self.tags[SOURCE]}-trial-{number:03d}"
+        return f"{self.tags[SOURCE]} trial {number}"
+
+    def _finished_name(self, trial) -> str:
+        """Score first, so that the MLflow UI's run list reads as a leaderboard without opening anything."""
+        if trial.ok:
+            return f"cv {trial.mean:.3f}±{trial.std:.3f} {self._child_name(trial.number)}"
+        return f"{trial.state.lower()} {self._child_name(trial.number)}"
 
     def _child_tags(self, number: int) -> dict:
         return {**self.tags, KIND: "trial", PARENT: self.run_id, TRIAL: str(number)}
@@ -275,6 +308,102 @@ class DatasetRun:
             else:
                 self.client.log_figure(self.run_id, figure, f"plots/{file_name}")
                 plt.close(figure)  # pyplot keeps every figure alive until closed
+
+
+class RetrainRun:
+    """One retrain: its settings, its single test evaluation, its figures and the registered raw-text model."""
+
+    def __init__(self, tracker, run_id: str):
+        self.tracker, self.client, self.run_id = tracker, tracker.client, run_id
+
+    def log_retrained(self, result) -> None:
+        from mlflow.entities import Metric, Param
+
+        experiment, evaluation = result.experiment, result.evaluation
+        params = {
+            **experiment.configuration(), "model": experiment.model, "experiment": experiment.name,
+            "all_data": result.all_data, "early_stopping": json.dumps(experiment.early_stopping),
+            "test_size": experiment.test_size, "seed": experiment.seed, "n_train": result.n_train,
+            "n_test": result.n_test, "data.sha256": experiment.data["sha256"],
+            "data.path": result.dataset.integrity["path"], "origin.run_id": experiment.origin.get("run_id", ""),
+        }
+        metrics = {"epochs_run": result.epochs_run, "wall_time_s": result.wall_time}
+        origin = experiment.origin  # what the sweep measured for this configuration, to compare with
+        reference = {f"sweep_cv_{METRIC}_mean": origin.get(f"cv_{METRIC}_mean"),
+                     f"sweep_cv_{METRIC}_std": origin.get(f"cv_{METRIC}_std"),
+                     f"sweep_test_{METRIC}": origin.get(f"sweep_test_{METRIC}")}
+        metrics.update({k: v for k, v in reference.items() if isinstance(v, (int, float))})
+        if evaluation is not None:
+            metrics.update({
+                f"test_{METRIC}": evaluation.accuracy, "test_macro_f1": evaluation.macro_f1,
+                f"pipeline_test_{METRIC}": evaluation.pipeline_accuracy, "raw_text_agreement": evaluation.agreement,
+            })
+        self.client.log_batch(
+            self.run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()],
+            metrics=[Metric(k, float(v), _now(), 0) for k, v in metrics.items()],
+        )
+        self.client.log_text(self.run_id, Path(experiment.path).read_text(encoding="utf-8"), "experiment.yaml")
+        if result.history:
+            self.client.log_figure(self.run_id, _learning_curve(result.history, f"retrain of {experiment.name}"),
+                                   "learning_curve.png")
+        if evaluation is not None:
+            self.client.log_text(self.run_id, evaluation.report_text, "classification_report.txt")
+            self.client.log_dict(self.run_id, evaluation.report, "classification_report.json")
+            self.client.log_figure(self.run_id, _confusion_figure(evaluation), "confusion_matrix.png")
+
+    def log_model(self, keras_path, model, examples: list[str], registered_name: str):
+        """The raw-text model as an MLflow pyfunc model of this run, registered under ``registered_name``."""
+        import mlflow
+
+        from sweeplab import serving
+
+        self.client.log_artifact(self.run_id, str(keras_path))
+        mlflow.set_tracking_uri(self.tracker.uri)
+        with mlflow.start_run(run_id=self.run_id):
+            return serving.log_model(keras_path, model, examples, registered_name)
+
+
+def _confusion_figure(evaluation):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [str(c) for c in evaluation.classes]
+    figure, axis = plt.subplots(figsize=(1.2 * len(names) + 2.5, 1.2 * len(names) + 2))
+    axis.imshow(evaluation.confusion, cmap="Blues")
+    for (row, column), count in np.ndenumerate(evaluation.confusion):
+        axis.text(column, row, str(count), ha="center", va="center",
+                  color="white" if count > evaluation.confusion.max() / 2 else "black")
+    axis.set_xticks(range(len(names)), names)
+    axis.set_yticks(range(len(names)), names)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    axis.set_title(f"test accuracy {evaluation.accuracy:.3f}")
+    figure.tight_layout()
+    plt.close(figure)
+    return figure
+
+
+def _dataset_input(dataset):
+    """The dataset as MLflow records inputs: name, a digest of its bytes, where it was read from."""
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    integrity = dataset.integrity
+    record = Dataset(name=dataset.name, digest=integrity["sha256"][:12], source_type="local",
+                     source=json.dumps({"uri": integrity["path"]}),
+                     profile=json.dumps({"rows": integrity["rows"], "class_counts": integrity["class_counts"]}))
+    return DatasetInput(record, tags=[InputTag("mlflow.data.context", "training")])
+
+
+def ui_url(base: str, experiment_id: str, kind: str = "trial") -> str:
+    """The MLflow UI page of a sweep's experiment that reads as its leaderboard: only trial runs (so none hides
+    under a collapsed parent), best CV accuracy first."""
+    from urllib.parse import urlencode
+
+    query = urlencode({"searchFilter": f"tags.`{KIND}` = '{kind}'", "orderByKey": f"metrics.`cv_{METRIC}_mean`",
+                       "orderByAsc": "false"})
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs?{query}"
 
 
 def _now() -> int:

@@ -1,0 +1,255 @@
+"""Experiment files: one configuration, ready to retrain, as plain YAML (``experiments/<sweep>-<source>.yaml``).
+
+:func:`export` reads a sweep's winner (or any rank) back from MLflow and writes every parameter (vectorizer, model,
+fit), the dataset it was found on with its sha256, the split, where it came from and the package versions.
+:func:`load` reads such a file back, hand-edited or not, and checks it as strictly as a sweep file: a problem is
+one line naming the file and key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from sweeplab import data, models, space, versions
+from sweeplab.errors import SweepLabError
+
+REQUIRED = ("model", "params", "fit", "data", "split")
+OPTIONAL = ("name", "sweep", "description", "early_stopping", "origin", "versions")
+EARLY_STOPPING = {"patience": 3, "validation_split": 0.1}
+SHA256 = re.compile(r"[0-9a-f]{64}")
+
+HEADER = """\
+# A sweeplab experiment: one configuration and the data it was chosen on.
+# Retrain it with `sweeplab retrain {path}` (add --all-data to train on train+test).
+# early_stopping: null trains for fit.epochs; {{patience: 3, validation_split: 0.1}} stops when the loss on a
+# stratified slice of the training split stops improving, and keeps the best weights.
+"""
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    path: str
+    model: str
+    params: dict
+    fit: dict
+    data: dict  # source or file (+ text_col, label_col), sha256, rows, class_counts
+    test_size: float
+    seed: int
+    sweep: str = ""
+    early_stopping: dict | None = None
+    origin: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+
+    def configuration(self) -> dict:
+        """Every parameter by its sweep name, as :func:`sweeplab.pipeline.build` takes them."""
+        return {**self.params, **self.fit}
+
+    def reference(self) -> dict:
+        """How to load the dataset (see :func:`sweeplab.data.load_reference`)."""
+        if "source" in self.data:
+            return {"source": self.data["source"]}
+        return {"data": self.data["file"], "text_col": self.data["text_col"], "label_col": self.data["label_col"]}
+
+    def load_dataset(self) -> data.Dataset:
+        """The dataset, refused unless it is byte for byte the one the experiment was chosen on."""
+        dataset = data.load_reference(self.reference())
+        actual = dataset.integrity["sha256"]
+        if actual != self.data["sha256"]:
+            raise SweepLabError(f"{self.path}: data.sha256: {dataset.integrity['path']} has sha256 {actual}, "
+                                f"the experiment expects {self.data['sha256']}: not the data it was chosen on")
+        return dataset
+
+
+# --- export -------------------------------------------------------------------------------------------------------
+
+
+def export(tracker, sweep: str, source: str, rank: int = 1) -> dict:
+    """The experiment mapping of the trial ranked ``rank`` (by CV mean) in the latest finished run of
+    ``sweep`` on ``source``."""
+    from sweeplab import leaderboard
+    from sweeplab.pipeline import FIT_DEFAULTS, tunable
+    from sweeplab.tracking import METRIC, PARENT
+
+    if rank < 1:
+        raise SweepLabError(f"--rank must be at least 1, got {rank}")
+    ranked = leaderboard.rank(leaderboard.collect(tracker, sweep=sweep, source=source), rank)
+    if ranked.empty:
+        raise SweepLabError(f"no finished run of sweep '{sweep}' on source '{source}' in {tracker.uri}: "
+                            f"run 'make sweep SPACE={sweep} SOURCE={source}' first")
+    if len(ranked) < rank:
+        raise SweepLabError(f"--rank {rank}: sweep '{sweep}' on '{source}' has only {len(ranked)} complete trials")
+    row = ranked.iloc[rank - 1]
+    child = tracker.client.get_run(row["run_id"])
+    parent = tracker.client.get_run(child.data.tags[PARENT])
+    logged = parent.data.params
+    model = logged["model"]
+
+    def fail(name, problem):
+        raise SweepLabError(f"run {row['run_id']}: parameter {name}: {problem}")
+
+    configuration = space.check_configuration(model, {**tunable(model), **row["params"]}, fail)
+    fit = {k: configuration.pop(k) for k in FIT_DEFAULTS}
+    recorded = {k[len("version."):]: v for k, v in logged.items() if k.startswith("version.")}
+    origin = {
+        "tracking_uri": tracker.uri, "experiment": sweep, "parent_run_id": parent.info.run_id,
+        "run_id": child.info.run_id, "trial": int(child.data.tags.get("sweeplab.trial", -1)), "rank": rank,
+        "engine": logged.get("engine"), "folds": int(logged["folds"]),
+        f"cv_{METRIC}_mean": round(float(row[f"cv_{METRIC}_mean"]), 6),
+        f"cv_{METRIC}_std": round(float(row[f"cv_{METRIC}_std"]), 6),
+        f"baseline_cv_{METRIC}": round(float(row[f"baseline_cv_{METRIC}"]), 6),
+    }
+    if row[f"test_{METRIC}"] is not None and row[f"test_{METRIC}"] == row[f"test_{METRIC}"]:
+        origin[f"sweep_test_{METRIC}"] = round(float(row[f"test_{METRIC}"]), 6)
+    if not recorded:
+        origin["versions_from"] = "export: the sweep did not record its own"
+    return {
+        "name": f"{sweep}-{source}" + (f"-rank{rank}" if rank > 1 else ""),
+        "sweep": sweep,
+        "model": model,
+        "params": configuration,
+        "fit": fit,
+        "early_stopping": None,
+        "data": {**_data_section(logged, source), "sha256": logged["data.sha256"], "rows": int(logged["data.rows"]),
+                 "class_counts": json.loads(logged["data.class_counts"])},
+        "split": {"test_size": float(logged["test_size"]), "seed": int(logged["seed"])},
+        "origin": origin,
+        "versions": recorded or versions.current(),
+    }
+
+
+def _data_section(logged: dict, source: str) -> dict:
+    """Where the data lives: a UCI source by name, or a user's file (relative to here when it is below here)."""
+    reference = json.loads(logged["data.reference"]) if "data.reference" in logged else (
+        {"source": source} if source in [*data.SOURCES, data.POOLED] else
+        {"data": logged["data.path"], "text_col": "text", "label_col": "label"})
+    if "source" in reference:
+        return {"source": reference["source"]}
+    path = Path(reference["data"])
+    try:
+        path = path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        pass
+    return {"file": str(path), "text_col": reference["text_col"], "label_col": reference["label_col"]}
+
+
+def default_path(mapping: dict) -> Path:
+    return Path("experiments") / f"{mapping['name']}.yaml"
+
+
+def write(mapping: dict, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = yaml.safe_dump(mapping, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
+    path.write_text(HEADER.format(path=path) + body, encoding="utf-8")
+    return path
+
+
+# --- load ---------------------------------------------------------------------------------------------------------
+
+
+def load(path: str | Path) -> Experiment:
+    path = Path(path)
+    if not path.is_file():
+        raise SweepLabError(f"{path}: experiment file not found")
+    raw = space.read_yaml(path, "experiment settings")
+
+    def fail(key, problem):
+        raise SweepLabError(f"{path}: {key}: {problem}")
+
+    unknown = sorted(set(raw) - {*REQUIRED, *OPTIONAL}, key=str)
+    if unknown:
+        fail(unknown[0], f"unknown key, expected some of {', '.join(REQUIRED + OPTIONAL)}")
+    for key in REQUIRED:
+        if key not in raw:
+            fail(key, "missing")
+    model = raw["model"]
+    if model not in models.REGISTRY:
+        fail("model", f"unknown model {model!r}, expected one of {', '.join(sorted(models.REGISTRY))}")
+    params, fit = _mapping(raw, "params", fail), _mapping(raw, "fit", fail)
+    from sweeplab.pipeline import FIT_DEFAULTS
+
+    for name in params:
+        if name in FIT_DEFAULTS:
+            fail(f"params.{name}", "a fit setting: put it under fit")
+    for name in fit:
+        if name not in FIT_DEFAULTS:
+            fail(f"fit.{name}", f"unknown fit setting, expected {', '.join(FIT_DEFAULTS)}")
+    params = space.check_configuration(model, params, lambda name, problem: fail(f"params.{name}", problem))
+    fit = {**FIT_DEFAULTS, **space.check_configuration(model, fit, lambda name, problem: fail(f"fit.{name}", problem))}
+    split = _mapping(raw, "split", fail)
+    test_size, seed = split.get("test_size"), split.get("seed")
+    if isinstance(test_size, bool) or not isinstance(test_size, (int, float)) or not 0 < test_size < 1:
+        fail("split.test_size", f"expected a fraction between 0 and 1, got {test_size!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        fail("split.seed", f"expected an integer >= 0, got {seed!r}")
+    return Experiment(
+        name=_string(raw.get("name", path.stem), "name", fail), path=str(path), model=model,
+        params=params, fit=fit, data=_data(raw, fail), test_size=float(test_size), seed=seed,
+        sweep=_string(raw.get("sweep", ""), "sweep", fail, empty=True),
+        early_stopping=_early_stopping(raw.get("early_stopping"), fail),
+        origin=_mapping(raw, "origin", fail, required=False), versions=_mapping(raw, "versions", fail, required=False),
+    )
+
+
+def _mapping(raw: dict, key: str, fail, required: bool = True) -> dict:
+    value = raw.get(key)
+    if value is None and not required:
+        return {}
+    if not isinstance(value, dict):
+        fail(key, f"expected a mapping, got {space.describe(value)}")
+    return value
+
+
+def _string(value, key: str, fail, empty: bool = False) -> str:
+    if not isinstance(value, str) or (not value and not empty):
+        fail(key, f"expected a non-empty string, got {space.describe(value)}")
+    return value
+
+
+def _data(raw: dict, fail) -> dict:
+    section = _mapping(raw, "data", fail)
+    where = [key for key in ("source", "file") if key in section]
+    if len(where) != 1:
+        fail("data", "expected exactly one of source (a UCI source name) or file (a CSV, TSV or JSONL path)")
+    known = {"source", "file", "text_col", "label_col", "sha256", "rows", "class_counts"}
+    unknown = sorted(set(section) - known, key=str)
+    if unknown:
+        fail(f"data.{unknown[0]}", f"unknown key, expected some of {', '.join(sorted(known))}")
+    if "source" in section and section["source"] not in [*data.SOURCES, data.POOLED]:
+        fail("data.source", f"unknown source {section['source']!r}, expected one of "
+                            f"{', '.join([*data.SOURCES, data.POOLED])}")
+    sha = section.get("sha256")
+    if not isinstance(sha, str) or not SHA256.fullmatch(sha):
+        fail("data.sha256", f"expected 64 lowercase hex digits, got {space.describe(sha)}")
+    checked = dict(section)
+    if "file" in section:
+        _string(section["file"], "data.file", fail)
+        for column in ("text_col", "label_col"):
+            checked[column] = _string(section.get(column, column[:-4]), f"data.{column}", fail)
+    return checked
+
+
+def _early_stopping(value, fail) -> dict | None:
+    if value is None or value is False:
+        return None
+    if value is True:
+        value = {}
+    if not isinstance(value, dict):
+        fail("early_stopping", f"expected null or a mapping with patience and validation_split, got "
+                               f"{space.describe(value)}")
+    unknown = sorted(set(value) - set(EARLY_STOPPING), key=str)
+    if unknown:
+        fail(f"early_stopping.{unknown[0]}", f"unknown key, expected {', '.join(EARLY_STOPPING)}")
+    settings = {**EARLY_STOPPING, **value}
+    patience, fraction = settings["patience"], settings["validation_split"]
+    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
+        fail("early_stopping.patience", f"expected an integer >= 1, got {patience!r}")
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 0.5:
+        fail("early_stopping.validation_split", f"expected a fraction between 0 and 0.5, got {fraction!r}")
+    return settings
