@@ -85,7 +85,11 @@ def serve():
         while True:
             try:
                 with urllib.request.urlopen(url, timeout=5) as response:
-                    return json.load(response)
+                    body = response.read().decode()
+                try:
+                    return json.loads(body)
+                except ValueError:
+                    return body
             except OSError:
                 assert process.poll() is None and time.monotonic() < deadline, f"{command[0]} did not come up"
                 time.sleep(1)

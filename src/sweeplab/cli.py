@@ -248,7 +248,7 @@ def cmd_retrain(args) -> int:
     if args.all_data:
         print(f"--all-data: training on all {dataset.integrity['rows']} rows, the test split included; no held-out "
               f"score is left, so quote the sweep's test accuracy ({exp.origin.get('sweep_test_accuracy', 'n/a')})")
-    result = retrain.retrain(exp, all_data=args.all_data, early_stopping=stopping)
+    result = retrain.retrain(exp, dataset, all_data=args.all_data, early_stopping=stopping)
     textmodel.save(result.model, out)
     with tracker.retrain_run(exp) as run:
         run.log_retrained(result)
@@ -271,9 +271,10 @@ def _warn_version_drift(exp) -> None:
 
 def _report_retrain(result, out, run_id: str, info, uri: str) -> None:
     exp, evaluation = result.experiment, result.evaluation
-    stopped = f", stopped early at epoch {result.epochs_run}" if exp.early_stopping or \
-        result.epochs_run < exp.fit["epochs"] else ""
-    print(f"retrained {exp.name}: {exp.model} on {result.n_train} rows of {result.dataset.name} in "
+    stopped = f", stopped early at epoch {result.epochs_run}" if result.epochs_run < exp.fit["epochs"] else ""
+    held = f", {result.early_stopping['validation_split']:.0%} of them held out for early stopping" \
+        if result.early_stopping else ""
+    print(f"retrained {exp.name}: {exp.model} on {result.n_train} rows of {result.dataset.name}{held} in "
           f"{result.wall_time:.0f} s ({result.epochs_run} epochs{stopped})")
     sweep_cv = exp.origin.get("cv_accuracy_mean")
     sweep_test = exp.origin.get("sweep_test_accuracy")

@@ -74,7 +74,7 @@ def export(tracker, sweep: str, source: str, rank: int = 1) -> dict:
     ``sweep`` on ``source``."""
     from sweeplab import leaderboard
     from sweeplab.pipeline import FIT_DEFAULTS, tunable
-    from sweeplab.tracking import METRIC, PARENT
+    from sweeplab.tracking import METRIC, PARENT, TRIAL
 
     if rank < 1:
         raise SweepLabError(f"--rank must be at least 1, got {rank}")
@@ -97,8 +97,8 @@ def export(tracker, sweep: str, source: str, rank: int = 1) -> dict:
     fit = {k: configuration.pop(k) for k in FIT_DEFAULTS}
     recorded = {k[len("version."):]: v for k, v in logged.items() if k.startswith("version.")}
     origin = {
-        "tracking_uri": tracker.uri, "experiment": sweep, "parent_run_id": parent.info.run_id,
-        "run_id": child.info.run_id, "trial": int(child.data.tags.get("sweeplab.trial", -1)), "rank": rank,
+        "tracking_uri": _portable(tracker.uri), "experiment": sweep, "parent_run_id": parent.info.run_id,
+        "run_id": child.info.run_id, "trial": int(child.data.tags.get(TRIAL, -1)), "rank": rank,
         "engine": logged.get("engine"), "folds": int(logged["folds"]),
         f"cv_{METRIC}_mean": round(float(row[f"cv_{METRIC}_mean"]), 6),
         f"cv_{METRIC}_std": round(float(row[f"cv_{METRIC}_std"]), 6),
@@ -136,6 +136,16 @@ def _data_section(logged: dict, source: str) -> dict:
     except ValueError:
         pass
     return {"file": str(path), "text_col": reference["text_col"], "label_col": reference["label_col"]}
+
+
+def _portable(uri: str) -> str:
+    """A SQLite store below the working directory by its relative path: the file is meant to be committed."""
+    from sweeplab.urls import sqlite_path
+
+    database = sqlite_path(uri)
+    if database is not None and database.resolve().is_relative_to(Path.cwd()):
+        return f"sqlite:///{database.resolve().relative_to(Path.cwd())}"
+    return uri
 
 
 def default_path(mapping: dict) -> Path:

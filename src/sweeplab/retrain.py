@@ -38,6 +38,7 @@ class Retrained:
     n_train: int
     n_test: int
     all_data: bool
+    early_stopping: dict | None
     evaluation: Evaluation | None  # None with --all-data: there is no held-out text left
     wall_time: float
 
@@ -46,19 +47,22 @@ class Retrained:
         return len(self.history.get("loss", []))
 
 
-def retrain(experiment, all_data: bool = False, early_stopping: dict | None = None) -> Retrained:
+def retrain(experiment, dataset: data.Dataset, all_data: bool = False,
+            early_stopping: dict | None = None) -> Retrained:
+    """``experiment`` trained on ``dataset`` (from :meth:`Experiment.load_dataset`, which checks its hash)."""
     started = time.monotonic()
-    dataset = experiment.load_dataset()
     X_train, X_test, y_train, y_test = data.holdout_split(dataset, experiment.test_size, experiment.seed)
     if all_data:
         X_train, y_train = np.concatenate([X_train, X_test]), np.concatenate([y_train, y_test])
-    fitted = fit(experiment, X_train, y_train, early_stopping or experiment.early_stopping)
+    early_stopping = early_stopping or experiment.early_stopping
+    fitted = fit(experiment, X_train, y_train, early_stopping)
     model = textmodel.from_pipeline(fitted, dataset.classes)
     evaluation = None if all_data else evaluate(model, fitted, X_test, y_test, dataset.classes)
     return Retrained(
         experiment=experiment, dataset=dataset, model=model,
         history=dict(getattr(fitted.named_steps["clf"], "history_", {})), n_train=len(X_train),
-        n_test=0 if all_data else len(X_test), all_data=all_data, evaluation=evaluation,
+        n_test=0 if all_data else len(X_test), all_data=all_data, early_stopping=early_stopping,
+        evaluation=evaluation,
         wall_time=time.monotonic() - started,
     )
 

@@ -137,7 +137,7 @@ def predict(model, texts):
     classes = classes_of(model)
     texts = np.asarray([str(t) for t in texts], dtype=object).reshape(-1, 1)
     # Direct calls in chunks: model.predict would build a tf.data pipeline, slower than the work for a few texts.
-    chunks = [keras.ops.convert_to_numpy(model(tf.constant(texts[i:i + BATCH]), training=False))
+    chunks = [model(tf.constant(texts[i:i + BATCH]), training=False).numpy()
               for i in range(0, len(texts), BATCH)]
     probabilities = np.concatenate(chunks) if chunks else np.zeros((0, len(classes)))
     best = probabilities.argmax(axis=1)

@@ -322,7 +322,7 @@ class RetrainRun:
         experiment, evaluation = result.experiment, result.evaluation
         params = {
             **experiment.configuration(), "model": experiment.model, "experiment": experiment.name,
-            "all_data": result.all_data, "early_stopping": json.dumps(experiment.early_stopping),
+            "all_data": result.all_data, "early_stopping": json.dumps(result.early_stopping),
             "test_size": experiment.test_size, "seed": experiment.seed, "n_train": result.n_train,
             "n_test": result.n_test, "data.sha256": experiment.data["sha256"],
             "data.path": result.dataset.integrity["path"], "origin.run_id": experiment.origin.get("run_id", ""),

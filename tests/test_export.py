@@ -1,0 +1,196 @@
+"""From leaderboard to model, for real: export the smoke sweep's winner, retrain it, predict on raw strings through
+the .keras file, the registered pyfunc and `mlflow models serve`, and read the cross-source pivot."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from sweeplab.cli import main
+from sweeplab.data import SOURCES
+from sweeplab.tracking import BEST, KIND
+from tests.conftest import ROOT, free_port
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def store(smoke_store, tmp_path_factory):
+    """A copy of the smoke sweep's store, so the retrain runs added here stay out of the shared one."""
+    copy = tmp_path_factory.mktemp("export") / "store"
+    shutil.copytree(Path(smoke_store[len("sqlite:///"):]).parent, copy)
+    return f"sqlite:///{copy / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="module")
+def retrained(store, tmp_path_factory):
+    """`sweeplab export smoke --source yelp` then `sweeplab retrain` on the file it wrote."""
+    work = tmp_path_factory.mktemp("retrain")
+    exported = work / "smoke-yelp.yaml"
+    assert main(["export", "smoke", "--source", "yelp", "--out", str(exported), "--tracking-uri", store]) == 0
+    model = work / "smoke-yelp.keras"
+    assert main(["retrain", str(exported), "--out", str(model), "--tracking-uri", store]) == 0
+    return {"experiment": exported, "model": model, "uri": store}
+
+
+def trial_runs(uri, kind):
+    client = MlflowClient(uri)
+    return client.search_runs([e.experiment_id for e in client.search_experiments()], f"tags.`{KIND}` = '{kind}'")
+
+
+def test_export_writes_the_winner_whole(retrained):
+    exported = yaml.safe_load(retrained["experiment"].read_text())
+    (best,) = [r for r in trial_runs(retrained["uri"], "trial") if r.data.tags.get(BEST) == "true"]
+    assert exported["name"] == "smoke-yelp" and exported["sweep"] == "smoke" and exported["model"] == "cnn"
+    chosen = {k: yaml.safe_load(v) for k, v in best.data.params.items()}
+    assert {**exported["params"], **exported["fit"]}.items() >= chosen.items()
+    assert {"dense_units", "dropout", "learning_rate"} <= set(exported["params"])  # defaults written out too
+    assert exported["data"] == {"source": "yelp", "sha256": SOURCES["yelp"][1], "rows": 1000,
+                                "class_counts": {"0": 500, "1": 500}}
+    assert exported["split"] == {"test_size": 0.25, "seed": 7}
+    origin = exported["origin"]
+    assert origin["run_id"] == best.info.run_id and origin["rank"] == 1
+    assert origin["cv_accuracy_mean"] == pytest.approx(best.data.metrics["cv_accuracy_mean"], abs=1e-6)
+    assert exported["versions"]["keras"] == "3.15.1" and "versions_from" not in origin  # the sweep logged its own
+
+
+def test_retrain_matches_the_pipeline_it_came_from(retrained):
+    (run,) = [r for r in trial_runs(retrained["uri"], "retrain") if r.data.params["all_data"] == "False"]
+    m = run.data.metrics
+    assert run.info.status == "FINISHED" and run.data.params["n_train"] == "750"
+    # The raw-text model scores what the pipeline scores on the same held-out split, text for text.
+    assert m["raw_text_agreement"] >= 0.99
+    assert abs(m["test_accuracy"] - m["pipeline_test_accuracy"]) <= 0.01
+    # Same configuration, split and seed as the sweep's refit of its winner.
+    assert abs(m["test_accuracy"] - m["sweep_test_accuracy"]) <= 0.05
+    artifacts = {a.path for a in MlflowClient(retrained["uri"]).list_artifacts(run.info.run_id)}
+    assert {"experiment.yaml", "classification_report.txt", "classification_report.json", "confusion_matrix.png",
+            "learning_curve.png", "smoke-yelp.keras"} <= artifacts
+    (version,) = MlflowClient(retrained["uri"]).search_model_versions("name = 'smoke-yelp'")
+    assert version.run_id == run.info.run_id
+
+
+def test_predict_from_the_keras_file_and_from_the_registry(retrained, capsys, monkeypatch):
+    texts = ["The food was great and the staff were lovely", "Worst service ever, never again"]
+    assert main(["predict", str(retrained["model"]), *texts, "--format", "json"]) == 0
+    from_file = json.loads(capsys.readouterr().out)
+    assert [row["text"] for row in from_file] == texts
+    assert all(row["label"] in (0, 1) and 0.5 <= row["probability"] <= 1 for row in from_file)
+
+    assert main(["predict", "models:/smoke-yelp/1", *texts, "--format", "json",
+                 "--tracking-uri", retrained["uri"]]) == 0
+    from_registry = json.loads(capsys.readouterr().out)
+    assert [r["label"] for r in from_registry] == [r["label"] for r in from_file]
+    np.testing.assert_allclose([r["probability"] for r in from_registry], [r["probability"] for r in from_file],
+                               atol=1e-6)
+
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", retrained["uri"])
+    mlflow.set_tracking_uri(retrained["uri"])
+    predictions = mlflow.pyfunc.load_model("models:/smoke-yelp/1").predict(pd.DataFrame({"text": texts}))
+    assert list(predictions.columns) == ["label", "probability", "p_0", "p_1"]
+    assert list(predictions["label"]) == [r["label"] for r in from_file]
+
+
+def test_predict_reads_texts_from_a_file_and_refuses_bad_models(retrained, tmp_path, capsys):
+    lines = tmp_path / "texts.txt"
+    lines.write_text("loved it\n\nhated it\n", encoding="utf-8")
+    assert main(["predict", str(retrained["model"]), "--file", str(lines)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and out[0].endswith("\tloved it") and out[1].endswith("\thated it")
+
+    assert main(["predict", str(tmp_path / "missing.keras"), "hello"]) == 2
+    assert "missing.keras: model file not found" in capsys.readouterr().err
+    assert main(["predict", "models:/no-such-model/1", "hello", "--tracking-uri", retrained["uri"]]) == 2
+    assert "models:/no-such-model/1: cannot load as an MLflow model" in capsys.readouterr().err
+    assert main(["predict", str(retrained["model"])]) == 2
+
+
+def test_the_served_model_answers_raw_text(retrained, serve, monkeypatch):
+    """`make serve` runs the real `mlflow models serve` on 127.0.0.1; raw text in, labels out."""
+    import urllib.request
+
+    port = free_port()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", retrained["uri"])
+    serve(["make", "-s", "-C", str(ROOT), "serve", "MODEL=models:/smoke-yelp/1", f"SERVE_PORT={port}"],
+          f"http://127.0.0.1:{port}/version", timeout=180)
+    texts = ["The food was great and the staff were lovely", "Worst service ever, never again"]
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/invocations", method="POST",
+        data=json.dumps({"dataframe_records": [{"text": t} for t in texts]}).encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        served = json.load(response)["predictions"]
+    from sweeplab import textmodel
+
+    expected = textmodel.predict(textmodel.load(retrained["model"]), texts)
+    assert [row["label"] for row in served] == list(expected["label"])
+    np.testing.assert_allclose([row["probability"] for row in served], expected["probability"], atol=1e-5)
+
+
+def test_retrain_on_all_the_data_says_so_and_has_no_test_score(retrained, tmp_path, capsys):
+    model = tmp_path / "all.keras"
+    assert main(["retrain", str(retrained["experiment"]), "--all-data", "--no-register", "--out", str(model),
+                 "--tracking-uri", retrained["uri"]]) == 0
+    out = capsys.readouterr().out
+    assert "--all-data: training on all 1000 rows, the test split included; no held-out score" in out
+    run = max(trial_runs(retrained["uri"], "retrain"), key=lambda r: r.info.start_time)
+    assert run.data.params["all_data"] == "True" and run.data.params["n_train"] == "1000"
+    assert "test_accuracy" not in run.data.metrics and model.is_file()
+    assert len(MlflowClient(retrained["uri"]).search_model_versions("name = 'smoke-yelp'")) == 1
+
+
+def test_export_refuses_what_is_not_there(store, tmp_path, capsys):
+    assert main(["export", "smoke", "--source", "imdb", "--tracking-uri", store]) == 2
+    assert "no finished run of sweep 'smoke' on source 'imdb'" in capsys.readouterr().err
+    assert main(["export", "smoke", "--source", "yelp", "--rank", "3", "--tracking-uri", store]) == 2
+    assert "--rank 3: sweep 'smoke' on 'yelp' has only 2 complete trials" in capsys.readouterr().err
+    assert main(["export", "nope", "--source", "yelp", "--tracking-uri", store]) == 2
+    assert main(["export", "smoke", "--source", "yelp", "--tracking-uri",
+                 f"sqlite:///{tmp_path / 'none.db'}"]) == 2
+
+
+def test_pivot_puts_a_configuration_on_one_line(store, capsys):
+    assert main(["leaderboard", "--pivot", "--format", "json", "--tracking-uri", store]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 2 and {r["sweep"] for r in rows} == {"smoke"}
+    assert sorted(r["yelp.rank"] for r in rows) == [1, 2]
+    assert rows[0]["yelp.cv_mean"] >= rows[1]["yelp.cv_mean"] and rows[0]["sources"] == 1
+    assert main(["leaderboard", "--pivot", "--tracking-uri", store]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert "yelp" in table[1] and "#1" in table[2] and "num_filters=" in table[2]
+
+
+def test_a_three_class_csv_exports_and_retrains_with_early_stopping(tmp_path, capsys):
+    """A user's file, not a UCI source: the experiment points at the file by path and hash; early stopping keeps
+    a validation slice out of training and stops before the epoch budget; labels come back as the CSV's names."""
+    from tests.test_sweep import sweep_file, topic_csv
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    csv = topic_csv(tmp_path, rows_per_class=40)
+    assert main(["sweep", str(sweep_file(tmp_path, [2, 3])), "--data", str(csv), "--label-col", "topic",
+                 "--tracking-uri", uri]) == 0
+    exported = tmp_path / "tiny-topics.yaml"
+    assert main(["export", "tiny", "--source", "topics", "--out", str(exported), "--tracking-uri", uri]) == 0
+    mapping = yaml.safe_load(exported.read_text())
+    assert mapping["data"]["file"] == str(csv) and mapping["data"]["label_col"] == "topic"
+    mapping["fit"]["epochs"] = 200
+    mapping["early_stopping"] = {"patience": 2, "validation_split": 0.2}
+    mapping["params"]["learning_rate"] = 0.05
+    exported.write_text(yaml.safe_dump(mapping))
+    model = tmp_path / "topics.keras"
+    assert main(["retrain", str(exported), "--out", str(model), "--tracking-uri", uri]) == 0
+    out = capsys.readouterr().out
+    assert "stopped early at epoch" in out and "registered model 'tiny-topics' version 1" in out
+    (run,) = trial_runs(uri, "retrain")
+    assert run.data.metrics["epochs_run"] < 200 and 0 <= run.data.metrics["test_macro_f1"] <= 1
+    assert json.loads(run.data.params["early_stopping"]) == {"patience": 2, "validation_split": 0.2}
+    assert main(["predict", str(model), "goal match team", "stocks bank rates", "--format", "json"]) == 0
+    labels = [row["label"] for row in json.loads(capsys.readouterr().out)]
+    assert labels == ["sport", "finance"]
