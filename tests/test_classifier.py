@@ -63,3 +63,14 @@ def test_sweep_parameters_reach_the_right_step():
 def test_baseline_is_bag_of_words_logistic_regression(tiny_texts):
     texts, labels = tiny_texts
     assert models.baseline().fit(texts, labels).score(texts, labels) == 1.0
+
+
+@pytest.mark.parametrize("cell, layer", [("lstm", "LSTM"), ("gru", "GRU"), ("simple_rnn", "SimpleRNN")])
+def test_rnn_cells_stack_and_go_both_ways(cell, layer, tiny_texts):
+    texts, labels = tiny_texts
+    params = {**FAST, "cell": cell, "units": 4, "n_layers": 2, "bidirectional": True, "dropout": 0.2}
+    network = pipeline.build("rnn", params, seed=0).fit(texts, labels).named_steps["clf"].model_
+    wrapped = [lay for lay in network.layers if type(lay).__name__ == "Bidirectional"]
+    assert [type(w.forward_layer).__name__ for w in wrapped] == [layer, layer]
+    assert wrapped[0].forward_layer.return_sequences and not wrapped[1].forward_layer.return_sequences
+    assert network.get_layer("embedding").mask_zero  # padding does not reach the recurrent state

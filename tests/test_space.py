@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from sweeplab import space
+from sweeplab import models, space
 from sweeplab.cli import main
 from sweeplab.errors import SweepLabError
 
@@ -119,7 +119,8 @@ def test_bad_file_exits_2_before_anything_is_logged(tmp_path, capsys):
     code = main(["sweep", str(path), "--tracking-uri", f"sqlite:///{store}"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
-    assert err == [f"sweeplab: error: {path}: model: unknown model 'bert', expected one of cnn, embedding_pool"]
+    assert err == [f"sweeplab: error: {path}: model: unknown model 'bert', expected one of "
+                   f"{', '.join(sorted(models.REGISTRY))}"]
     assert not store.parent.exists()
 
 
@@ -145,3 +146,15 @@ def test_resolved_sweep_round_trips(tmp_path):
     sweep = space.load(str(write(tmp_path, VALID)))
     again = space.parse(sweep.to_dict(), "resolved")
     assert again.space == sweep.space and again.sources == sweep.sources
+
+
+@pytest.mark.parametrize("spec, fragment", [
+    ("cell: [lstm, transformer]", "space.cell: expected one of lstm, gru, simple_rnn, got 'transformer'"),
+    ("cell: 3", "space.cell: expected one of lstm, gru, simple_rnn, got 3"),
+    ("bidirectional: [true, maybe]", "space.bidirectional: expected bool values, got 'maybe'"),
+])
+def test_a_parameter_with_a_fixed_set_of_values_is_checked_against_it(tmp_path, spec, fragment):
+    path = write(tmp_path, f"model: rnn\nspace:\n  {spec}\n")
+    with pytest.raises(SweepLabError, match=fragment):
+        space.load(str(path))
+    assert space.load(str(write(tmp_path, "model: rnn\nspace:\n  cell: [lstm, gru, simple_rnn]\n"))).searched()

@@ -70,3 +70,14 @@ def test_loading_refuses_what_is_not_a_sweeplab_model(tmp_path):
     plain.save(tmp_path / "plain.keras")
     with pytest.raises(SweepLabError, match="not a sweeplab raw-text model"):
         textmodel.load(tmp_path / "plain.keras")
+
+
+@pytest.mark.parametrize("model, params", [
+    ("embedding_pool", {}), ("flatten", {}), ("rnn", {"cell": "gru", "bidirectional": True, "units": 4}),
+])
+def test_every_family_folds_into_a_raw_text_model(model, params, tiny_texts):
+    texts, labels = tiny_texts
+    pipe = pipeline.build(model, {"epochs": 1, "embedding_dim": 8, "maxlen": 12, **params}, seed=0)
+    pipe.fit(texts, labels)
+    frame = textmodel.predict(textmodel.from_pipeline(pipe, [0, 1]), texts[:10])
+    np.testing.assert_allclose(frame[["p_0", "p_1"]].to_numpy(), pipe.predict_proba(texts[:10]), atol=1e-5)

@@ -2,14 +2,16 @@
 
 A factory takes scikeras' ``meta`` (fitted facts: ``vocab_size_``, ``X_shape_``, ``n_classes_``) plus its own
 keyword parameters and returns a compiled Keras model. Its signature *is* its schema: the sweep validator reads
-parameter names and default types from it, so keep every parameter keyword-only with a typed default.
+parameter names and default types from it, and the allowed values of a ``Literal[...]`` annotation, so keep every
+parameter keyword-only with a typed default.
 Keras is imported inside the builders so that reading and validating a sweep file stays instant.
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import Callable
+import typing
+from typing import Callable, Literal
 
 from sweeplab.errors import SweepLabError
 
@@ -33,14 +35,21 @@ def defaults(name: str) -> dict:
     return {p.name: p.default for p in signature.parameters.values() if p.kind is p.KEYWORD_ONLY}
 
 
+def choices(name: str) -> dict:
+    """The allowed values of the factory's ``Literal[...]``-annotated parameters."""
+    hints = typing.get_type_hints(get(name))
+    return {param: typing.get_args(hint) for param, hint in hints.items() if typing.get_origin(hint) is Literal}
+
+
 # --- shared layers ------------------------------------------------------------------------------------------------
 
 
-def _embedded_input(meta: dict, embedding_dim: int):
+def _embedded_input(meta: dict, embedding_dim: int, mask_zero: bool = False):
     from keras import Input, layers
 
     inputs = Input(shape=(meta["X_shape_"][1],), dtype="int32", name="tokens")
-    return inputs, layers.Embedding(meta["vocab_size_"], embedding_dim, name="embedding")(inputs)
+    embedding = layers.Embedding(meta["vocab_size_"], embedding_dim, mask_zero=mask_zero, name="embedding")
+    return inputs, embedding(inputs)
 
 
 def _classifier_head(x, meta: dict, dense_units: int, dropout: float):
@@ -102,6 +111,61 @@ def embedding_pool(
     inputs, x = _embedded_input(meta, embedding_dim)
     x = layers.GlobalMaxPooling1D()(x)
     return _compiled(inputs, _classifier_head(x, meta, dense_units, dropout), meta, learning_rate, "embedding_pool")
+
+
+@register
+def rnn(
+    meta: dict,
+    *,
+    cell: Literal["lstm", "gru", "simple_rnn"] = "lstm",
+    units: int = 32,
+    n_layers: int = 1,
+    bidirectional: bool = False,
+    embedding_dim: int = 50,
+    dropout: float = 0.0,
+    recurrent_dropout: float = 0.0,
+    dense_units: int = 10,
+    learning_rate: float = 0.001,
+):
+    """Embedding -> ``n_layers`` stacked recurrent layers (``cell``: lstm, gru or simple_rnn; each but the last
+    returns its sequence to the next; optionally bidirectional) -> Dense(relu) -> output.
+
+    Padding is masked, so a short text's state is not washed out by the zeros after it. ``dropout`` applies
+    between the recurrent layers and before the output; ``recurrent_dropout`` to the recurrent state (it disables
+    the fused cuDNN kernels, which matters only on a GPU).
+    """
+    from keras import layers
+
+    cells = {"lstm": layers.LSTM, "gru": layers.GRU, "simple_rnn": layers.SimpleRNN}
+    if cell not in cells:
+        raise ValueError(f"rnn: cell must be one of {', '.join(cells)}, got {cell!r}")
+    if n_layers < 1:
+        raise ValueError(f"rnn: n_layers must be at least 1, got {n_layers}")
+    inputs, x = _embedded_input(meta, embedding_dim, mask_zero=True)
+    for depth in range(n_layers):
+        recurrent = cells[cell](units, return_sequences=depth < n_layers - 1, recurrent_dropout=recurrent_dropout)
+        x = layers.Bidirectional(recurrent)(x) if bidirectional else recurrent(x)
+        if dropout and depth < n_layers - 1:
+            x = layers.Dropout(dropout)(x)
+    return _compiled(inputs, _classifier_head(x, meta, dense_units, dropout), meta, learning_rate, "rnn")
+
+
+@register
+def flatten(
+    meta: dict,
+    *,
+    embedding_dim: int = 50,
+    dense_units: int = 10,
+    dropout: float = 0.0,
+    learning_rate: float = 0.001,
+):
+    """Embedding -> Flatten -> Dense(relu) -> output: the naive positional baseline (every position its own
+    weights, so a word's meaning depends on where it stands)."""
+    from keras import layers
+
+    inputs, x = _embedded_input(meta, embedding_dim)
+    x = layers.Flatten()(x)
+    return _compiled(inputs, _classifier_head(x, meta, dense_units, dropout), meta, learning_rate, "flatten")
 
 
 # --- baseline -----------------------------------------------------------------------------------------------------

@@ -295,12 +295,13 @@ def _parse_space(settings: dict, fail) -> dict:
             fail(f"fit.{key}", f"unknown key, expected one of {', '.join(sorted(FIT_KEYS))}")
         if key in space_raw:
             fail(f"fit.{key}", "also given under space: set it in one place")
-    accepted = tunable(settings["model"])
+    accepted, allowed = tunable(settings["model"]), models.choices(settings["model"])
     space = {}
     for name, spec in {**space_raw, **fit_raw}.items():
         key = f"fit.{name}" if name in fit_raw else f"space.{name}"
         _check_known(name, settings["model"], accepted, lambda problem, key=key: fail(key, problem))
-        space[name] = _parse_param(name, spec, accepted[name], lambda problem, key=key: fail(key, problem))
+        space[name] = _parse_param(name, spec, accepted[name], lambda problem, key=key: fail(key, problem),
+                                   allowed.get(name))
     return space
 
 
@@ -311,13 +312,14 @@ def check_configuration(model: str, values: dict, fail) -> dict:
     """
     from sweeplab.pipeline import tunable
 
-    accepted = tunable(model)
+    accepted, allowed = tunable(model), models.choices(model)
     checked = {}
     for name, value in values.items():
         _check_known(name, model, accepted, lambda problem, name=name: fail(name, problem))
         if isinstance(value, (list, dict)):
             fail(name, f"expected a single value, got {describe(value)}")
-        checked[name] = _typed(value, accepted[name], lambda problem, name=name: fail(name, problem))
+        checked[name] = _typed(value, accepted[name], lambda problem, name=name: fail(name, problem),
+                               allowed.get(name))
     return checked
 
 
@@ -326,13 +328,13 @@ def _check_known(name: str, model: str, accepted: dict, fail) -> None:
         fail(f"model '{model}' takes no such parameter (it takes {', '.join(sorted(accepted))})")
 
 
-def _parse_param(name: str, spec, default, fail) -> Param:
+def _parse_param(name: str, spec, default, fail, allowed: tuple | None = None) -> Param:
     if isinstance(spec, dict):
         return _parse_range(name, spec, default, fail)
     values = spec if isinstance(spec, list) else [spec]
     if not values:
         fail("empty list, expected at least one value")
-    checked = [_typed(value, default, fail) for value in values]
+    checked = [_typed(value, default, fail, allowed) for value in values]
     if len(set(map(repr, checked))) != len(checked):
         fail(f"repeated value in {values}")
     return Param(name, values=tuple(checked))
@@ -361,8 +363,13 @@ def _parse_range(name: str, spec: dict, default, fail) -> Param:
     return Param(name, low=low, high=high, step=step, log=log, integer=integer)
 
 
-def _typed(value, default, fail):
-    """``value`` checked against the type of the parameter's default (and YAML 1.1's '1e-3'-is-a-string quirk)."""
+def _typed(value, default, fail, allowed: tuple | None = None):
+    """``value`` checked against the type of the parameter's default (and YAML 1.1's '1e-3'-is-a-string quirk),
+    and against the ``allowed`` values when the parameter has a fixed set."""
+    if allowed is not None:
+        if value not in allowed or isinstance(value, bool) != isinstance(allowed[0], bool):
+            fail(f"expected one of {', '.join(map(str, allowed))}, got {value!r}")
+        return value
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
