@@ -1,5 +1,6 @@
 """Sweep files: the shipped ones load, and every kind of mistake is one line naming the file and the key."""
 
+import re
 import textwrap
 
 import pytest
@@ -158,3 +159,16 @@ def test_a_parameter_with_a_fixed_set_of_values_is_checked_against_it(tmp_path, 
     with pytest.raises(SweepLabError, match=fragment):
         space.load(str(path))
     assert space.load(str(write(tmp_path, "model: rnn\nspace:\n  cell: [lstm, gru, simple_rnn]\n"))).searched()
+
+
+def test_maxlen_from_a_percentile_of_the_data(tmp_path):
+    sweep = space.load(str(write(tmp_path, "model: cnn\nspace:\n  maxlen: {percentile: 95}\n")))
+    assert sweep.fixed() == {"maxlen_percentile": 95.0} and "maxlen" not in sweep.space
+    searched = space.load(str(write(tmp_path, "model: rnn\nspace:\n  maxlen: {percentile: [90, 99]}\n")))
+    assert searched.searched()["maxlen_percentile"].values == (90.0, 99.0)
+    assert space.parse(searched.to_dict(), "round trip").space == searched.space
+    for spec, fragment in [("{percentile: 0}", "a percentile must be a number in (0, 100], got 0"),
+                           ("{percentile: 95, low: 3}", "a data-derived length takes only 'percentile: N'"),
+                           ("{percentile: [90, x]}", "got 'x'")]:
+        with pytest.raises(SweepLabError, match=r"space\.maxlen: .*" + re.escape(fragment)):
+            space.load(str(write(tmp_path, f"model: cnn\nspace:\n  maxlen: {spec}\n")))

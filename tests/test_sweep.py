@@ -27,7 +27,8 @@ def test_smoke_sweep_logs_one_parent_and_a_child_per_trial(smoke_store):
     assert parent.data.params["data.rows"] == "1000"
     assert json.loads(parent.data.params["data.class_counts"]) == {"0": 500, "1": 500}
     assert parent.data.params["n_test"] == "250" and parent.data.params["engine"] == "random"
-    for key in ("test_accuracy", "baseline_test_accuracy", "lift", "best_cv_accuracy_mean", "baseline_cv_accuracy"):
+    for key in ("test_accuracy", "baseline_test_accuracy", "lift", "best_cv_accuracy_mean", "baseline_cv_accuracy",
+                "test_macro_f1", "baseline_test_macro_f1", "baseline_cv_macro_f1"):
         assert 0 <= abs(parent.data.metrics[key]) <= 1, key
     assert parent.data.metrics["lift"] == pytest.approx(
         parent.data.metrics["test_accuracy"] - parent.data.metrics["baseline_test_accuracy"])
@@ -38,6 +39,7 @@ def test_smoke_sweep_logs_one_parent_and_a_child_per_trial(smoke_store):
         assert child.info.status == "FINISHED" and child.data.tags[PARENT] == parent.info.run_id
         assert child.data.tags[STATE] == "COMPLETE"
         assert m["cv_accuracy_mean"] == pytest.approx(np.mean([m["fold_1_accuracy"], m["fold_2_accuracy"]]))
+        assert m["cv_macro_f1_mean"] == pytest.approx(np.mean([m["fold_1_macro_f1"], m["fold_2_macro_f1"]]))
         assert m["fit_time_s"] > 0 and "baseline_cv_accuracy" in m and "lift_cv" in m
         assert set(child.data.params) == {"num_filters", "kernel_size", "embedding_dim", "maxlen", "max_words",
                                           "epochs", "batch_size"}
@@ -46,15 +48,17 @@ def test_smoke_sweep_logs_one_parent_and_a_child_per_trial(smoke_store):
     assert best.data.metrics["test_accuracy"] == parent.data.metrics["test_accuracy"]
 
     artifacts = {a.path for a in MlflowClient(smoke_store).list_artifacts(parent.info.run_id)}
-    assert artifacts == {"sweep.yaml", "integrity.json", "cv_results.csv", "learning_curve.png"}
+    assert artifacts == {"sweep.yaml", "integrity.json", "cv_results.csv", "learning_curve.png",
+                         "test_classification_report.txt"}
 
 
 def test_leaderboard_reads_the_sweep_back(smoke_store, capsys):
     assert main(["leaderboard", "--format", "json", "--tracking-uri", smoke_store]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["rank"] for r in rows] == [1, 2] and {r["source"] for r in rows} == {"yelp"}
-    assert rows[0]["cv_accuracy_mean"] >= rows[1]["cv_accuracy_mean"]
-    assert rows[0]["test_accuracy"] is not None and rows[1]["test_accuracy"] is None
+    assert rows[0]["cv_mean"] >= rows[1]["cv_mean"] and {r["metric"] for r in rows} == {"accuracy"}
+    assert rows[0]["cv_mean"] == rows[0]["cv_accuracy_mean"] and rows[0]["cv_macro_f1_mean"] <= 1
+    assert rows[0]["test"] is not None and rows[1]["test"] is None
     assert isinstance(rows[0]["params"]["num_filters"], int)
 
     assert main(["leaderboard", "--top", "1", "--tracking-uri", smoke_store]) == 0
@@ -183,3 +187,70 @@ def test_the_mlflow_ui_reads_as_a_leaderboard(smoke_store, serve, tmp_path):
     assert "yelp (c76468b7b5c6)" in page  # the Dataset column: source and the first digits of its sha256
     assert "2 matching runs" in page  # trials only: none hides under a collapsed parent
     assert (tmp_path / "leaderboard.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("engine", ["grid", "optuna"])
+def test_a_three_class_sweep_ranked_by_macro_f1(tmp_path, capsys, engine):
+    """A user's 3-class CSV, an RNN, `metric: macro_f1`: every fold is scored in both metrics, the sweep's metric
+    ranks (engines, leaderboard, run names), the refit's per-class report is logged."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    sweep = tmp_path / "topics_rnn.yaml"
+    sweep.write_text(textwrap.dedent(f"""
+        model: rnn
+        engine: {engine}
+        metric: macro_f1
+        trials: 2
+        folds: 2
+        seed: 3
+        pruner: none
+        fit: {{epochs: 2, batch_size: 16}}
+        space: {{cell: [gru, simple_rnn], units: 4, embedding_dim: 4, maxlen: 6, learning_rate: 0.02}}
+    """))
+    args = ["sweep", str(sweep), "--data", str(topic_csv(tmp_path)), "--label-col", "topic", "--tracking-uri", uri]
+    if engine == "optuna":
+        args += ["--storage", f"sqlite:///{tmp_path / 'optuna.db'}"]
+    assert main(args) == 0
+    assert "f1 " in capsys.readouterr().err  # progress lines show the sweep's metric
+    (parent,) = runs(uri, "dataset")
+    assert parent.data.tags["sweeplab.metric"] == "macro_f1"
+    assert {"test_macro_f1", "test_accuracy", "best_cv_macro_f1_mean", "baseline_cv_macro_f1"} <= set(
+        parent.data.metrics)
+    report = MlflowClient(uri).download_artifacts(parent.info.run_id, "test_classification_report.txt", str(tmp_path))
+    text = open(report).read()
+    assert all(name in text for name in ("finance", "sport", "tech", "macro avg"))
+    children = runs(uri, "trial")
+    for child in children:
+        m = child.data.metrics
+        assert child.info.run_name.startswith(f"cv macro_f1 {m['cv_macro_f1_mean']:.3f}")
+        assert m["lift_cv"] == pytest.approx(m["cv_macro_f1_mean"] - m["baseline_cv_macro_f1"])
+        assert {"fold_1_accuracy", "fold_2_macro_f1", "cv_accuracy_mean"} <= set(m)
+    (best,) = [c for c in children if c.data.tags.get(BEST) == "true"]
+    assert best.data.metrics["cv_macro_f1_mean"] == max(c.data.metrics["cv_macro_f1_mean"] for c in children)
+
+    assert main(["leaderboard", "--format", "json", "--tracking-uri", uri]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["metric"] for r in rows] == ["macro_f1"] * 2 and rows[0]["cv_mean"] == rows[0]["cv_macro_f1_mean"]
+    assert main(["leaderboard", "--format", "json", "--metric", "accuracy", "--tracking-uri", uri]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["cv_mean"] == rows[0]["cv_accuracy_mean"] >= rows[1]["cv_accuracy_mean"]
+
+
+def test_a_percentile_maxlen_is_resolved_per_fold_and_logged(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    sweep = tmp_path / "lengths.yaml"
+    sweep.write_text(textwrap.dedent("""
+        model: embedding_pool
+        engine: grid
+        folds: 2
+        seed: 3
+        fit: {epochs: 1, batch_size: 16}
+        space: {maxlen: {percentile: [10, 100]}, embedding_dim: 4}
+    """))
+    texts = tmp_path / "lengths.csv"
+    rows = [f"{' '.join(['good'] * n)},1" for n in range(1, 21)] + [f"{' '.join(['bad'] * n)},0" for n in range(1, 21)]
+    texts.write_text("text,label\n" + "\n".join(rows) + "\n")
+    assert main(["sweep", str(sweep), "--data", str(texts), "--tracking-uri", uri]) == 0
+    by_percentile = {c.data.params["maxlen_percentile"]: c.data.metrics for c in runs(uri, "trial")}
+    short, full = by_percentile["10.0"], by_percentile["100.0"]
+    assert 1 <= short["fold_1_maxlen"] <= 8 < 16 <= full["fold_1_maxlen"] <= 20  # each fold's own training texts
+    assert short["cv_maxlen_mean"] == pytest.approx((short["fold_1_maxlen"] + short["fold_2_maxlen"]) / 2)

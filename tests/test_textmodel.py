@@ -74,6 +74,7 @@ def test_loading_refuses_what_is_not_a_sweeplab_model(tmp_path):
 
 @pytest.mark.parametrize("model, params", [
     ("embedding_pool", {}), ("flatten", {}), ("rnn", {"cell": "gru", "bidirectional": True, "units": 4}),
+    ("embedding_pool", {"maxlen_percentile": 50.0}),  # the raw-text layer takes the resolved length
 ])
 def test_every_family_folds_into_a_raw_text_model(model, params, tiny_texts):
     texts, labels = tiny_texts

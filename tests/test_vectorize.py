@@ -59,3 +59,14 @@ def test_bad_parameters_are_named_at_fit_time(param, value):
     vectorizer = SequenceVectorizer(**{param: value})  # no checks in __init__, as in scikit-learn
     with pytest.raises(ValueError, match=f"{param} must be a positive integer"):
         vectorizer.fit(["a b"])
+
+
+def test_the_length_can_be_a_percentile_of_the_training_texts():
+    texts = [" ".join(["w"] * n) for n in range(1, 11)]  # 1..10 tokens
+    fitted = SequenceVectorizer(maxlen=3, maxlen_percentile=50).fit(texts)
+    assert fitted.maxlen_ == 6  # ceil(5.5): the fitted texts decide, maxlen is ignored
+    assert fitted.transform(["a b c d e f g h"]).shape == (1, 6)
+    assert SequenceVectorizer(maxlen=3).fit(texts).maxlen_ == 3
+    assert SequenceVectorizer(maxlen_percentile=100).fit(texts[:4]).maxlen_ == 4  # learnt per fit, like the vocabulary
+    with pytest.raises(ValueError, match="maxlen_percentile must be within 0..100"):
+        SequenceVectorizer(maxlen_percentile=101).fit(texts)

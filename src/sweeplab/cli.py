@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--top", type=int, help="trials shown per source (default: 5; with --pivot: all rows)")
     board.add_argument("--pivot", action="store_true",
                        help="one row per configuration, one column per source: CV mean ± std and rank")
+    board.add_argument("--metric", choices=engines.METRICS, help="rank by this metric (default: each sweep's own)")
     board.add_argument("--format", choices=("table", "csv", "json"), default="table")
     board.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or mlruns/mlflow.db)")
     board.set_defaults(handler=cmd_leaderboard)
@@ -91,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write a sweep's best configuration to experiments/ as YAML")
     export.add_argument("sweep", metavar="SWEEP", help="the sweep's name (its MLflow experiment)")
     export.add_argument("--source", required=True, help="the source (or data file stem) it ran on")
-    export.add_argument("--rank", type=int, default=1, help="which trial by CV accuracy (default: 1, the best)")
+    export.add_argument("--rank", type=int, default=1,
+                        help="which trial by the sweep's CV metric (default: 1, the best)")
     export.add_argument("--out", help="where to write it (default: experiments/<sweep>-<source>.yaml)")
     export.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or mlruns/mlflow.db)")
     export.set_defaults(handler=cmd_export)
@@ -145,13 +147,14 @@ def cmd_sweep(args) -> int:
     tracker = Tracker(args.tracking_uri)
     engine = engines.get(sweep.engine, **optuna_options, local_dir=tracker.local_dir())
     _share_cores(args.workers)
-    results = runner.run(sweep, splits, tracker, Progress(), engine, worker_args=["--tracking-uri", tracker.uri])
-    print(f"{'source':<10} {'best cv':>15} {'test':>6} {'bow test':>8} {'lift':>7}")
+    results = runner.run(sweep, splits, tracker, Progress(metric=sweep.metric), engine,
+                         worker_args=["--tracking-uri", tracker.uri])
+    print(f"{sweep.metric}:\n{'source':<10} {'best cv':>15} {'test':>6} {'bow test':>8} {'lift':>7}")
     for r in results:
         print(f"{r.source:<10} {r.best.mean:>7.3f} ± {r.best.std:.3f} {r.test_score:>6.3f} "
               f"{r.baseline.test_score:>8.3f} {r.test_score - r.baseline.test_score:>+7.3f}")
     print(f"logged to {tracker.uri} (experiment '{sweep.name}'); compare with 'sweeplab leaderboard', or run "
-          f"'make ui' and open {ui_url('http://127.0.0.1:5000', tracker.experiment_id(sweep.name))}")
+          f"'make ui' and open {ui_url('http://127.0.0.1:5000', tracker.experiment_id(sweep.name), sweep.metric)}")
     return 0
 
 
@@ -191,7 +194,8 @@ def cmd_worker(args) -> int:
     for resolved, reference in studies:
         sweep = space.parse(resolved, f"study of {name}")
         split = runner.prepare(sweep, [data.load_reference(reference)])[0]
-        runner.join(engine, sweep, split, tracker, Progress(prefix=f"(worker {args.worker_index}) "))
+        runner.join(engine, sweep, split, tracker,
+                    Progress(prefix=f"(worker {args.worker_index}) ", metric=sweep.metric))
     return 0
 
 
@@ -201,7 +205,7 @@ def cmd_leaderboard(args) -> int:
 
     if args.top is not None and args.top < 1:
         raise SweepLabError(f"--top must be at least 1, got {args.top}")
-    frame = leaderboard.collect(Tracker(args.tracking_uri), sweep=args.sweep, source=args.source)
+    frame = leaderboard.collect(Tracker(args.tracking_uri), sweep=args.sweep, source=args.source, metric=args.metric)
     if args.pivot:
         print(leaderboard.render(leaderboard.pivot(frame, args.top), args.format, pivoted=True))
     else:
@@ -221,8 +225,9 @@ def cmd_export(args) -> int:
     path = experiment.write(mapping, args.out or experiment.default_path(mapping))
     origin = mapping["origin"]
     print(f"wrote {path}: {mapping['model']} ({format_params({**mapping['params'], **mapping['fit']})})")
-    print(f"  rank {origin['rank']} of sweep '{args.sweep}' on {args.source}: cv accuracy "
-          f"{origin['cv_accuracy_mean']:.3f} ± {origin['cv_accuracy_std']:.3f} (run {origin['run_id']})")
+    metric = origin["metric"]
+    print(f"  rank {origin['rank']} of sweep '{args.sweep}' on {args.source}: cv {metric} "
+          f"{origin[f'cv_{metric}_mean']:.3f} ± {origin[f'cv_{metric}_std']:.3f} (run {origin['run_id']})")
     print(f"  retrain it with: sweeplab retrain {path}")
     return 0
 

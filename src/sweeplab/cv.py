@@ -2,8 +2,8 @@
 
 Each fold fits the whole Pipeline on its training part (so the vocabulary is the fold's own, exactly as in the
 scikit-learn engines) with a Keras callback that scores the fold's validation part after every epoch. Reports
-go to ``on_epoch(fold, epoch, score)`` and ``on_fold(fold, score)``; either may raise to stop the trial (that is
-how Optuna prunes). Folds and epochs count from 1.
+go to ``on_epoch(fold, epoch, score)`` and ``on_fold(fold, score, measures)``, scores in ``metric``; either may
+raise to stop the trial (that is how Optuna prunes). Folds and epochs count from 1.
 """
 
 from __future__ import annotations
@@ -12,20 +12,21 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-import numpy as np
 
-from sweeplab.engines.base import score
+from sweeplab.engines.base import measure, measure_predictions
 
 
 @dataclass
 class FoldRun:
     """What the folds produced so far: still meaningful when a report stopped the trial midway."""
 
-    scores: list = field(default_factory=list)
+    scores: list = field(default_factory=list)  # the chosen metric per fold
+    measures: list = field(default_factory=list)  # every metric per fold
     fit_time: float = 0.0
 
 
-def cross_validate(make_pipeline: Callable, X, y, cv, on_epoch=None, on_fold=None, run: FoldRun | None = None):
+def cross_validate(make_pipeline: Callable, X, y, cv, on_epoch=None, on_fold=None, run: FoldRun | None = None,
+                   metric: str = "accuracy"):
     run = run if run is not None else FoldRun()
     for fold, (train, valid) in enumerate(cv.split(X, y), start=1):
         pipe = make_pipeline()
@@ -35,19 +36,20 @@ def cross_validate(make_pipeline: Callable, X, y, cv, on_epoch=None, on_fold=Non
                 on_epoch(fold, epoch, value)
 
         # A parameter, not a fit() argument: scikeras ignores callbacks passed to fit().
-        pipe.set_params(clf__callbacks=[_epoch_scorer(pipe, X[valid], y[valid], report)])
+        pipe.set_params(clf__callbacks=[_epoch_scorer(pipe, X[valid], y[valid], report, metric)])
         started = time.perf_counter()
         try:
             pipe.fit(X[train], y[train])
         finally:
             run.fit_time += time.perf_counter() - started
-        run.scores.append(score(pipe, X[valid], y[valid]))
+        run.measures.append(measure(pipe, X[valid], y[valid]))
+        run.scores.append(run.measures[-1][metric])
         if on_fold is not None:
-            on_fold(fold, run.scores[-1])
+            on_fold(fold, run.scores[-1], run.measures[-1])
     return run
 
 
-def _epoch_scorer(pipe, X_valid, y_valid, report):
+def _epoch_scorer(pipe, X_valid, y_valid, report, metric: str):
     """A Keras callback scoring the validation texts after each epoch, through the fold's own vectorizer.
 
     The model is called directly on the whole (small) validation matrix: ``model.predict`` would build a new
@@ -66,6 +68,6 @@ def _epoch_scorer(pipe, X_valid, y_valid, report):
                 predicted = (probabilities[:, 0] > 0.5).astype(int)
             else:
                 predicted = probabilities.argmax(axis=1)
-            report(epoch + 1, float(np.mean(predicted == y_valid)))
+            report(epoch + 1, measure_predictions(y_valid, predicted)[metric])
 
     return EpochScorer()

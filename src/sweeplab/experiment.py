@@ -74,7 +74,8 @@ def export(tracker, sweep: str, source: str, rank: int = 1) -> dict:
     ``sweep`` on ``source``."""
     from sweeplab import leaderboard
     from sweeplab.pipeline import FIT_DEFAULTS, tunable
-    from sweeplab.tracking import METRIC, PARENT, TRIAL
+    from sweeplab.engines.base import METRICS
+    from sweeplab.tracking import PARENT, TRIAL
 
     if rank < 1:
         raise SweepLabError(f"--rank must be at least 1, got {rank}")
@@ -96,16 +97,17 @@ def export(tracker, sweep: str, source: str, rank: int = 1) -> dict:
     configuration = space.check_configuration(model, {**tunable(model), **row["params"]}, fail)
     fit = {k: configuration.pop(k) for k in FIT_DEFAULTS}
     recorded = {k[len("version."):]: v for k, v in logged.items() if k.startswith("version.")}
+    measured = child.data.metrics
     origin = {
         "tracking_uri": _portable(tracker.uri), "experiment": sweep, "parent_run_id": parent.info.run_id,
         "run_id": child.info.run_id, "trial": int(child.data.tags.get(TRIAL, -1)), "rank": rank,
-        "engine": logged.get("engine"), "folds": int(logged["folds"]),
-        f"cv_{METRIC}_mean": round(float(row[f"cv_{METRIC}_mean"]), 6),
-        f"cv_{METRIC}_std": round(float(row[f"cv_{METRIC}_std"]), 6),
-        f"baseline_cv_{METRIC}": round(float(row[f"baseline_cv_{METRIC}"]), 6),
+        "engine": logged.get("engine"), "folds": int(logged["folds"]), "metric": row["metric"],
+        **{key: round(measured[key], 6) for m in METRICS for key in (f"cv_{m}_mean", f"cv_{m}_std") if key in measured},
+        **{f"baseline_cv_{m}": round(parent.data.metrics[f"baseline_cv_{m}"], 6) for m in METRICS
+           if f"baseline_cv_{m}" in parent.data.metrics},
+        # The sweep refit and tested only its winner.
+        **{f"sweep_test_{m}": round(measured[f"test_{m}"], 6) for m in METRICS if f"test_{m}" in measured},
     }
-    if row[f"test_{METRIC}"] is not None and row[f"test_{METRIC}"] == row[f"test_{METRIC}"]:
-        origin[f"sweep_test_{METRIC}"] = round(float(row[f"test_{METRIC}"]), 6)
     if not recorded:
         origin["versions_from"] = "export: the sweep did not record its own"
     return {

@@ -13,7 +13,8 @@ import yaml
 
 from sweeplab.errors import SweepLabError
 from sweeplab.progress import format_params
-from sweeplab.tracking import BEST, KIND, METRIC, PARENT, SOURCE, STATE, SWEEP
+from sweeplab.engines.base import METRICS
+from sweeplab.tracking import BEST, KIND, METRIC_TAG, PARENT, SOURCE, STATE, SWEEP
 
 FORMATS = ("table", "csv", "json")
 
@@ -30,8 +31,11 @@ def _all_runs(client, experiment_ids: list[str], kind: str) -> list:
             return runs
 
 
-def collect(tracker, sweep: str | None = None, source: str | None = None):
-    """One row per complete trial (not pruned, not failed) of the latest finished parent per (sweep, source)."""
+def collect(tracker, sweep: str | None = None, source: str | None = None, metric: str | None = None):
+    """One row per complete trial (not pruned, not failed) of the latest finished parent per (sweep, source).
+
+    ``cv_mean``, ``test`` and the baseline columns are in ``metric``, by default each sweep's own.
+    """
     import pandas as pd
 
     if not tracker.has_store():
@@ -52,25 +56,30 @@ def collect(tracker, sweep: str | None = None, source: str | None = None):
             if key not in latest or parent.info.start_time > latest[key].info.start_time:
                 latest[key] = parent
     parents = {run.info.run_id: run for run in latest.values()}
-    rows = [_row(child, parents[child.data.tags[PARENT]])
+    rows = [_row(child, parents[child.data.tags[PARENT]], metric)
             for child in _all_runs(client, ids, "trial")
             if child.data.tags.get(PARENT) in parents and child.data.tags.get(STATE) == "COMPLETE"]
     return pd.DataFrame(rows)
 
 
-def _row(child, parent) -> dict:
+def _row(child, parent, metric: str | None) -> dict:
     m, pm = child.data.metrics, parent.data.metrics
+    metric = metric or parent.data.tags.get(METRIC_TAG, "accuracy")
     best = child.data.tags.get(BEST) == "true"
+    cv_mean, baseline_cv = m.get(f"cv_{metric}_mean", math.nan), pm.get(f"baseline_cv_{metric}", math.nan)
+    test, baseline_test = m.get(f"test_{metric}") if best else None, pm.get(f"baseline_test_{metric}", math.nan)
     return {
         "sweep": child.data.tags[SWEEP],
         "source": child.data.tags[SOURCE],
-        f"cv_{METRIC}_mean": m.get(f"cv_{METRIC}_mean", math.nan),
-        f"cv_{METRIC}_std": m.get(f"cv_{METRIC}_std", math.nan),
-        f"baseline_cv_{METRIC}": m.get(f"baseline_cv_{METRIC}", math.nan),
-        "lift_cv": m.get("lift_cv", math.nan),
-        f"test_{METRIC}": m.get(f"test_{METRIC}") if best else None,
-        f"baseline_test_{METRIC}": pm.get(f"baseline_test_{METRIC}", math.nan),
-        "lift_test": pm.get("lift") if best else None,
+        "metric": metric,
+        "cv_mean": cv_mean,
+        "cv_std": m.get(f"cv_{metric}_std", math.nan),
+        "baseline_cv": baseline_cv,
+        "lift_cv": cv_mean - baseline_cv,
+        "test": test,
+        "baseline_test": baseline_test,
+        "lift_test": None if test is None else test - baseline_test,
+        **{f"cv_{name}_{stat}": m.get(f"cv_{name}_{stat}", math.nan) for name in METRICS for stat in ("mean", "std")},
         # MLflow stores params as strings; YAML gives back the numbers and booleans the sweep file had.
         "params": {k: yaml.safe_load(v) for k, v in sorted(child.data.params.items())},
         "searched": sorted(set(child.data.params) - {k[len("fixed."):] for k in parent.data.params
@@ -83,7 +92,7 @@ def rank(frame, top: int):
     """The ``top`` trials of each (sweep, source) by CV mean, numbered from 1."""
     if frame.empty:
         return frame
-    ordered = frame.sort_values(["sweep", "source", f"cv_{METRIC}_mean"], ascending=[True, True, False])
+    ordered = frame.sort_values(["sweep", "source", "cv_mean"], ascending=[True, True, False])
     ordered = ordered.groupby(["sweep", "source"], sort=False).head(top).copy()
     ordered.insert(2, "rank", ordered.groupby(["sweep", "source"]).cumcount() + 1)
     return ordered.reset_index(drop=True)
@@ -105,11 +114,11 @@ def pivot(frame, top: int | None = None):
     # Ranked best first, so the first trial of a configuration in a source is its best there.
     for trial in ranked.itertuples(index=False):
         row = rows.setdefault((trial.sweep, trial.key), {
-            "sweep": trial.sweep, "configuration": _shown_params(trial.params, trial.searched),
+            "sweep": trial.sweep, "metric": trial.metric, "configuration": _shown_params(trial.params, trial.searched),
             "params": trial.params,
         })
         if f"{trial.source}.cv_mean" not in row:
-            mean, std = getattr(trial, f"cv_{METRIC}_mean"), getattr(trial, f"cv_{METRIC}_std")
+            mean, std = trial.cv_mean, trial.cv_std
             row.update({f"{trial.source}.cv_mean": mean, f"{trial.source}.cv_std": std,
                         f"{trial.source}.rank": trial.rank})
     table = pd.DataFrame(list(rows.values()))
@@ -119,14 +128,15 @@ def pivot(frame, top: int | None = None):
     table = table.sort_values(["sweep", "mean_cv"], ascending=[True, False])
     if top is not None:
         table = table.groupby("sweep", sort=False).head(top)
-    columns = ["sweep", "configuration", *[f"{s}.{k}" for s in sources for k in ("cv_mean", "cv_std", "rank")],
+    columns = ["sweep", "metric", "configuration",
+               *[f"{s}.{k}" for s in sources for k in ("cv_mean", "cv_std", "rank")],
                "mean_cv", "sources", "params"]
     return table[columns].reset_index(drop=True)
 
 
 def _pivot_table(table) -> str:
     sources = [c[: -len(".cv_mean")] for c in table.columns if c.endswith(".cv_mean")]
-    shown = table[["sweep", "configuration"]].copy()
+    shown = table[["sweep", "metric", "configuration"]].copy()
     for source in sources:
         shown[source] = [
             "" if m != m else f"{m:.3f} ± {s:.3f} #{int(r)}"
@@ -134,7 +144,7 @@ def _pivot_table(table) -> str:
         ]
     shown["mean"] = [f"{m:.3f}" for m in table["mean_cv"]]
     width = max(map(len, shown["configuration"]))
-    return (f"cv {METRIC} mean ± std and rank within each source\n"
+    return ("cv mean ± std and rank within each source\n"
             + shown.to_string(index=False, formatters={"configuration": lambda text: f"{text:<{width}}"}))
 
 
@@ -163,16 +173,15 @@ def _table(frame) -> str:
     def number(value):
         return "" if value is None or value != value else f"{value:.3f}"
 
-
     shown = frame.assign(
-        cv=[f"{m:.3f} ± {s:.3f}" for m, s in zip(frame[f"cv_{METRIC}_mean"], frame[f"cv_{METRIC}_std"])],
+        cv=[f"{m:.3f} ± {s:.3f}" for m, s in zip(frame["cv_mean"], frame["cv_std"])],
         lift_cv=[f"{v:+.3f}" for v in frame["lift_cv"]],
-        test=[number(v) for v in frame[f"test_{METRIC}"]],
-        baseline=[number(v) for v in frame[f"baseline_test_{METRIC}"]],
+        test=[number(v) for v in frame["test"]],
+        baseline=[number(v) for v in frame["baseline_test"]],
         lift_test=["" if v is None or v != v else f"{v:+.3f}" for v in frame["lift_test"]],
         params=[_shown_params(p, searched) for p, searched in zip(frame["params"], frame["searched"])],
-    )[["sweep", "source", "rank", "cv", "lift_cv", "test", "baseline", "lift_test", "params"]]
-    shown.columns = ["sweep", "source", "rank", f"cv {METRIC}", "lift vs bow (cv)", f"test {METRIC}",
-                     f"bow test {METRIC}", "lift (test)", "params"]
+    )[["sweep", "source", "metric", "rank", "cv", "lift_cv", "test", "baseline", "lift_test", "params"]]
+    shown.columns = ["sweep", "source", "metric", "rank", "cv", "lift vs bow (cv)", "test", "bow test", "lift (test)",
+                     "params"]
     width = max(map(len, shown["params"]))
     return shown.to_string(index=False, formatters={"params": lambda text: f"{text:<{width}}"})

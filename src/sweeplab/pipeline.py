@@ -38,3 +38,14 @@ def build(model: str, params: dict, seed: int) -> Pipeline:
     classifier = KerasTextClassifier(model=models.get(model), random_state=seed, verbose=0, **FIT_DEFAULTS)
     pipe = Pipeline([("vectorize", SequenceVectorizer()), ("clf", classifier)])
     return pipe.set_params(**{route(name, model): value for name, value in params.items()})
+
+
+def facts(fitted) -> dict:
+    """What a fitted pipeline learnt from its training data that a trial should record (a data-derived sequence
+    length); empty for anything else, such as the baseline."""
+    steps = getattr(fitted, "named_steps", {})
+    vectorizer = steps.get("vectorize")
+    found = {}
+    if vectorizer is not None and getattr(vectorizer, "maxlen_percentile", 0):
+        found["maxlen"] = float(vectorizer.maxlen_)
+    return found

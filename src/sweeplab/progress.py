@@ -20,10 +20,11 @@ def format_params(params: dict) -> str:
 class Progress:
     """Shows each finished fold with the trial's running mean, the best mean so far and an ETA."""
 
-    def __init__(self, stream=None, clock=time.monotonic, prefix: str = ""):
+    def __init__(self, stream=None, clock=time.monotonic, prefix: str = "", metric: str = "accuracy"):
         self.stream = stream or sys.stderr
         self.clock = clock
         self.prefix = prefix
+        self.metric = {"accuracy": "acc", "macro_f1": "f1"}.get(metric, metric)
 
     def say(self, text: str) -> None:
         print(self.prefix + text, file=self.stream, flush=True)
@@ -34,7 +35,7 @@ class Progress:
         self.folds_done, self.scores, self.best = 0, {}, None
         self.started = self.clock()
 
-    def fold_done(self, number: int, fold: int, params: dict, score: float) -> None:
+    def fold_done(self, number: int, fold: int, params: dict, score: float, measures: dict | None = None) -> None:
         self.folds_done += 1
         scores = self.scores.setdefault(number, [])
         scores.append(score)
@@ -46,7 +47,7 @@ class Progress:
         best = "-" if self.best is None else f"{self.best:.3f}"
         self.say(
             f"[{self.label}] trial {number + 1}/{self.trials} fold {fold}/{self.folds}  {format_params(params)}"
-            f"  acc {score:.3f} (trial mean {statistics.fmean(scores):.3f}, best {best})"
+            f"  {self.metric} {score:.3f} (trial mean {statistics.fmean(scores):.3f}, best {best})"
             f"  {duration(elapsed)} elapsed, ETA {duration(elapsed / self.folds_done * left)}"
         )
 

@@ -16,11 +16,12 @@ import yaml
 
 from sweeplab import data, models
 from sweeplab.engines import ENGINES
+from sweeplab.engines.base import METRICS
 from sweeplab.errors import SweepLabError
 
 TOP_LEVEL = {
     "name", "description", "model", "engine", "sources", "trials", "folds", "test_size", "seed", "fit", "space",
-    "sampler", "pruner", "timeout",
+    "sampler", "pruner", "timeout", "metric",
 }
 # Optuna engine settings: a name, or {name: ..., option: value} with options of the Optuna class.
 SAMPLERS = {"tpe": "TPESampler", "random": "RandomSampler", "grid": None}
@@ -30,7 +31,7 @@ FIT_KEYS = {"epochs", "batch_size"}
 RANGE_KEYS = {"low", "high", "log", "step"}
 DEFAULTS = {
     "engine": "random", "sources": ["yelp", "amazon", "imdb"], "trials": 10, "folds": 5, "test_size": 0.25,
-    "seed": 0, "fit": {}, "sampler": "tpe", "pruner": "median", "timeout": None,
+    "seed": 0, "fit": {}, "sampler": "tpe", "pruner": "median", "timeout": None, "metric": "accuracy",
 }
 
 
@@ -124,6 +125,7 @@ class Sweep:
     sampler: dict = field(default_factory=lambda: {"name": "tpe"})
     pruner: dict = field(default_factory=lambda: {"name": "median"})
     timeout: float | None = None
+    metric: str = "accuracy"  # what trials are ranked and pruned by, and the refit is tested with
 
     def fixed(self) -> dict:
         return {name: p.values[0] for name, p in self.space.items() if p.is_fixed}
@@ -158,7 +160,7 @@ class Sweep:
         return {
             "name": self.name, "description": self.description, "model": self.model, "engine": self.engine,
             "sources": list(self.sources), "trials": self.trials, "folds": self.folds,
-            "test_size": self.test_size, "seed": self.seed, "sampler": _compact(self.sampler),
+            "test_size": self.test_size, "seed": self.seed, "metric": self.metric, "sampler": _compact(self.sampler),
             "pruner": _compact(self.pruner), "timeout": self.timeout,
             "space": {name: p.to_yaml() for name, p in self.space.items()},
         }
@@ -222,6 +224,8 @@ def parse(raw: dict, origin: str) -> Sweep:
             fail(key, f"expected a non-empty string, got {describe(settings.get(key))}")
     if settings["model"] not in models.REGISTRY:
         fail("model", f"unknown model '{settings['model']}', expected one of {', '.join(sorted(models.REGISTRY))}")
+    if settings["metric"] not in METRICS:
+        fail("metric", f"unknown metric {settings['metric']!r}, expected one of {', '.join(METRICS)}")
     if settings["engine"] not in ENGINES:
         fail("engine", f"unknown engine {settings['engine']!r}, expected one of {', '.join(ENGINES)}")
     sources = settings["sources"]
@@ -252,6 +256,7 @@ def parse(raw: dict, origin: str) -> Sweep:
         sources=tuple(dict.fromkeys(sources)), trials=trials, folds=folds, test_size=float(test_size), seed=seed,
         space=space, description=settings.get("description") or "", sampler=sampler,
         pruner=_parse_optuna_choice("pruner", settings["pruner"], PRUNERS, fail), timeout=timeout,
+        metric=settings["metric"],
     )
 
 
@@ -295,6 +300,7 @@ def _parse_space(settings: dict, fail) -> dict:
             fail(f"fit.{key}", f"unknown key, expected one of {', '.join(sorted(FIT_KEYS))}")
         if key in space_raw:
             fail(f"fit.{key}", "also given under space: set it in one place")
+    space_raw = _percentile_maxlen(space_raw, fail)
     accepted, allowed = tunable(settings["model"]), models.choices(settings["model"])
     space = {}
     for name, spec in {**space_raw, **fit_raw}.items():
@@ -303,6 +309,25 @@ def _parse_space(settings: dict, fail) -> dict:
         space[name] = _parse_param(name, spec, accepted[name], lambda problem, key=key: fail(key, problem),
                                    allowed.get(name))
     return space
+
+
+def _percentile_maxlen(space_raw: dict, fail) -> dict:
+    """``maxlen: {percentile: 95}`` (or ``[90, 95, 99]``) stands for ``maxlen_percentile``: the sequence length is
+    that percentile of the token counts of each fold's training texts."""
+    spec = space_raw.get("maxlen")
+    if not (isinstance(spec, dict) and "percentile" in spec):
+        return space_raw
+    if set(spec) != {"percentile"}:
+        fail("space.maxlen", "a data-derived length takes only 'percentile: N' or 'percentile: [N, ...]'")
+    if "maxlen_percentile" in space_raw:
+        fail("space.maxlen", "maxlen_percentile is also given: set the percentile in one place")
+    percentiles = spec["percentile"] if isinstance(spec["percentile"], list) else [spec["percentile"]]
+    for value in percentiles:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 100:
+            fail("space.maxlen", f"a percentile must be a number in (0, 100], got {value!r}")
+    rewritten = {k: v for k, v in space_raw.items() if k != "maxlen"}
+    rewritten["maxlen_percentile"] = [float(p) for p in percentiles] if len(percentiles) > 1 else float(percentiles[0])
+    return rewritten
 
 
 def check_configuration(model: str, values: dict, fail) -> dict:

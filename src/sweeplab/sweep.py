@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass
 
 from sweeplab import data, engines, models, pipeline
-from sweeplab.engines.base import COMPLETE, FAIL, PRUNED, Listeners, SearchContext, TrialResult, best, score
+from sweeplab.engines.base import (COMPLETE, FAIL, METRICS, PRUNED, Listeners, SearchContext, TrialResult, best,
+                                   measure, measure_predictions)
 from sweeplab.errors import SweepLabError
 from sweeplab.progress import format_params
 
@@ -33,12 +34,22 @@ class Split:
 
 @dataclass(frozen=True)
 class Baseline:
-    cv_scores: tuple
-    test_score: float
+    """Bag-of-words + LogisticRegression on the same folds and test split, in every metric."""
+
+    cv_measures: tuple  # per fold: {metric: value}
+    test_measures: dict
+    metric: str = "accuracy"
+
+    def cv_mean_of(self, metric: str) -> float:
+        return statistics.fmean(fold[metric] for fold in self.cv_measures)
 
     @property
     def cv_mean(self) -> float:
-        return statistics.fmean(self.cv_scores)
+        return self.cv_mean_of(self.metric)
+
+    @property
+    def test_score(self) -> float:
+        return self.test_measures[self.metric]
 
 
 @dataclass(frozen=True)
@@ -46,10 +57,16 @@ class DatasetResult:
     source: str
     trials: list
     best: TrialResult
-    test_score: float
+    test_measures: dict  # the refit winner on the test split, every metric
+    test_report: str  # its per-class precision, recall and F1
+    metric: str
     baseline: Baseline
     history: dict
     wall_time: float
+
+    @property
+    def test_score(self) -> float:
+        return self.test_measures[self.metric]
 
 
 def load_datasets(sweep, data_path=None, text_col="text", label_col="label") -> list[data.Dataset]:
@@ -85,12 +102,13 @@ def folds_of(sweep):
     return StratifiedKFold(sweep.folds, shuffle=True, random_state=sweep.seed)
 
 
-def _baseline(split: Split, cv) -> Baseline:
-    from sklearn.model_selection import cross_val_score
+def _baseline(split: Split, cv, metric: str) -> Baseline:
+    from sklearn.model_selection import cross_validate
 
-    scores = cross_val_score(models.baseline(), split.X_train, split.y_train, cv=cv, scoring=score)
+    folds = cross_validate(models.baseline(), split.X_train, split.y_train, cv=cv, scoring=measure)
+    cv_measures = tuple({m: float(folds[f"test_{m}"][k]) for m in METRICS} for k in range(cv.get_n_splits()))
     fitted = models.baseline().fit(split.X_train, split.y_train)
-    return Baseline(tuple(scores), score(fitted, split.X_test, split.y_test))
+    return Baseline(cv_measures, measure(fitted, split.X_test, split.y_test), metric)
 
 
 def _context(sweep, split: Split, cv, listener, worker_args=()) -> SearchContext:
@@ -102,7 +120,7 @@ def _context(sweep, split: Split, cv, listener, worker_args=()) -> SearchContext
 def _run_one(sweep, split: Split, engine, tracker, progress, worker_args) -> DatasetResult:
     started = time.monotonic()
     dataset, cv = split.dataset, folds_of(sweep)
-    baseline = _baseline(split, cv)
+    baseline = _baseline(split, cv, sweep.metric)
     resume_key = engine.open(sweep, dataset)
     with tracker.dataset_run(sweep, dataset, resume_key=resume_key) as run:
         run.log_setup(sweep, dataset, len(split.X_train), len(split.X_test), baseline)
@@ -111,7 +129,7 @@ def _run_one(sweep, split: Split, engine, tracker, progress, worker_args) -> Dat
             f"== {sweep.name} on {dataset.name}: {len(split.X_train)} train / {len(split.X_test)} test rows, "
             f"{dataset.n_classes} classes; {planned} trials x {sweep.folds} folds ({sweep.engine})"
             + (f", {done} finished before" if done else "")
-            + f"; baseline logreg cv {baseline.cv_mean:.3f}, test {baseline.test_score:.3f}"
+            + f"; baseline logreg cv {sweep.metric} {baseline.cv_mean:.3f}, test {baseline.test_score:.3f}"
         )
         progress.start(dataset.name, planned, sweep.folds, done)
         trials = engine.search(_context(sweep, split, cv, Listeners(progress, run), worker_args))
@@ -120,8 +138,11 @@ def _run_one(sweep, split: Split, engine, tracker, progress, worker_args) -> Dat
             first = next((t.error for t in trials if t.error), "no trial finished")
             raise SweepFailed(f"{dataset.name}: all {len(trials)} trials failed; first error: {first}")
         refit = pipeline.build(sweep.model, winner.params, sweep.seed).fit(split.X_train, split.y_train)
+        predicted = refit.predict(split.X_test)
         result = DatasetResult(
-            source=dataset.name, trials=trials, best=winner, test_score=score(refit, split.X_test, split.y_test),
+            source=dataset.name, trials=trials, best=winner,
+            test_measures=measure_predictions(split.y_test, predicted),
+            test_report=_class_report(split.y_test, predicted, dataset.classes), metric=sweep.metric,
             baseline=baseline, history=dict(getattr(refit.named_steps["clf"], "history_", {})),
             wall_time=time.monotonic() - started,
         )
@@ -129,7 +150,8 @@ def _run_one(sweep, split: Split, engine, tracker, progress, worker_args) -> Dat
         run.log_figures(engine.figures(sweep, dataset.name))
     counts = {state: sum(t.state == state for t in trials) for state in (COMPLETE, PRUNED, FAIL)}
     progress.say(
-        f"== {dataset.name}: best cv {winner.mean:.3f} ± {winner.std:.3f} ({format_params(winner.params)}); "
+        f"== {dataset.name}: best cv {sweep.metric} {winner.mean:.3f} ± {winner.std:.3f} "
+        f"({format_params(winner.params)}); "
         f"test {result.test_score:.3f} vs baseline {baseline.test_score:.3f} "
         f"(lift {result.test_score - baseline.test_score:+.3f}); "
         f"{counts[COMPLETE]} complete, {counts[PRUNED]} pruned, {counts[FAIL]} failed; {result.wall_time:.0f} s"
@@ -138,6 +160,13 @@ def _run_one(sweep, split: Split, engine, tracker, progress, worker_args) -> Dat
         progress.say(f"== {dataset.name}: {len(trials) - counts[FAIL]} of {planned} trials finished "
                      "(timeout, or trials still running elsewhere): run the same command again to continue")
     return result
+
+
+def _class_report(y_true, y_pred, classes) -> str:
+    from sklearn.metrics import classification_report
+
+    return classification_report(y_true, y_pred, labels=range(len(classes)), target_names=[str(c) for c in classes],
+                                 digits=3, zero_division=0)
 
 
 def join(engine, sweep, split: Split, tracker, progress) -> None:

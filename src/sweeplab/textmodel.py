@@ -92,7 +92,7 @@ def from_pipeline(pipe, classes: list):
     vectorizer, network = pipe.named_steps["vectorize"], pipe.named_steps["clf"].model_
     words = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
     texts = keras.Input(shape=(1,), dtype="string", name=INPUT)
-    sequences = TextToSequence(words, vectorizer.maxlen, name="text_to_sequence")(texts)
+    sequences = TextToSequence(words, vectorizer.maxlen_, name="text_to_sequence")(texts)
     probabilities = ClassProbabilities(_plain(classes), name="class_probabilities")(network(sequences))
     return keras.Model(texts, probabilities, name=f"{network.name}_raw_text")
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from sweeplab import versions
+from sweeplab.engines.base import METRICS
 from sweeplab.errors import SweepLabError
 from sweeplab.urls import ensure_sqlite_dir, sqlite_path
 
@@ -27,8 +28,9 @@ PREFIX = "sweeplab."
 KIND, SWEEP, SOURCE = PREFIX + "kind", PREFIX + "sweep", PREFIX + "source"
 STATE, BEST, NOTE, TRIAL = PREFIX + "state", PREFIX + "best", PREFIX + "note", PREFIX + "trial"
 RESUME = PREFIX + "study_key"
+METRIC_TAG = PREFIX + "metric"
 PARENT = "mlflow.parentRunId"
-METRIC = "accuracy"
+METRIC = "accuracy"  # the metric of runs from before sweeps had a choice
 
 
 def default_tracking_uri() -> str:
@@ -91,7 +93,7 @@ class Tracker:
         tags = {
             KIND: "dataset", SWEEP: sweep.name, SOURCE: dataset.name, PREFIX + "engine": sweep.engine,
             PREFIX + "model": sweep.model, PREFIX + "data_sha256": dataset.integrity["sha256"],
-            PREFIX + "trials": str(sweep.trials),
+            PREFIX + "trials": str(sweep.trials), METRIC_TAG: sweep.metric,
         }
         experiment = self.experiment_id(sweep.name)
         parent = self._find_parent(experiment, resume_key) if resume_key else None
@@ -114,7 +116,8 @@ class Tracker:
                                 "is this the tracking URI the sweep uses?")
         tags = {k: v for k, v in parent.data.tags.items() if k.startswith(PREFIX)}
         run = DatasetRun(self.client, parent.info.run_id, experiment, tags, _dataset_input(dataset))
-        run.baseline_cv = parent.data.metrics.get(f"baseline_cv_{METRIC}")  # logged by the sweep's own process
+        # Logged by the sweep's own process.
+        run.baseline_cv = parent.data.metrics.get(f"baseline_cv_{run.metric}")
         return run
 
     @contextlib.contextmanager
@@ -156,6 +159,7 @@ class DatasetRun:
         self.client, self.run_id, self.experiment_id = client, run_id, experiment_id
         self.dataset_input = dataset_input
         self.tags = {k: v for k, v in tags.items() if k not in (KIND, RESUME)}
+        self.metric = tags.get(METRIC_TAG, "accuracy")  # parents from before sweeps had a metric: accuracy
         self.baseline_cv = None  # what each trial's lift is measured against
         self.child_ids = {}
         self._curves = {}
@@ -177,8 +181,8 @@ class DatasetRun:
         self.client.log_batch(
             self.run_id,
             params=[Param(k, str(v)[:6000]) for k, v in params.items() if k not in logged],
-            metrics=[Metric(f"baseline_cv_{METRIC}", baseline.cv_mean, _now(), 0),
-                     Metric(f"baseline_test_{METRIC}", baseline.test_score, _now(), 0)],
+            metrics=[Metric(f"baseline_{part}_{m}", value, _now(), 0) for m in METRICS
+                     for part, value in (("cv", baseline.cv_mean_of(m)), ("test", baseline.test_measures[m]))],
         )
         self.client.log_dict(self.run_id, sweep.to_dict(), "sweep.yaml")
         self.client.log_dict(self.run_id, integrity, "integrity.json")
@@ -195,13 +199,14 @@ class DatasetRun:
     def epoch_done(self, number: int, fold: int, epoch: int, value: float) -> None:
         from mlflow.entities import Metric
 
-        self._curves.setdefault(number, []).append(Metric(f"fold_{fold}_val_{METRIC}", value, _now(), epoch))
+        self._curves.setdefault(number, []).append(Metric(f"fold_{fold}_val_{self.metric}", value, _now(), epoch))
 
-    def fold_done(self, number: int, fold: int, params: dict, score: float) -> None:
+    def fold_done(self, number: int, fold: int, params: dict, score: float, measures: dict) -> None:
         from mlflow.entities import Metric
 
         if number in self.child_ids:  # a live trial: write its fold now, with the fold's learning curve
-            metrics = [*self._curves.pop(number, []), Metric(f"fold_{fold}_{METRIC}", score, _now(), 0)]
+            metrics = [*self._curves.pop(number, []),
+                       *(Metric(f"fold_{fold}_{m}", value, _now(), 0) for m, value in measures.items())]
             self.client.log_batch(self.child_ids[number], metrics=metrics)
 
     def trial_finished(self, trial) -> None:
@@ -213,11 +218,14 @@ class DatasetRun:
             run_id = self._create_child(trial.number, self._child_name(trial.number),
                                         start_time=_now() - int(trial.fit_time * 1000))
             params = [Param(k, str(v)) for k, v in trial.params.items()]
-            metrics.update({f"fold_{k}_{METRIC}": s for k, s in enumerate(trial.fold_scores, start=1) if s == s})
+            metrics.update({f"fold_{k}_{m}": value for k, fold in enumerate(trial.fold_measures, start=1)
+                            for m, value in fold.items() if value == value})
         if trial.ok:
-            metrics.update({f"cv_{METRIC}_mean": trial.mean, f"cv_{METRIC}_std": trial.std})
+            metrics.update({**trial.summary(), f"cv_{self.metric}_mean": trial.mean,
+                            f"cv_{self.metric}_std": trial.std})
             if self.baseline_cv is not None:
-                metrics.update({f"baseline_cv_{METRIC}": self.baseline_cv, "lift_cv": trial.mean - self.baseline_cv})
+                metrics.update({f"baseline_cv_{self.metric}": self.baseline_cv,
+                                "lift_cv": trial.mean - self.baseline_cv})
         tags = {STATE: trial.state, **({NOTE: trial.note[:5000]} if trial.note else {})}
         with _closing(self.client, run_id, "FAILED" if trial.state == "FAIL" else "FINISHED"):
             self.client.update_run(run_id, name=self._finished_name(trial))
@@ -257,7 +265,8 @@ class DatasetRun:
     def _finished_name(self, trial) -> str:
         """Score first, so that the MLflow UI's run list reads as a leaderboard without opening anything."""
         if trial.ok:
-            return f"cv {trial.mean:.3f}±{trial.std:.3f} {self._child_name(trial.number)}"
+            metric = "" if self.metric == "accuracy" else f" {self.metric}"
+            return f"cv{metric} {trial.mean:.3f}±{trial.std:.3f} {self._child_name(trial.number)}"
         return f"{trial.state.lower()} {self._child_name(trial.number)}"
 
     def _child_tags(self, number: int) -> dict:
@@ -269,10 +278,11 @@ class DatasetRun:
         """The refit winner: its test score against the baseline, on the parent and on the winning child."""
         from mlflow.entities import Metric, Param
 
-        best, baseline = result.best, result.baseline
-        scores = {f"test_{METRIC}": result.test_score, "lift": result.test_score - baseline.test_score}
+        best, baseline, metric = result.best, result.baseline, result.metric
+        scores = {**{f"test_{m}": value for m, value in result.test_measures.items()},
+                  "lift": result.test_score - baseline.test_score}
         summary = {
-            **scores, f"best_cv_{METRIC}_mean": best.mean, f"best_cv_{METRIC}_std": best.std,
+            **scores, f"best_cv_{metric}_mean": best.mean, f"best_cv_{metric}_std": best.std,
             "trials_failed": sum(t.state == "FAIL" for t in result.trials),
             "trials_pruned": sum(t.state == "PRUNED" for t in result.trials),
             "trials": len(result.trials), "wall_time_s": result.wall_time,
@@ -283,7 +293,8 @@ class DatasetRun:
             metrics=[Metric(k, float(v), _now(), 0) for k, v in summary.items()],
             params=[Param(f"best.{k}", str(v)) for k, v in best.params.items() if f"best.{k}" not in logged],
         )
-        self.client.log_text(self.run_id, _cv_results(result.trials).to_csv(index=False), "cv_results.csv")
+        self.client.log_text(self.run_id, _cv_results(result.trials, metric).to_csv(index=False), "cv_results.csv")
+        self.client.log_text(self.run_id, result.test_report, "test_classification_report.txt")
         winner = self.child_ids.get(best.number)
         for child in self._children():
             if child.data.tags.get(BEST) == "true":
@@ -291,7 +302,7 @@ class DatasetRun:
             if child.data.tags.get(TRIAL) == str(best.number):
                 winner = child.info.run_id
         self.client.log_batch(winner, metrics=[
-            Metric(k, float(v), _now(), 0) for k, v in {**scores, f"baseline_test_{METRIC}": baseline.test_score}.items()
+            Metric(k, float(v), _now(), 0) for k, v in {**scores, f"baseline_test_{metric}": baseline.test_score}.items()
         ])
         self.client.set_tag(winner, BEST, "true")
         if result.history:
@@ -396,12 +407,12 @@ def _dataset_input(dataset):
     return DatasetInput(record, tags=[InputTag("mlflow.data.context", "training")])
 
 
-def ui_url(base: str, experiment_id: str, kind: str = "trial") -> str:
+def ui_url(base: str, experiment_id: str, metric: str = "accuracy") -> str:
     """The MLflow UI page of a sweep's experiment that reads as its leaderboard: only trial runs (so none hides
-    under a collapsed parent), best CV accuracy first."""
+    under a collapsed parent), best CV score first."""
     from urllib.parse import urlencode
 
-    query = urlencode({"searchFilter": f"tags.`{KIND}` = '{kind}'", "orderByKey": f"metrics.`cv_{METRIC}_mean`",
+    query = urlencode({"searchFilter": f"tags.`{KIND}` = 'trial'", "orderByKey": f"metrics.`cv_{metric}_mean`",
                        "orderByAsc": "false"})
     return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs?{query}"
 
@@ -412,15 +423,15 @@ def _now() -> int:
     return int(time.time() * 1000)
 
 
-def _cv_results(trials):
+def _cv_results(trials, metric: str):
     import pandas as pd
 
     rows = []
     for t in trials:
         row = {"trial": t.number, **t.params}
-        row.update({f"fold_{k}_{METRIC}": s for k, s in enumerate(t.fold_scores, start=1)})
-        row.update({f"cv_{METRIC}_mean": t.mean, f"cv_{METRIC}_std": t.std, "fit_time_s": t.fit_time,
-                    "state": t.state, "note": t.note or ""})
+        row.update({f"fold_{k}_{metric}": s for k, s in enumerate(t.fold_scores, start=1)})
+        row.update({f"cv_{metric}_mean": t.mean, f"cv_{metric}_std": t.std, **t.summary(),
+                    "fit_time_s": t.fit_time, "state": t.state, "note": t.note or ""})
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -6,6 +6,7 @@ sees validation or test text. ``max_words`` and ``maxlen`` are ordinary paramete
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 
@@ -22,7 +23,10 @@ def tokenize(text: str) -> list[str]:
 
 
 class SequenceVectorizer(TransformerMixin, BaseEstimator):
-    """Map each text to ``maxlen`` word indices, padded with zeros at the end.
+    """Map each text to ``maxlen_`` word indices, padded with zeros at the end.
+
+    ``maxlen_`` is ``maxlen``, or, when ``maxlen_percentile`` is above 0, that percentile of the token counts of
+    the texts it is fit on (a fold's training part: the length is the data's, learnt like the vocabulary).
 
     Index 0 is padding and 1 stands for any word outside the vocabulary. The ``max_words`` most frequent words of
     the training texts get 2, 3, ... in order of frequency (ties: first seen first).
@@ -35,15 +39,20 @@ class SequenceVectorizer(TransformerMixin, BaseEstimator):
     PAD = 0
     OOV = 1
 
-    def __init__(self, max_words: int = 5000, maxlen: int = 100):
+    def __init__(self, max_words: int = 5000, maxlen: int = 100, maxlen_percentile: float = 0.0):
         self.max_words = max_words
         self.maxlen = maxlen
+        self.maxlen_percentile = maxlen_percentile
 
     def fit(self, X, y=None):
         self._validate_params()
+        self.maxlen_ = self.maxlen
+        if self.maxlen_percentile:  # a first pass for the lengths: keeping every text's tokens costs more memory
+            lengths = [len(tokenize(text)) for text in X]
+            self.maxlen_ = max(1, int(math.ceil(np.percentile(lengths, self.maxlen_percentile))))
         counts = Counter()
         for text in X:
-            counts.update(tokenize(text)[: self.maxlen])
+            counts.update(tokenize(text)[: self.maxlen_])
         # most_common sorts stably, so equal counts keep first-seen order: the vocabulary is deterministic.
         words = [word for word, _ in counts.most_common(self.max_words)]
         self.vocabulary_ = {word: index for index, word in enumerate(words, start=self.OOV + 1)}
@@ -52,10 +61,10 @@ class SequenceVectorizer(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         check_is_fitted(self, "vocabulary_")
-        sequences = np.full((len(X), self.maxlen), self.PAD, dtype=np.int32)
+        sequences = np.full((len(X), self.maxlen_), self.PAD, dtype=np.int32)
         lookup = self.vocabulary_.get
         for row, text in enumerate(X):
-            ids = [lookup(token, self.OOV) for token in tokenize(text)[: self.maxlen]]
+            ids = [lookup(token, self.OOV) for token in tokenize(text)[: self.maxlen_]]
             sequences[row, : len(ids)] = ids
         return sequences
 
@@ -64,3 +73,6 @@ class SequenceVectorizer(TransformerMixin, BaseEstimator):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"SequenceVectorizer: {name} must be a positive integer, got {value!r}")
+        p = self.maxlen_percentile
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 100:
+            raise ValueError(f"SequenceVectorizer: maxlen_percentile must be within 0..100 (0: off), got {p!r}")

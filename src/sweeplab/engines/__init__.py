@@ -7,7 +7,10 @@ about where results are stored: the sweep runner refits, scores and logs.
 
 from __future__ import annotations
 
+from sweeplab.engines.base import METRICS  # the metrics every engine scores folds with
+
 ENGINES = ("random", "grid", "optuna")
+__all__ = ["ENGINES", "METRICS", "get"]
 
 
 def get(name: str, **options):

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 COMPLETE, PRUNED, FAIL = "COMPLETE", "PRUNED", "FAIL"
+# Every fold is scored with each; a sweep's ``metric:`` picks the one trials are ranked and pruned by.
+METRICS = ("accuracy", "macro_f1")
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class TrialResult:
     fit_time: float
     state: str = COMPLETE
     note: str | None = None
+    fold_measures: tuple = ()  # per finished fold: every metric of METRICS, and facts such as a resolved maxlen
 
     @property
     def ok(self) -> bool:
@@ -40,6 +43,14 @@ class TrialResult:
     @property
     def std(self) -> float:
         return statistics.pstdev(self.fold_scores) if self.ok else math.nan
+
+    def summary(self) -> dict:
+        """CV mean and std of every metric measured on all folds: ``{"cv_accuracy_mean": ..., ...}``."""
+        if not self.ok or len(self.fold_measures) != len(self.fold_scores):
+            return {}
+        return {f"cv_{name}_{stat}": fn([fold[name] for fold in self.fold_measures])
+                for name in self.fold_measures[0] for stat, fn in (("mean", statistics.fmean),
+                                                                   ("std", statistics.pstdev))}
 
 
 @dataclass
@@ -90,7 +101,8 @@ class TrialListener(Protocol):
 
     def epoch_done(self, number: int, fold: int, epoch: int, value: float) -> None: ...
 
-    def fold_done(self, number: int, fold: int, params: dict, score: float) -> None: ...
+    def fold_done(self, number: int, fold: int, params: dict, score: float, measures: dict) -> None:
+        """``score`` is the sweep's metric; ``measures`` has every metric of METRICS."""
 
     def trial_finished(self, trial: TrialResult) -> None: ...
 
@@ -120,8 +132,20 @@ def best(trials: list[TrialResult]) -> TrialResult | None:
     return max(finished, key=lambda t: (t.mean, -t.number)) if finished else None
 
 
-def score(estimator, X, y) -> float:
-    """The one metric trials are ranked by and the refit is tested with: accuracy."""
-    from sklearn.metrics import accuracy_score
+def measure(estimator, X, y) -> dict:
+    """Every metric of METRICS for one prediction of ``X``, and the facts a fitted pipeline learnt from its data
+    (see :func:`sweeplab.pipeline.facts`)."""
+    from sweeplab.pipeline import facts
 
-    return float(accuracy_score(y, estimator.predict(X)))
+    return {**measure_predictions(y, estimator.predict(X)), **facts(estimator)}
+
+
+def measure_predictions(y_true, y_pred) -> dict:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    return {"accuracy": float(accuracy_score(y_true, y_pred)),
+            "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0))}
+
+
+def score(estimator, X, y, metric: str = "accuracy") -> float:
+    return measure(estimator, X, y)[metric]

@@ -3,8 +3,8 @@
 **Steps.** A pruner compares trials by the values they report at the same step. With E the most epochs the
 sweep allows, fold f (from 1) reports
 
-- after epoch e, the fold's validation accuracy, at step (f - 1) * (E + 1) + e;
-- when the fold ends, the mean accuracy of the folds finished so far, at step f * (E + 1);
+- after epoch e, the fold's validation score (the sweep's metric), at step (f - 1) * (E + 1) + e;
+- when the fold ends, the mean score of the folds finished so far, at step f * (E + 1);
 
 so a step means the same point of training in every trial, and a trial is cut after its first bad epochs or
 after its first bad fold. A trial with fewer epochs leaves the later epoch steps of each fold empty.
@@ -194,6 +194,7 @@ class OptunaEngine(Engine):
             number=trial.number, params=sweep.configuration(trial.params),
             fold_scores=tuple(trial.user_attrs.get("sweeplab.fold_scores", ())),
             fit_time=trial.user_attrs.get("sweeplab.fit_time", 0.0), state=state, note=note,
+            fold_measures=tuple(trial.user_attrs.get("sweeplab.fold_measures", ())),
         )
 
     # --- after the search ----------------------------------------------------------------------------------------
@@ -242,14 +243,14 @@ class _Objective:
             listener.epoch_done(trial.number, fold, epoch, value)
             self._report(trial, value, (fold - 1) * self.span + epoch, f"fold {fold} epoch {epoch}")
 
-        def on_fold(fold, value):
+        def on_fold(fold, value, measures):
             done.append(value)
-            listener.fold_done(trial.number, fold, chosen, value)
+            listener.fold_done(trial.number, fold, chosen, value, measures)
             self._report(trial, statistics.fmean(done), fold * self.span, f"the end of fold {fold}")
 
         try:
             cv.cross_validate(lambda: pipeline.build(sweep.model, params, sweep.seed), self.ctx.X, self.ctx.y,
-                              self.ctx.cv, on_epoch=on_epoch, on_fold=on_fold, run=folds)
+                              self.ctx.cv, on_epoch=on_epoch, on_fold=on_fold, run=folds, metric=sweep.metric)
         except optuna.TrialPruned as pruned:
             self._finish(trial, params, folds, PRUNED, str(pruned))
             raise
@@ -263,19 +264,19 @@ class _Objective:
         self._finish(trial, params, folds, COMPLETE, None)
         return statistics.fmean(folds.scores)
 
-    @staticmethod
-    def _report(trial, value: float, step: int, where: str) -> None:
+    def _report(self, trial, value: float, step: int, where: str) -> None:
         trial.report(value, step)
         if trial.should_prune():
-            raise _optuna().TrialPruned(f"pruned at {where} (accuracy {value:.3f}, step {step})")
+            raise _optuna().TrialPruned(f"pruned at {where} ({self.ctx.sweep.metric} {value:.3f}, step {step})")
 
     def _finish(self, trial, params, folds, state, note) -> None:
         trial.set_user_attr("sweeplab.fold_scores", folds.scores)
+        trial.set_user_attr("sweeplab.fold_measures", folds.measures)
         trial.set_user_attr("sweeplab.fit_time", folds.fit_time)
         if note:
             trial.set_user_attr("sweeplab.note", note)
         self.ctx.listener.trial_finished(
-            TrialResult(trial.number, params, tuple(folds.scores), folds.fit_time, state, note))
+            TrialResult(trial.number, params, tuple(folds.scores), folds.fit_time, state, note, tuple(folds.measures)))
 
     def _replace_failed(self) -> None:
         sweep = self.ctx.sweep
@@ -348,7 +349,8 @@ def _check_same_search(name: str, attrs: dict, sweep, dataset) -> None:
     if attrs.get(SHA_ATTR) != dataset.integrity["sha256"]:
         raise SweepLabError(f"study {name}: its data had sha256 {attrs.get(SHA_ATTR)}, "
                             f"{dataset.integrity['path']} now has {dataset.integrity['sha256']}; use --fresh")
-    before, now = attrs.get(SWEEP_ATTR, {}), sweep.to_dict()
+    # Studies begun before sweeps had a metric ranked by accuracy.
+    before, now = {"metric": "accuracy", **attrs.get(SWEEP_ATTR, {})}, sweep.to_dict()
     for key in sorted(set(before) | set(now)):
         if key not in MAY_CHANGE and before.get(key) != now.get(key):
             raise SweepLabError(f"study {name}: '{key}' was {before.get(key)!r} when the study began, now "

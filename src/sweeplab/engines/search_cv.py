@@ -1,7 +1,8 @@
 """``random`` and ``grid``: scikit-learn's RandomizedSearchCV and GridSearchCV over the sweeplab pipeline.
 
 The search runs sequentially with ``refit=False`` (the sweep runner refits the winner) and ``error_score=NaN``,
-so a configuration that raises becomes a failed trial while the others go on.
+so a configuration that raises becomes a failed trial while the others go on. Every fold is scored with every
+metric (a multi-metric search); the sweep's ``metric`` ranks.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import GridSearchCV, ParameterGrid, ParameterSampler, RandomizedSearchCV
 
-from sweeplab.engines.base import FAIL, Engine, TrialListener, TrialResult, score
+from sweeplab.engines.base import COMPLETE, FAIL, METRICS, Engine, TrialListener, TrialResult, measure
 from sweeplab.errors import SweepLabError
 from sweeplab.pipeline import route
 
@@ -44,7 +45,7 @@ class SearchCVEngine(Engine):
     def _run(self, sweep, pipeline, X, y, cv, listener: TrialListener) -> list[TrialResult]:
         space = self._space(sweep)
         names = {route(name, sweep.model): name for name in sweep.searched()}
-        scorer = _ReportingScorer(listener, names, cv.get_n_splits())
+        scorer = _ReportingScorer(listener, names, cv.get_n_splits(), sweep.metric)
         common = dict(scoring=scorer, cv=cv, refit=False, error_score=np.nan, n_jobs=1)
         if self.kind == "grid" or not space:
             search = GridSearchCV(pipeline, space, **common)
@@ -84,37 +85,44 @@ class SearchCVEngine(Engine):
 
 
 class _ReportingScorer:
-    """Accuracy of one fitted fold, reported to the listener as it happens (sklearn gives no other hook).
+    """Every metric of one fitted fold, reported to the listener as it happens (sklearn gives no other hook).
 
     scikit-learn runs the candidates one after another, each through all folds, so counting calls gives the
     trial and fold numbers (they drift only after a fold that failed, which the final results correct).
     """
 
-    def __init__(self, listener: TrialListener, names: dict, folds: int):
-        self.listener, self.names, self.folds = listener, names, folds
+    def __init__(self, listener: TrialListener, names: dict, folds: int, metric: str):
+        self.listener, self.names, self.folds, self.metric = listener, names, folds, metric
         self.calls = 0
 
-    def __call__(self, estimator, X, y) -> float:
-        value = score(estimator, X, y)
+    def __call__(self, estimator, X, y) -> dict:
+        measures = measure(estimator, X, y)
         params = estimator.get_params()
         trial, fold = divmod(self.calls, self.folds)
         self.calls += 1
-        self.listener.fold_done(trial, fold + 1, {name: params[key] for key, name in self.names.items()}, value)
-        return value
+        chosen = {name: params[key] for key, name in self.names.items()}
+        self.listener.fold_done(trial, fold + 1, chosen, measures[self.metric], measures)
+        return measures
 
 
 def _trials(results: dict, names: dict, sweep, folds: int, errors: str | None) -> list[TrialResult]:
     trials = []
     for i, candidate in enumerate(results["params"]):
-        scores = tuple(float(results[f"split{k}_test_score"][i]) for k in range(folds))
+        measures = tuple({m: float(results[f"split{k}_test_{m}"][i]) for m in _measured(results)}
+                         for k in range(folds))
+        scores = tuple(fold[sweep.metric] for fold in measures)
         failed = not all(math.isfinite(s) for s in scores)
         fit_time = float(results["mean_fit_time"][i]) * folds
-        if failed:
-            trials.append(TrialResult(i, _sweep_params(candidate, names, sweep), scores, fit_time, FAIL,
-                                      errors or "a fold failed"))
-        else:
-            trials.append(TrialResult(i, _sweep_params(candidate, names, sweep), scores, fit_time))
+        trials.append(TrialResult(i, _sweep_params(candidate, names, sweep), scores, fit_time,
+                                  FAIL if failed else COMPLETE, (errors or "a fold failed") if failed else None,
+                                  () if failed else measures))
     return trials
+
+
+def _measured(results: dict) -> list[str]:
+    """What the scorer returned: METRICS first, then facts (present only when every fold of some trial had them)."""
+    found = [key[len("split0_test_"):] for key in results if key.startswith("split0_test_")]
+    return [m for m in METRICS if m in found] + [f for f in found if f not in METRICS]
 
 
 def _sweep_params(candidate: dict, names: dict, sweep) -> dict:
