@@ -13,6 +13,10 @@ MIRROR := $(wildcard $(abspath ../shared/data/sentiment_labelled_sentences))
 ifneq ($(MIRROR),)
 export SWEEPLAB_DATA_MIRROR ?= $(MIRROR)
 endif
+GLOVE_MIRROR := $(wildcard $(abspath ../shared/data/glove))
+ifneq ($(GLOVE_MIRROR),)
+export SWEEPLAB_GLOVE_MIRROR ?= $(GLOVE_MIRROR)
+endif
 
 SWEEP_ARGS := $(foreach s,$(SOURCE),--source $(s)) \
 	$(if $(ENGINE),--engine $(ENGINE)) $(if $(TRIALS),--trials $(TRIALS)) \

@@ -19,6 +19,14 @@ def uci_dir() -> Path:
     return directory
 
 
+@pytest.fixture(scope="session")
+def glove_file() -> Path:
+    """The GloVe subset as `make data` leaves it (copied from ../shared/data/glove and checked)."""
+    path = ROOT / "data" / "glove" / "glove.6B.50d.subset.txt"
+    assert path.is_file(), "run 'make data' first (it copies the GloVe vectors from ../shared/data/glove)"
+    return path
+
+
 @pytest.fixture(autouse=True)
 def _project_paths(monkeypatch, uci_dir):
     """Tests run from anywhere but read the project's sweeps/ and data/."""

@@ -172,3 +172,22 @@ def test_maxlen_from_a_percentile_of_the_data(tmp_path):
                            ("{percentile: [90, x]}", "got 'x'")]:
         with pytest.raises(SweepLabError, match=r"space\.maxlen: .*" + re.escape(fragment)):
             space.load(str(write(tmp_path, f"model: cnn\nspace:\n  maxlen: {spec}\n")))
+
+
+def test_pretrained_embeddings_in_a_sweep_file(tmp_path, glove_file):
+    sweep = space.load(str(write(tmp_path, f"model: cnn\nembeddings: {{path: {glove_file}, trainable: [false, true]}}\n"
+                                           "space:\n  num_filters: 8\n")))
+    assert sweep.fixed()["embeddings"] == str(glove_file)
+    assert sweep.searched()["embeddings_trainable"].values == (False, True)
+    assert space.parse(sweep.to_dict(), "round trip").space == sweep.space
+    for text, key, fragment in [
+        ("embeddings: {path: nope.txt}\n", "embeddings.path", "nope.txt: embeddings file not found"),
+        (f"embeddings: {{path: {glove_file}, frozen: true}}\n", "embeddings.frozen", "unknown key"),
+        (f"embeddings: {{path: {glove_file}, trainable: maybe}}\n", "space.embeddings_trainable",
+         "expected bool values"),
+        (f"embeddings: {glove_file}\nspace:\n  embedding_dim: 64\n", "space.embedding_dim",
+         "the embedding width is the vectors' (50 in"),
+    ]:
+        path = write(tmp_path, "model: cnn\n" + text + ("" if "space:" in text else "space:\n  num_filters: 8\n"))
+        with pytest.raises(SweepLabError, match=f"{key}: .*{re.escape(fragment)}"):
+            space.load(str(path))

@@ -254,3 +254,25 @@ def test_a_percentile_maxlen_is_resolved_per_fold_and_logged(tmp_path):
     short, full = by_percentile["10.0"], by_percentile["100.0"]
     assert 1 <= short["fold_1_maxlen"] <= 8 < 16 <= full["fold_1_maxlen"] <= 20  # each fold's own training texts
     assert short["cv_maxlen_mean"] == pytest.approx((short["fold_1_maxlen"] + short["fold_2_maxlen"]) / 2)
+
+
+def test_a_glove_sweep_searches_trainable_and_logs_coverage(tmp_path, glove_file):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    sweep = tmp_path / "glove.yaml"
+    sweep.write_text(textwrap.dedent(f"""
+        model: cnn
+        engine: grid
+        folds: 2
+        seed: 3
+        embeddings: {{path: {glove_file}, trainable: [false, true]}}
+        fit: {{epochs: 1, batch_size: 16}}
+        space: {{num_filters: 4, kernel_size: 2, maxlen: 6}}
+    """))
+    args = ["sweep", str(sweep), "--data", str(topic_csv(tmp_path)), "--label-col", "topic", "--tracking-uri", uri]
+    assert main(args) == 0
+    children = runs(uri, "trial")
+    assert sorted(c.data.params["embeddings_trainable"] for c in children) == ["False", "True"]
+    for child in children:
+        m = child.data.metrics
+        assert m["fold_1_embedding_coverage"] == m["fold_2_embedding_coverage"] == m["cv_embedding_coverage_mean"]
+        assert m["cv_embedding_coverage_mean"] == 1.0  # topic words are all common English

@@ -359,4 +359,10 @@ def cmd_data(args) -> int:
         record = dataset.integrity
         print(f"{name}: {record['rows']} rows {record['class_counts']} sha256 {record['sha256'][:12]}… ok")
     print(f"data in {directory}: all files verified")
+    glove_mirror = os.environ.get("SWEEPLAB_GLOVE_MIRROR")
+    if glove_mirror:
+        print(f"GloVe vectors: {data.fetch_glove(glove_mirror)} verified")
+    elif not data.glove_path().is_file():
+        print(f"GloVe vectors: not fetched (set SWEEPLAB_GLOVE_MIRROR to a directory holding {data.GLOVE[0]}); "
+              "only sweeps with embeddings: need them")
     return 0

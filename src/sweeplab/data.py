@@ -32,6 +32,9 @@ SOURCES = {
     "imdb": ("imdb_labelled.txt", "aef2e49e3da25714d61175e3a6e68eeef74a20a2f914318dc3be9947ea86512d"),
 }
 README = ("readme.txt", "736c26aa54e3614459e50314ece0698051f0923d108ed53938dcb1aa0483bfd4")
+# Pretrained vectors for `embeddings:` (GloVe 6B 50d: the 20,000 most frequent words plus every UCI word; how it
+# was cut from the published vectors is in the mirror's SOURCES.md). Fetched to data/glove/ from a mirror.
+GLOVE = ("glove.6B.50d.subset.txt", "0dab3dc9eca4e2fb5d526a0c2e12b78171d3ebc8620fe69005bc26327c27976a")
 POOLED = "all"
 USER_FILE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
@@ -100,6 +103,29 @@ def fetch(directory: Path | None = None, mirror: str | Path | None = None, url: 
     for name in wanted:
         _write_atomically(directory / name, blobs[name])
     return directory
+
+
+def glove_path() -> Path:
+    return default_data_dir().parent / "glove" / GLOVE[0]
+
+
+def fetch_glove(mirror: str | Path, target: Path | None = None) -> Path:
+    """Copy the GloVe subset from ``mirror`` (a directory holding it) and check its sha256; a no-op when present.
+
+    The subset is not published as a download of its own (the published glove.6B.zip is 822 MB for all sizes),
+    so a mirror is the way in: ``SWEEPLAB_GLOVE_MIRROR``, which the Makefile sets to ``../shared/data/glove``.
+    """
+    target = Path(target or glove_path())
+    name, digest = GLOVE
+    if target.is_file() and sha256_of(target) == digest:
+        return target
+    blob = _read_mirror(Path(mirror), [name])[name]
+    actual = hashlib.sha256(blob).hexdigest()
+    if actual != digest:
+        raise SweepLabError(f"{Path(mirror) / name}: sha256 {actual} is not the expected {digest}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomically(target, blob)
+    return target
 
 
 def _read_mirror(mirror: Path, names: list[str]) -> dict[str, bytes]:

@@ -45,11 +45,21 @@ def choices(name: str) -> dict:
 
 
 def _embedded_input(meta: dict, embedding_dim: int, mask_zero: bool = False):
+    """Token ids -> vectors. With pretrained vectors (``meta["pretrained_"]``) the width is theirs, not
+    ``embedding_dim``, and the layer starts from them, frozen unless they are trainable."""
     from keras import Input, layers
 
     inputs = Input(shape=(meta["X_shape_"][1],), dtype="int32", name="tokens")
-    embedding = layers.Embedding(meta["vocab_size_"], embedding_dim, mask_zero=mask_zero, name="embedding")
-    return inputs, embedding(inputs)
+    pretrained = meta.get("pretrained_")
+    width = embedding_dim if pretrained is None else pretrained.matrix.shape[1]
+    embedding = layers.Embedding(meta["vocab_size_"], width, mask_zero=mask_zero, name="embedding",
+                                 trainable=True if pretrained is None else pretrained.trainable)
+    vectors = embedding(inputs)
+    if pretrained is not None:
+        # Set after building rather than as an initializer: the weights then live in the weights file, not the
+        # model's JSON config.
+        embedding.set_weights([pretrained.matrix[: meta["vocab_size_"]]])
+    return inputs, vectors
 
 
 def _classifier_head(x, meta: dict, dense_units: int, dropout: float):

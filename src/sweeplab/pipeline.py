@@ -13,18 +13,20 @@ from sweeplab.vectorize import SequenceVectorizer
 
 # Fit settings a sweep may fix under `fit:` or search under `space:`.
 FIT_DEFAULTS = {"epochs": 10, "batch_size": 32}
+# Pretrained vectors for the Embedding layer (a sweep's `embeddings:`): a GloVe-format file ("" = none).
+EMBEDDING_DEFAULTS = {"embeddings": "", "embeddings_trainable": True}
 
 
 def tunable(model: str) -> dict:
     """Every parameter a sweep over ``model`` may set, with its default (whose type is the expected type)."""
-    return {**SequenceVectorizer().get_params(), **FIT_DEFAULTS, **models.defaults(model)}
+    return {**SequenceVectorizer().get_params(), **FIT_DEFAULTS, **EMBEDDING_DEFAULTS, **models.defaults(model)}
 
 
 def route(name: str, model: str) -> str:
     """The pipeline parameter a sweep parameter sets."""
     if name in SequenceVectorizer().get_params():
         return f"vectorize__{name}"
-    if name in FIT_DEFAULTS:
+    if name in FIT_DEFAULTS or name in EMBEDDING_DEFAULTS:
         return f"clf__{name}"
     if name in models.defaults(model):
         return f"clf__model__{name}"
@@ -35,17 +37,21 @@ def build(model: str, params: dict, seed: int) -> Pipeline:
     """An unfitted pipeline for ``model`` with ``params`` (sweep names) set; the rest keep their defaults."""
     from sweeplab.classifier import KerasTextClassifier  # imports TensorFlow: only when a model is wanted
 
-    classifier = KerasTextClassifier(model=models.get(model), random_state=seed, verbose=0, **FIT_DEFAULTS)
+    classifier = KerasTextClassifier(model=models.get(model), random_state=seed, verbose=0, **FIT_DEFAULTS,
+                                     **EMBEDDING_DEFAULTS)
     pipe = Pipeline([("vectorize", SequenceVectorizer()), ("clf", classifier)])
     return pipe.set_params(**{route(name, model): value for name, value in params.items()})
 
 
 def facts(fitted) -> dict:
     """What a fitted pipeline learnt from its training data that a trial should record (a data-derived sequence
-    length); empty for anything else, such as the baseline."""
+    length, the share of the vocabulary pretrained vectors cover); empty for anything else, such as the
+    baseline."""
     steps = getattr(fitted, "named_steps", {})
-    vectorizer = steps.get("vectorize")
+    vectorizer, classifier = steps.get("vectorize"), steps.get("clf")
     found = {}
     if vectorizer is not None and getattr(vectorizer, "maxlen_percentile", 0):
         found["maxlen"] = float(vectorizer.maxlen_)
+    if getattr(classifier, "pretrained_", None) is not None:
+        found["embedding_coverage"] = classifier.pretrained_.coverage
     return found

@@ -21,7 +21,7 @@ from sweeplab.errors import SweepLabError
 
 TOP_LEVEL = {
     "name", "description", "model", "engine", "sources", "trials", "folds", "test_size", "seed", "fit", "space",
-    "sampler", "pruner", "timeout", "metric",
+    "sampler", "pruner", "timeout", "metric", "embeddings",
 }
 # Optuna engine settings: a name, or {name: ..., option: value} with options of the Optuna class.
 SAMPLERS = {"tpe": "TPESampler", "random": "RandomSampler", "grid": None}
@@ -300,7 +300,7 @@ def _parse_space(settings: dict, fail) -> dict:
             fail(f"fit.{key}", f"unknown key, expected one of {', '.join(sorted(FIT_KEYS))}")
         if key in space_raw:
             fail(f"fit.{key}", "also given under space: set it in one place")
-    space_raw = _percentile_maxlen(space_raw, fail)
+    space_raw = {**_percentile_maxlen(space_raw, fail), **_pretrained_embeddings(settings.get("embeddings"), fail)}
     accepted, allowed = tunable(settings["model"]), models.choices(settings["model"])
     space = {}
     for name, spec in {**space_raw, **fit_raw}.items():
@@ -308,7 +308,43 @@ def _parse_space(settings: dict, fail) -> dict:
         _check_known(name, settings["model"], accepted, lambda problem, key=key: fail(key, problem))
         space[name] = _parse_param(name, spec, accepted[name], lambda problem, key=key: fail(key, problem),
                                    allowed.get(name))
+    _check_embeddings_file(space, fail)
     return space
+
+
+def _pretrained_embeddings(spec, fail) -> dict:
+    """``embeddings: {path: FILE, trainable: true | false | [true, false]}`` stands for the ``embeddings`` and
+    ``embeddings_trainable`` parameters."""
+    if spec is None:
+        return {}
+    if isinstance(spec, str):
+        spec = {"path": spec}
+    if not isinstance(spec, dict):
+        fail("embeddings", f"expected {{path: FILE, trainable: true|false|[true, false]}}, got {describe(spec)}")
+    unknown = sorted(set(spec) - {"path", "trainable"}, key=str)
+    if unknown:
+        fail(f"embeddings.{unknown[0]}", "unknown key, expected path and trainable")
+    if not isinstance(spec.get("path"), str) or not spec["path"]:
+        fail("embeddings.path", f"expected the path of a GloVe-format text file, got {describe(spec.get('path'))}")
+    return {"embeddings": spec["path"], "embeddings_trainable": spec.get("trainable", True)}
+
+
+def _check_embeddings_file(space: dict, fail) -> None:
+    """The vectors' file exists and reads as GloVe, and no embedding_dim contradicts its width."""
+    from sweeplab import embeddings
+
+    path = space.get("embeddings")
+    if path is None or not path.values[0]:
+        return
+    if not path.is_fixed:
+        fail("embeddings.path", "one file per sweep: search trainable, not the path")
+    try:
+        width = embeddings.width(path.values[0])
+    except SweepLabError as exc:
+        fail("embeddings.path", str(exc))
+    if "embedding_dim" in space:
+        fail("space.embedding_dim", f"the embedding width is the vectors' ({width} in {path.values[0]}): "
+                                    "leave embedding_dim out")
 
 
 def _percentile_maxlen(space_raw: dict, fail) -> dict:

@@ -22,6 +22,14 @@ def tokenize(text: str) -> list[str]:
     return TOKEN.findall(text.lower())
 
 
+class TokenIds(np.ndarray):
+    """Token ids that carry the vocabulary they index, so that the model step of a Pipeline can look words up
+    (a pretrained embedding needs them) without a side channel. Slices keep it."""
+
+    def __array_finalize__(self, obj):
+        self.vocabulary = getattr(obj, "vocabulary", None)
+
+
 class SequenceVectorizer(TransformerMixin, BaseEstimator):
     """Map each text to ``maxlen_`` word indices, padded with zeros at the end.
 
@@ -66,6 +74,8 @@ class SequenceVectorizer(TransformerMixin, BaseEstimator):
         for row, text in enumerate(X):
             ids = [lookup(token, self.OOV) for token in tokenize(text)[: self.maxlen_]]
             sequences[row, : len(ids)] = ids
+        sequences = sequences.view(TokenIds)
+        sequences.vocabulary = self.vocabulary_
         return sequences
 
     def _validate_params(self):
