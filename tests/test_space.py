@@ -191,3 +191,13 @@ def test_pretrained_embeddings_in_a_sweep_file(tmp_path, glove_file):
         path = write(tmp_path, "model: cnn\n" + text + ("" if "space:" in text else "space:\n  num_filters: 8\n"))
         with pytest.raises(SweepLabError, match=f"{key}: .*{re.escape(fragment)}"):
             space.load(str(path))
+
+
+def test_bow_dense_takes_bag_of_words_settings_not_sequence_ones(tmp_path):
+    sweep = space.load(str(write(tmp_path, "model: bow_dense\nspace:\n  mode: [binary, tfidf]\n  max_words: 2000\n")))
+    assert sweep.searched()["mode"].values == ("binary", "tfidf")
+    for spec, key, fragment in [("mode: [bm25]", "space.mode", "expected one of binary, count, tfidf"),
+                                ("maxlen: 100", "space.maxlen", "model 'bow_dense' takes no such parameter"),
+                                ("embedding_dim: 8", "space.embedding_dim", "model .bow_dense. takes no such")]:
+        with pytest.raises(SweepLabError, match=f"{key}: {fragment}"):
+            space.load(str(write(tmp_path, f"model: bow_dense\nspace:\n  {spec}\n")))

@@ -75,10 +75,12 @@ def test_loading_refuses_what_is_not_a_sweeplab_model(tmp_path):
 @pytest.mark.parametrize("model, params", [
     ("embedding_pool", {}), ("flatten", {}), ("rnn", {"cell": "gru", "bidirectional": True, "units": 4}),
     ("embedding_pool", {"maxlen_percentile": 50.0}),  # the raw-text layer takes the resolved length
+    ("bow_dense", {"mode": "binary"}), ("bow_dense", {"mode": "count"}), ("bow_dense", {"mode": "tfidf"}),
 ])
 def test_every_family_folds_into_a_raw_text_model(model, params, tiny_texts):
     texts, labels = tiny_texts
-    pipe = pipeline.build(model, {"epochs": 1, "embedding_dim": 8, "maxlen": 12, **params}, seed=0)
+    sequence = {"embedding_dim": 8, "maxlen": 12} if model != "bow_dense" else {}
+    pipe = pipeline.build(model, {"epochs": 1, **sequence, **params}, seed=0)
     pipe.fit(texts, labels)
     frame = textmodel.predict(textmodel.from_pipeline(pipe, [0, 1]), texts[:10])
     np.testing.assert_allclose(frame[["p_0", "p_1"]].to_numpy(), pipe.predict_proba(texts[:10]), atol=1e-5)

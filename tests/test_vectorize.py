@@ -70,3 +70,19 @@ def test_the_length_can_be_a_percentile_of_the_training_texts():
     assert SequenceVectorizer(maxlen_percentile=100).fit(texts[:4]).maxlen_ == 4  # learnt per fit, like the vocabulary
     with pytest.raises(ValueError, match="maxlen_percentile must be within 0..100"):
         SequenceVectorizer(maxlen_percentile=101).fit(texts)
+
+
+def test_bag_of_words_columns_and_modes():
+    from sweeplab.vectorize import BagOfWordsVectorizer
+
+    texts = ["good good film", "bad film", "good"]
+    fitted = BagOfWordsVectorizer(max_words=2, mode="count").fit(texts)
+    assert fitted.vocabulary_ == {"good": 1, "film": 2}  # most frequent first; column 0 is every other word
+    np.testing.assert_array_equal(fitted.transform(["good good bad zebra"]), [[2, 2, 0]])
+    binary = BagOfWordsVectorizer(max_words=2, mode="binary").fit(texts).transform(["good good bad"])
+    np.testing.assert_array_equal(binary, [[1, 1, 0]])
+    tfidf = BagOfWordsVectorizer(max_words=2, mode="tfidf").fit(texts)
+    idf_good, idf_film = np.log(1 + 3 / 3), np.log(1 + 3 / 3)
+    np.testing.assert_allclose(tfidf.idf_, [np.mean([idf_good, idf_film]), idf_good, idf_film], rtol=1e-6)
+    with pytest.raises(ValueError, match="mode must be one of binary, count, tfidf"):
+        BagOfWordsVectorizer(mode="bm25").fit(texts)

@@ -37,7 +37,8 @@ class KerasTextClassifier(KerasClassifier):
         return tags
 
     def fit(self, X, y, sample_weight=None, **kwargs):
-        self.vocab_size_ = int(np.max(X)) + 1
+        if np.issubdtype(X.dtype, np.integer):  # token ids; a bag-of-words model has no embedding to size
+            self.vocab_size_ = int(np.max(X)) + 1
         self.pretrained_ = self._pretrained(X)
         super().fit(X, y, sample_weight=sample_weight, **kwargs)
         # Keras trains on through a NaN loss and predicts garbage; a diverged fit is a failed fit.

@@ -16,11 +16,22 @@ from typing import Callable, Literal
 from sweeplab.errors import SweepLabError
 
 REGISTRY: dict[str, Callable] = {}
+# What a factory's model takes as input: padded token ids (an Embedding first), or bag-of-words vectors.
+SEQUENCES, BAG_OF_WORDS = "sequences", "bag_of_words"
 
 
-def register(factory: Callable) -> Callable:
-    REGISTRY[factory.__name__] = factory
-    return factory
+def register(factory: Callable | None = None, *, reads: str = SEQUENCES):
+    """``@register`` or ``@register(reads=BAG_OF_WORDS)``: add a factory to the registry under its name."""
+    def add(function: Callable) -> Callable:
+        function.reads = reads
+        REGISTRY[function.__name__] = function
+        return function
+
+    return add(factory) if factory is not None else add
+
+
+def reads(name: str) -> str:
+    return get(name).reads
 
 
 def get(name: str) -> Callable:
@@ -176,6 +187,22 @@ def flatten(
     inputs, x = _embedded_input(meta, embedding_dim)
     x = layers.Flatten()(x)
     return _compiled(inputs, _classifier_head(x, meta, dense_units, dropout), meta, learning_rate, "flatten")
+
+
+@register(reads=BAG_OF_WORDS)
+def bow_dense(
+    meta: dict,
+    *,
+    dense_units: int = 10,
+    dropout: float = 0.0,
+    learning_rate: float = 0.001,
+):
+    """Bag-of-words vector (binary, count or TF-IDF: the vectorizer's ``mode``) -> Dense(relu) -> output: the
+    first Keras model of the tutorials, and the neural twin of the logistic-regression baseline."""
+    from keras import Input
+
+    inputs = Input(shape=(meta["X_shape_"][1],), dtype="float32", name="bag_of_words")
+    return _compiled(inputs, _classifier_head(inputs, meta, dense_units, dropout), meta, learning_rate, "bow_dense")
 
 
 # --- baseline -----------------------------------------------------------------------------------------------------

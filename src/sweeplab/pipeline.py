@@ -9,7 +9,7 @@ from __future__ import annotations
 from sklearn.pipeline import Pipeline
 
 from sweeplab import models
-from sweeplab.vectorize import SequenceVectorizer
+from sweeplab.vectorize import BagOfWordsVectorizer, SequenceVectorizer
 
 # Fit settings a sweep may fix under `fit:` or search under `space:`.
 FIT_DEFAULTS = {"epochs": 10, "batch_size": 32}
@@ -17,16 +17,30 @@ FIT_DEFAULTS = {"epochs": 10, "batch_size": 32}
 EMBEDDING_DEFAULTS = {"embeddings": "", "embeddings_trainable": True}
 
 
+def vectorizer(model: str):
+    """The vectorizer class that makes ``model``'s input."""
+    return SequenceVectorizer if models.reads(model) == models.SEQUENCES else BagOfWordsVectorizer
+
+
+def _classifier_defaults(model: str) -> dict:
+    return {**FIT_DEFAULTS, **(EMBEDDING_DEFAULTS if models.reads(model) == models.SEQUENCES else {})}
+
+
 def tunable(model: str) -> dict:
     """Every parameter a sweep over ``model`` may set, with its default (whose type is the expected type)."""
-    return {**SequenceVectorizer().get_params(), **FIT_DEFAULTS, **EMBEDDING_DEFAULTS, **models.defaults(model)}
+    return {**vectorizer(model)().get_params(), **_classifier_defaults(model), **models.defaults(model)}
+
+
+def choices(model: str) -> dict:
+    """The parameters of ``model``'s pipeline that take one of a fixed set of values, with those values."""
+    return {**getattr(vectorizer(model), "CHOICES", {}), **models.choices(model)}
 
 
 def route(name: str, model: str) -> str:
     """The pipeline parameter a sweep parameter sets."""
-    if name in SequenceVectorizer().get_params():
+    if name in vectorizer(model)().get_params():
         return f"vectorize__{name}"
-    if name in FIT_DEFAULTS or name in EMBEDDING_DEFAULTS:
+    if name in _classifier_defaults(model):
         return f"clf__{name}"
     if name in models.defaults(model):
         return f"clf__model__{name}"
@@ -39,7 +53,7 @@ def build(model: str, params: dict, seed: int) -> Pipeline:
 
     classifier = KerasTextClassifier(model=models.get(model), random_state=seed, verbose=0, **FIT_DEFAULTS,
                                      **EMBEDDING_DEFAULTS)
-    pipe = Pipeline([("vectorize", SequenceVectorizer()), ("clf", classifier)])
+    pipe = Pipeline([("vectorize", vectorizer(model)()), ("clf", classifier)])
     return pipe.set_params(**{route(name, model): value for name, value in params.items()})
 
 

@@ -288,6 +288,7 @@ def _compact(choice: dict):
 
 
 def _parse_space(settings: dict, fail) -> dict:
+    from sweeplab.pipeline import choices as pipeline_choices
     from sweeplab.pipeline import tunable
 
     space_raw, fit_raw = settings.get("space"), settings["fit"]
@@ -301,7 +302,7 @@ def _parse_space(settings: dict, fail) -> dict:
         if key in space_raw:
             fail(f"fit.{key}", "also given under space: set it in one place")
     space_raw = {**_percentile_maxlen(space_raw, fail), **_pretrained_embeddings(settings.get("embeddings"), fail)}
-    accepted, allowed = tunable(settings["model"]), models.choices(settings["model"])
+    accepted, allowed = tunable(settings["model"]), pipeline_choices(settings["model"])
     space = {}
     for name, spec in {**space_raw, **fit_raw}.items():
         key = f"fit.{name}" if name in fit_raw else f"space.{name}"
@@ -371,9 +372,10 @@ def check_configuration(model: str, values: dict, fail) -> dict:
 
     ``fail(name, problem)`` reports the first problem.
     """
+    from sweeplab.pipeline import choices as pipeline_choices
     from sweeplab.pipeline import tunable
 
-    accepted, allowed = tunable(model), models.choices(model)
+    accepted, allowed = tunable(model), pipeline_choices(model)
     checked = {}
     for name, value in values.items():
         _check_known(name, model, accepted, lambda problem, name=name: fail(name, problem))

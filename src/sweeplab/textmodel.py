@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from sweeplab.errors import SweepLabError
+from sweeplab.vectorize import BagOfWordsVectorizer
 
 INPUT = "text"
 BATCH = 1024
@@ -50,6 +51,37 @@ class TextToSequence(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "vocabulary": self.vocabulary, "maxlen": self.maxlen}
+
+
+@keras.saving.register_keras_serializable(package="sweeplab")
+class TextToBagOfWords(keras.layers.Layer):
+    """Raw strings to :class:`~sweeplab.vectorize.BagOfWordsVectorizer` vectors: column 0 counts the words outside
+    ``vocabulary``, column ``i + 1`` the word ``vocabulary[i]``; ``mode`` binary, count or tfidf (with ``idf``,
+    whose first entry is column 0's)."""
+
+    MODES = {"binary": "multi_hot", "count": "count", "tfidf": "tf_idf"}
+
+    def __init__(self, vocabulary: list[str], mode: str, idf: list[float] | None = None, **kwargs):
+        kwargs["trainable"] = False
+        super().__init__(**kwargs)
+        self.vocabulary, self.mode = list(vocabulary), mode
+        self.idf = None if idf is None else [float(v) for v in idf]
+        # StringLookup's tf_idf gives out-of-vocabulary words the mean idf, as the Python vectorizer does.
+        weights = {"idf_weights": self.idf[1:]} if mode == "tfidf" else {}
+        self.lookup = keras.layers.StringLookup(vocabulary=self.vocabulary, num_oov_indices=1,
+                                                output_mode=self.MODES[mode], **weights)
+
+    def build(self, input_shape=None):
+        self.built = True
+
+    def call(self, texts):
+        return tf.cast(self.lookup(tokenize(tf.reshape(texts, [-1]))), "float32")
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], len(self.vocabulary) + 1)
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary": self.vocabulary, "mode": self.mode, "idf": self.idf}
 
 
 def tokenize(texts):
@@ -92,8 +124,12 @@ def from_pipeline(pipe, classes: list):
     vectorizer, network = pipe.named_steps["vectorize"], pipe.named_steps["clf"].model_
     words = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
     texts = keras.Input(shape=(1,), dtype="string", name=INPUT)
-    sequences = TextToSequence(words, vectorizer.maxlen_, name="text_to_sequence")(texts)
-    probabilities = ClassProbabilities(_plain(classes), name="class_probabilities")(network(sequences))
+    if isinstance(vectorizer, BagOfWordsVectorizer):
+        idf = vectorizer.idf_.tolist() if vectorizer.mode == "tfidf" else None
+        features = TextToBagOfWords(words, vectorizer.mode, idf, name="text_to_bag_of_words")(texts)
+    else:
+        features = TextToSequence(words, vectorizer.maxlen_, name="text_to_sequence")(texts)
+    probabilities = ClassProbabilities(_plain(classes), name="class_probabilities")(network(features))
     return keras.Model(texts, probabilities, name=f"{network.name}_raw_text")
 
 

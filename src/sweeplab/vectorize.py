@@ -1,7 +1,8 @@
-"""Raw text to padded integer sequences, as a scikit-learn transformer.
+"""Raw text to model input, as scikit-learn transformers: padded integer sequences for the embedding models,
+bag-of-words vectors for ``bow_dense``.
 
-It sits inside the Pipeline, so cross-validation fits it on each fold's training part only: the vocabulary never
-sees validation or test text. ``max_words`` and ``maxlen`` are ordinary parameters, so a sweep can search them.
+They sit inside the Pipeline, so cross-validation fits them on each fold's training part only: the vocabulary
+never sees validation or test text. Their settings are ordinary parameters, so a sweep can search them.
 """
 
 from __future__ import annotations
@@ -86,3 +87,53 @@ class SequenceVectorizer(TransformerMixin, BaseEstimator):
         p = self.maxlen_percentile
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 100:
             raise ValueError(f"SequenceVectorizer: maxlen_percentile must be within 0..100 (0: off), got {p!r}")
+
+
+class BagOfWordsVectorizer(TransformerMixin, BaseEstimator):
+    """Each text as one column per vocabulary word, plus column 0 for every other word.
+
+    The ``max_words`` most frequent words of the training texts make the vocabulary (ties: first seen first).
+    ``mode``: ``binary`` (present or not), ``count`` or ``tfidf`` (count × idf, idf = ln(1 + n / (1 + df)) from the
+    training texts; column 0 gets the mean idf). The output is a dense float32 matrix, fine for the UCI sources
+    (1000 × 5001 is 20 MB); the sequence models are the ones meant for large data.
+    """
+
+    CHOICES = {"mode": ("binary", "count", "tfidf")}
+
+    def __init__(self, max_words: int = 5000, mode: str = "count"):
+        self.max_words = max_words
+        self.mode = mode
+
+    def fit(self, X, y=None):
+        self._validate_params()
+        counts, documents = Counter(), Counter()
+        for text in X:
+            tokens = tokenize(text)
+            counts.update(tokens)
+            documents.update(set(tokens))
+        words = [word for word, _ in counts.most_common(self.max_words)]
+        self.vocabulary_ = {word: column for column, word in enumerate(words, start=1)}
+        idf = np.array([math.log(1 + len(X) / (1 + documents[word])) for word in words], dtype=np.float32)
+        self.idf_ = np.concatenate([[idf.mean() if len(idf) else 0.0], idf]).astype(np.float32)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "vocabulary_")
+        vectors = np.zeros((len(X), len(self.vocabulary_) + 1), dtype=np.float32)
+        lookup = self.vocabulary_.get
+        for row, text in enumerate(X):
+            for token in tokenize(text):
+                vectors[row, lookup(token, 0)] += 1
+        if self.mode == "binary":
+            np.minimum(vectors, 1, out=vectors)
+        elif self.mode == "tfidf":
+            vectors *= self.idf_
+        return vectors
+
+    def _validate_params(self):
+        if isinstance(self.max_words, bool) or not isinstance(self.max_words, (int, np.integer)) or \
+                self.max_words < 1:
+            raise ValueError(f"BagOfWordsVectorizer: max_words must be a positive integer, got {self.max_words!r}")
+        if self.mode not in self.CHOICES["mode"]:
+            raise ValueError(f"BagOfWordsVectorizer: mode must be one of {', '.join(self.CHOICES['mode'])}, "
+                             f"got {self.mode!r}")
