@@ -201,3 +201,49 @@ def test_bow_dense_takes_bag_of_words_settings_not_sequence_ones(tmp_path):
                                 ("embedding_dim: 8", "space.embedding_dim", "model .bow_dense. takes no such")]:
         with pytest.raises(SweepLabError, match=f"{key}: {fragment}"):
             space.load(str(write(tmp_path, f"model: bow_dense\nspace:\n  {spec}\n")))
+
+
+FAMILIES = """\
+model: [cnn, rnn, bow_dense]
+space:
+  learning_rate: [0.001, 0.01]
+  cnn: {num_filters: [8, 16], maxlen: {percentile: 95}}
+  rnn: {cell: [lstm, gru], units: 8}
+  bow_dense: {mode: tfidf}
+"""
+
+
+def test_a_sweep_across_model_families(tmp_path):
+    sweep = space.load(str(write(tmp_path, FAMILIES)))
+    assert sweep.models == ("cnn", "rnn", "bow_dense") and sweep.model == "cnn|rnn|bow_dense"
+    assert set(sweep.searched()) == {"learning_rate"}  # shared by every family
+    assert set(sweep.searched("rnn")) == {"learning_rate", "cell"} and sweep.fixed("rnn")["units"] == 8
+    assert sweep.fixed("cnn")["maxlen_percentile"] == 95.0 and "units" not in sweep.fixed("cnn")
+    assert sweep.configuration({"model": "bow_dense", "learning_rate": 0.01})["mode"] == "tfidf"
+    again = space.parse(sweep.to_dict(), "round trip")
+    assert (again.space, again.families, again.model) == (sweep.space, sweep.families, sweep.model)
+
+
+@pytest.mark.parametrize("old, new, key, fragment", [
+    ("  rnn: {cell: [lstm, gru], units: 8}", "  rnn: {units: 8}\n  cnn2: 1", "space.cnn2", "no such parameter"),
+    ("cnn: {num_filters: [8, 16], maxlen: {percentile: 95}}", "cnn: {cell: lstm}", "space.cnn.cell",
+     "cnn takes no such parameter (rnn does: put it under space.rnn)"),
+    ("  learning_rate: [0.001, 0.01]", "  maxlen: 50", "space.maxlen",
+     "shared by every family, but bow_dense takes no such parameter: put it under space.cnn and space.rnn"),
+    ("  bow_dense: {mode: tfidf}", "  bow_dense: {mode: tfidf}\n  flatten: {}", "space.flatten",
+     "flatten is not one of this sweep's models (cnn, rnn, bow_dense)"),
+    ("  rnn: {cell: [lstm, gru], units: 8}", "  rnn: {learning_rate: 0.1}", "space.rnn.learning_rate",
+     "set it in one place"),
+    ("model: [cnn, rnn, bow_dense]", "model: [cnn, rnn, cnn]", "model", "a family is listed twice"),
+    ("model: [cnn, rnn, bow_dense]", "model: [cnn, gpt]", "model", "unknown model 'gpt'"),
+    ("model: [cnn, rnn, bow_dense]", "model: cnn", "space.cnn", "a family's own parameters need model: [a list"),
+])
+def test_family_mistakes_are_one_line(tmp_path, old, new, key, fragment):
+    assert old in FAMILIES
+    with pytest.raises(SweepLabError, match=f": {re.escape(key)}: .*{re.escape(fragment)}"):
+        space.load(str(write(tmp_path, FAMILIES.replace(old, new))))
+
+
+def test_the_optuna_grid_sampler_cannot_search_families(tmp_path):
+    with pytest.raises(SweepLabError, match="sampler: the grid sampler cannot search across model families"):
+        space.load(str(write(tmp_path, FAMILIES + "engine: optuna\nsampler: grid\n")))

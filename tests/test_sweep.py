@@ -5,6 +5,7 @@ import textwrap
 
 import numpy as np
 import pytest
+import yaml
 from mlflow import MlflowClient
 
 from sweeplab import engines
@@ -276,3 +277,45 @@ def test_a_glove_sweep_searches_trainable_and_logs_coverage(tmp_path, glove_file
         m = child.data.metrics
         assert m["fold_1_embedding_coverage"] == m["fold_2_embedding_coverage"] == m["cv_embedding_coverage_mean"]
         assert m["cv_embedding_coverage_mean"] == 1.0  # topic words are all common English
+
+
+@pytest.mark.parametrize("engine", ["random", "optuna"])
+def test_one_study_across_model_families(tmp_path, engine):
+    """`model: [...]` with a sub-space per family: each trial is one family with only its own parameters, and the
+    winner is refit, logged and exported as that family."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    sweep = tmp_path / "families.yaml"
+    sweep.write_text(textwrap.dedent(f"""
+        model: [rnn, embedding_pool, bow_dense]
+        engine: {engine}
+        trials: 6
+        folds: 2
+        seed: 5
+        pruner: none
+        sampler: {{name: tpe, n_startup_trials: 6}}
+        fit: {{epochs: 2, batch_size: 16}}
+        space:
+          learning_rate: 0.02
+          rnn: {{cell: [gru, simple_rnn], units: 4, embedding_dim: 4, maxlen: 6}}
+          embedding_pool: {{embedding_dim: [4, 8], maxlen: 6}}
+          bow_dense: {{mode: [binary, tfidf]}}
+    """))
+    args = ["sweep", str(sweep), "--data", str(topic_csv(tmp_path)), "--label-col", "topic", "--tracking-uri", uri]
+    if engine == "optuna":
+        args += ["--storage", f"sqlite:///{tmp_path / 'optuna.db'}"]
+    assert main(args) == 0
+    own = {"rnn": {"cell", "units", "embedding_dim", "maxlen"}, "embedding_pool": {"embedding_dim", "maxlen"},
+           "bow_dense": {"mode"}}
+    children = runs(uri, "trial")
+    assert len(children) == 6 and len({c.data.params["model"] for c in children}) >= 2
+    for child in children:
+        family = child.data.params["model"]
+        others = set().union(*(names for name, names in own.items() if name != family)) - own[family]
+        assert own[family] <= set(child.data.params) and not others & set(child.data.params), child.data.params
+    (parent,) = runs(uri, "dataset")
+    assert parent.info.status == "FINISHED" and parent.data.params["model"] == "rnn|embedding_pool|bow_dense"
+    exported = tmp_path / "winner.yaml"
+    assert main(["export", "families", "--source", "topics", "--out", str(exported), "--tracking-uri", uri]) == 0
+    winner = yaml.safe_load(exported.read_text())
+    (best,) = [c for c in children if c.data.tags.get(BEST) == "true"]
+    assert winner["model"] == best.data.params["model"] and "model" not in winner["params"]

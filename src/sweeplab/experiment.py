@@ -89,12 +89,13 @@ def export(tracker, sweep: str, source: str, rank: int = 1) -> dict:
     child = tracker.client.get_run(row["run_id"])
     parent = tracker.client.get_run(child.data.tags[PARENT])
     logged = parent.data.params
-    model = logged["model"]
+    chosen = dict(row["params"])
+    model = chosen.pop("model", logged["model"])  # a family sweep's trial names its family
 
     def fail(name, problem):
         raise SweepLabError(f"run {row['run_id']}: parameter {name}: {problem}")
 
-    configuration = space.check_configuration(model, {**tunable(model), **row["params"]}, fail)
+    configuration = space.check_configuration(model, {**tunable(model), **chosen}, fail)
     fit = {k: configuration.pop(k) for k in FIT_DEFAULTS}
     recorded = {k[len("version."):]: v for k, v in logged.items() if k.startswith("version.")}
     measured = child.data.metrics

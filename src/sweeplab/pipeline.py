@@ -47,8 +47,16 @@ def route(name: str, model: str) -> str:
     raise KeyError(f"{model} takes no parameter '{name}'")
 
 
+def for_sweep(sweep, configuration: dict) -> Pipeline:
+    """An unfitted pipeline for one configuration of ``sweep`` (its family, when it searches several)."""
+    return build(sweep.model_of(configuration), configuration, sweep.seed)
+
+
 def build(model: str, params: dict, seed: int) -> Pipeline:
-    """An unfitted pipeline for ``model`` with ``params`` (sweep names) set; the rest keep their defaults."""
+    """An unfitted pipeline for ``model`` with ``params`` (sweep names) set; the rest keep their defaults.
+
+    A ``model`` entry in ``params`` (a family sweep's configuration names its family) is not a parameter."""
+    params = {name: value for name, value in params.items() if name != "model"}
     from sweeplab.classifier import KerasTextClassifier  # imports TensorFlow: only when a model is wanted
 
     classifier = KerasTextClassifier(model=models.get(model), random_state=seed, verbose=0, **FIT_DEFAULTS,

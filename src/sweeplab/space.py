@@ -74,13 +74,14 @@ class Param:
             return stats.loguniform(self.low, self.high)
         return stats.uniform(self.low, self.high - self.low)
 
-    def suggest(self, trial):
-        """Ask an Optuna trial for this parameter's value."""
+    def suggest(self, trial, key: str | None = None):
+        """Ask an Optuna trial for this parameter's value, under ``key`` (default: its name) in the study."""
+        key = key or self.name
         if self.values:
-            return trial.suggest_categorical(self.name, list(self.values))
+            return trial.suggest_categorical(key, list(self.values))
         if self.integer:
-            return trial.suggest_int(self.name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
-        return trial.suggest_float(self.name, self.low, self.high, step=self.step, log=self.log)
+            return trial.suggest_int(key, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
+        return trial.suggest_float(key, self.low, self.high, step=self.step, log=self.log)
 
     def largest(self):
         return max(self.values) if self.values else self.high
@@ -126,16 +127,50 @@ class Sweep:
     pruner: dict = field(default_factory=lambda: {"name": "median"})
     timeout: float | None = None
     metric: str = "accuracy"  # what trials are ranked and pruned by, and the refit is tested with
+    # A sweep across model families: family name -> its own parameters (``space`` holds the shared ones), and
+    # ``model`` reads "cnn|rnn|...". A trial's configuration then names its family under "model".
+    families: dict = field(default_factory=dict)
 
-    def fixed(self) -> dict:
-        return {name: p.values[0] for name, p in self.space.items() if p.is_fixed}
+    @property
+    def models(self) -> tuple:
+        return tuple(self.families) or (self.model,)
 
-    def searched(self) -> dict:
-        return {name: p for name, p in self.space.items() if not p.is_fixed}
+    def model_of(self, configuration: dict) -> str:
+        """The model factory a configuration of this sweep is for."""
+        return configuration["model"] if self.families else self.model
+
+    def fixed(self, model: str | None = None) -> dict:
+        """The fixed parameters every trial shares, plus those of ``model``'s family."""
+        params = {**self.space, **self.families.get(model, {})}
+        return {name: p.values[0] for name, p in params.items() if p.is_fixed}
+
+    def searched(self, model: str | None = None) -> dict:
+        """The searched parameters every trial shares, plus those of ``model``'s family."""
+        params = {**self.space, **self.families.get(model, {})}
+        return {name: p for name, p in params.items() if not p.is_fixed}
 
     def configuration(self, chosen: dict) -> dict:
-        """A whole configuration: the fixed values plus those an engine chose for the searched parameters."""
-        return {**self.fixed(), **chosen}
+        """A whole configuration: the fixed values plus those an engine chose (the family under "model")."""
+        return {**self.fixed(chosen.get("model")), **chosen}
+
+    def suggest(self, trial) -> dict:
+        """An Optuna trial's choices: the family first, then the parameters that exist for it.
+
+        A family's own parameters are named ``<family>.<name>`` in the study, so that two families may give the
+        same parameter different ranges; :meth:`chosen_from` reads them back.
+        """
+        chosen = {}
+        if self.families:
+            chosen["model"] = trial.suggest_categorical("model", list(self.families))
+        family = self.families.get(chosen.get("model"), {})
+        for name, param in self.searched(chosen.get("model")).items():
+            chosen[name] = param.suggest(trial, f"{chosen['model']}.{name}" if name in family else name)
+        return chosen
+
+    @staticmethod
+    def chosen_from(study_params: dict) -> dict:
+        """The sweep's names for what :meth:`suggest` chose."""
+        return {key.split(".", 1)[-1]: value for key, value in study_params.items()}
 
     def max_epochs(self) -> int:
         from sweeplab.pipeline import FIT_DEFAULTS
@@ -158,11 +193,14 @@ class Sweep:
     def to_dict(self) -> dict:
         """The resolved sweep, as YAML-ready data: what ran, defaults filled in."""
         return {
-            "name": self.name, "description": self.description, "model": self.model, "engine": self.engine,
+            "name": self.name, "description": self.description, "engine": self.engine,
             "sources": list(self.sources), "trials": self.trials, "folds": self.folds,
             "test_size": self.test_size, "seed": self.seed, "metric": self.metric, "sampler": _compact(self.sampler),
             "pruner": _compact(self.pruner), "timeout": self.timeout,
-            "space": {name: p.to_yaml() for name, p in self.space.items()},
+            "model": list(self.families) if self.families else self.model,
+            "space": {**{name: p.to_yaml() for name, p in self.space.items()},
+                      **{family: {name: p.to_yaml() for name, p in params.items()}
+                         for family, params in self.families.items()}},
         }
 
 
@@ -219,11 +257,10 @@ def parse(raw: dict, origin: str) -> Sweep:
     if unknown:
         fail(unknown[0], f"unknown key, expected one of {', '.join(sorted(TOP_LEVEL))}")
     settings = {**DEFAULTS, **raw}
-    for key in ("name", "model"):
+    for key in ("name",):
         if not isinstance(settings.get(key), str) or not settings[key]:
             fail(key, f"expected a non-empty string, got {describe(settings.get(key))}")
-    if settings["model"] not in models.REGISTRY:
-        fail("model", f"unknown model '{settings['model']}', expected one of {', '.join(sorted(models.REGISTRY))}")
+    names = _parse_models(settings["model"], fail)
     if settings["metric"] not in METRICS:
         fail("metric", f"unknown metric {settings['metric']!r}, expected one of {', '.join(METRICS)}")
     if settings["engine"] not in ENGINES:
@@ -245,14 +282,16 @@ def parse(raw: dict, origin: str) -> Sweep:
     timeout = settings["timeout"]
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
         fail("timeout", f"expected a number of seconds > 0, got {timeout!r}")
-    space = _parse_space(settings, fail)
+    space, families = _parse_space(settings, names, fail)
     sampler = _parse_optuna_choice("sampler", settings["sampler"], SAMPLERS, fail)
     if settings["engine"] == "optuna" and sampler["name"] == "grid":
+        if families:
+            fail("sampler", "the grid sampler cannot search across model families: use tpe or random")
         for name, param in space.items():
             if param.grid_values() is None:
                 fail(f"space.{name}", "the grid sampler needs a list or a range with a step")
     return Sweep(
-        name=settings["name"], path=origin, model=settings["model"], engine=settings["engine"],
+        name=settings["name"], path=origin, model="|".join(names), engine=settings["engine"], families=families,
         sources=tuple(dict.fromkeys(sources)), trials=trials, folds=folds, test_size=float(test_size), seed=seed,
         space=space, description=settings.get("description") or "", sampler=sampler,
         pruner=_parse_optuna_choice("pruner", settings["pruner"], PRUNERS, fail), timeout=timeout,
@@ -287,10 +326,21 @@ def _compact(choice: dict):
     return choice["name"] if len(choice) == 1 else dict(choice)
 
 
-def _parse_space(settings: dict, fail) -> dict:
-    from sweeplab.pipeline import choices as pipeline_choices
-    from sweeplab.pipeline import tunable
+def _parse_models(spec, fail) -> list[str]:
+    """``model: cnn``, or ``model: [cnn, rnn, ...]`` to search across families."""
+    names = spec if isinstance(spec, list) else [spec]
+    if not names or not all(isinstance(name, str) and name for name in names):
+        fail("model", f"expected a model name or a list of them, got {describe(spec)}")
+    for name in names:
+        if name not in models.REGISTRY:
+            fail("model", f"unknown model '{name}', expected one of {', '.join(sorted(models.REGISTRY))}")
+    if len(set(names)) != len(names):
+        fail("model", f"a family is listed twice in {names}")
+    return names
 
+
+def _parse_space(settings: dict, names: list[str], fail) -> tuple[dict, dict]:
+    """The shared parameters, and with several model families each one's own: ``space.<family>: {...}``."""
     space_raw, fit_raw = settings.get("space"), settings["fit"]
     if not isinstance(space_raw, dict) or not space_raw:
         fail("space", f"expected a mapping of parameters to values, got {describe(space_raw)}")
@@ -301,16 +351,46 @@ def _parse_space(settings: dict, fail) -> dict:
             fail(f"fit.{key}", f"unknown key, expected one of {', '.join(sorted(FIT_KEYS))}")
         if key in space_raw:
             fail(f"fit.{key}", "also given under space: set it in one place")
-    space_raw = {**_percentile_maxlen(space_raw, fail), **_pretrained_embeddings(settings.get("embeddings"), fail)}
-    accepted, allowed = tunable(settings["model"]), pipeline_choices(settings["model"])
-    space = {}
-    for name, spec in {**space_raw, **fit_raw}.items():
+    families_raw = {name: space_raw[name] for name in space_raw if name in models.REGISTRY}
+    shared_raw = {name: spec for name, spec in space_raw.items() if name not in families_raw}
+    shared_raw = {**_percentile_maxlen(shared_raw, "space", fail),
+                  **_pretrained_embeddings(settings.get("embeddings"), fail)}
+    shared = {}
+    for name, spec in {**shared_raw, **fit_raw}.items():
         key = f"fit.{name}" if name in fit_raw else f"space.{name}"
-        _check_known(name, settings["model"], accepted, lambda problem, key=key: fail(key, problem))
-        space[name] = _parse_param(name, spec, accepted[name], lambda problem, key=key: fail(key, problem),
-                                   allowed.get(name))
-    _check_embeddings_file(space, fail)
-    return space
+        for model in names:
+            _check_known(name, model, names, lambda problem, key=key: fail(key, problem), shared=len(names) > 1)
+        shared[name] = _parameter(name, spec, names[0], lambda problem, key=key: fail(key, problem))
+    _check_embeddings_file(shared, fail)
+    if len(names) == 1:
+        if families_raw:
+            fail(f"space.{next(iter(families_raw))}", f"a family's own parameters need model: [a list of families]; "
+                                                     f"this sweep's model is {names[0]}")
+        return shared, {}
+    families = {}
+    for model in names:
+        own_raw = families_raw.get(model) or {}
+        if not isinstance(own_raw, dict):
+            fail(f"space.{model}", f"expected a mapping of {model}'s own parameters, got {describe(own_raw)}")
+        own_raw = _percentile_maxlen(own_raw, f"space.{model}", fail)
+        own = {}
+        for name, spec in own_raw.items():
+            key = f"space.{model}.{name}"
+            if name in shared or name in FIT_KEYS:
+                fail(key, "shared by every family already (under space or fit): set it in one place")
+            _check_known(name, model, names, lambda problem, key=key: fail(key, problem))
+            own[name] = _parameter(name, spec, model, lambda problem, key=key: fail(key, problem))
+        families[model] = own
+    for name in families_raw:
+        if name not in names:
+            fail(f"space.{name}", f"{name} is not one of this sweep's models ({', '.join(names)})")
+    return shared, families
+
+
+def _parameter(name: str, spec, model: str, fail) -> Param:
+    from sweeplab.pipeline import choices, tunable
+
+    return _parse_param(name, spec, tunable(model)[name], fail, choices(model).get(name))
 
 
 def _pretrained_embeddings(spec, fail) -> dict:
@@ -348,20 +428,20 @@ def _check_embeddings_file(space: dict, fail) -> None:
                                     "leave embedding_dim out")
 
 
-def _percentile_maxlen(space_raw: dict, fail) -> dict:
+def _percentile_maxlen(space_raw: dict, where: str, fail) -> dict:
     """``maxlen: {percentile: 95}`` (or ``[90, 95, 99]``) stands for ``maxlen_percentile``: the sequence length is
     that percentile of the token counts of each fold's training texts."""
     spec = space_raw.get("maxlen")
     if not (isinstance(spec, dict) and "percentile" in spec):
         return space_raw
     if set(spec) != {"percentile"}:
-        fail("space.maxlen", "a data-derived length takes only 'percentile: N' or 'percentile: [N, ...]'")
+        fail(f"{where}.maxlen", "a data-derived length takes only 'percentile: N' or 'percentile: [N, ...]'")
     if "maxlen_percentile" in space_raw:
-        fail("space.maxlen", "maxlen_percentile is also given: set the percentile in one place")
+        fail(f"{where}.maxlen", "maxlen_percentile is also given: set the percentile in one place")
     percentiles = spec["percentile"] if isinstance(spec["percentile"], list) else [spec["percentile"]]
     for value in percentiles:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 100:
-            fail("space.maxlen", f"a percentile must be a number in (0, 100], got {value!r}")
+            fail(f"{where}.maxlen", f"a percentile must be a number in (0, 100], got {value!r}")
     rewritten = {k: v for k, v in space_raw.items() if k != "maxlen"}
     rewritten["maxlen_percentile"] = [float(p) for p in percentiles] if len(percentiles) > 1 else float(percentiles[0])
     return rewritten
@@ -378,7 +458,7 @@ def check_configuration(model: str, values: dict, fail) -> dict:
     accepted, allowed = tunable(model), pipeline_choices(model)
     checked = {}
     for name, value in values.items():
-        _check_known(name, model, accepted, lambda problem, name=name: fail(name, problem))
+        _check_known(name, model, [model], lambda problem, name=name: fail(name, problem))
         if isinstance(value, (list, dict)):
             fail(name, f"expected a single value, got {describe(value)}")
         checked[name] = _typed(value, accepted[name], lambda problem, name=name: fail(name, problem),
@@ -386,9 +466,20 @@ def check_configuration(model: str, values: dict, fail) -> dict:
     return checked
 
 
-def _check_known(name: str, model: str, accepted: dict, fail) -> None:
-    if name not in accepted:
-        fail(f"model '{model}' takes no such parameter (it takes {', '.join(sorted(accepted))})")
+def _check_known(name: str, model: str, family: list[str], fail, shared: bool = False) -> None:
+    """``model`` takes a parameter ``name``; if not, say which of the sweep's ``family`` of models would."""
+    from sweeplab.pipeline import tunable
+
+    accepted = tunable(model)
+    if name in accepted:
+        return
+    takers = [other for other in family if other != model and name in tunable(other)]
+    if shared:
+        fail(f"shared by every family, but {model} takes no such parameter: put it under "
+             + (" and ".join(f"space.{t}" for t in takers) if takers else "the families that take it"))
+    if takers:
+        fail(f"{model} takes no such parameter ({' and '.join(takers)} does: put it under space.{takers[0]})")
+    fail(f"model '{model}' takes no such parameter (it takes {', '.join(sorted(accepted))})")
 
 
 def _parse_param(name: str, spec, default, fail, allowed: tuple | None = None) -> Param:

@@ -112,7 +112,8 @@ def _baseline(split: Split, cv, metric: str) -> Baseline:
 
 
 def _context(sweep, split: Split, cv, listener, worker_args=()) -> SearchContext:
-    unfitted = pipeline.build(sweep.model, sweep.fixed(), sweep.seed)
+    # Only what every trial shares: an engine sets a family's model and its own parameters per candidate.
+    unfitted = pipeline.build(sweep.models[0], sweep.fixed(), sweep.seed)
     return SearchContext(sweep, split.dataset.name, unfitted, split.X_train, split.y_train, cv, listener,
                          tuple(worker_args))
 
@@ -137,7 +138,7 @@ def _run_one(sweep, split: Split, engine, tracker, progress, worker_args) -> Dat
         if winner is None:
             first = next((t.error for t in trials if t.error), "no trial finished")
             raise SweepFailed(f"{dataset.name}: all {len(trials)} trials failed; first error: {first}")
-        refit = pipeline.build(sweep.model, winner.params, sweep.seed).fit(split.X_train, split.y_train)
+        refit = pipeline.for_sweep(sweep, winner.params).fit(split.X_train, split.y_train)
         predicted = refit.predict(split.X_test)
         result = DatasetResult(
             source=dataset.name, trials=trials, best=winner,

@@ -191,7 +191,7 @@ class OptunaEngine(Engine):
         state = {"COMPLETE": COMPLETE, "PRUNED": PRUNED}.get(trial.state.name, FAIL)
         note = trial.user_attrs.get("sweeplab.note") or (None if state != FAIL else "the trial's process stopped")
         return TrialResult(
-            number=trial.number, params=sweep.configuration(trial.params),
+            number=trial.number, params=sweep.configuration(sweep.chosen_from(trial.params)),
             fold_scores=tuple(trial.user_attrs.get("sweeplab.fold_scores", ())),
             fit_time=trial.user_attrs.get("sweeplab.fit_time", 0.0), state=state, note=note,
             fold_measures=tuple(trial.user_attrs.get("sweeplab.fold_measures", ())),
@@ -233,7 +233,7 @@ class _Objective:
             trial.set_user_attr(SURPLUS, True)
             raise SurplusTrial("every queued trial was taken by another worker")
         sweep, listener = self.ctx.sweep, self.ctx.listener
-        chosen = {name: p.suggest(trial) for name, p in sweep.searched().items()}
+        chosen = sweep.suggest(trial)
         params = sweep.configuration(chosen)
         listener.trial_started(trial.number, params)
         folds = cv.FoldRun()
@@ -249,7 +249,7 @@ class _Objective:
             self._report(trial, statistics.fmean(done), fold * self.span, f"the end of fold {fold}")
 
         try:
-            cv.cross_validate(lambda: pipeline.build(sweep.model, params, sweep.seed), self.ctx.X, self.ctx.y,
+            cv.cross_validate(lambda: pipeline.for_sweep(sweep, params), self.ctx.X, self.ctx.y,
                               self.ctx.cv, on_epoch=on_epoch, on_fold=on_fold, run=folds, metric=sweep.metric)
         except optuna.TrialPruned as pruned:
             self._finish(trial, params, folds, PRUNED, str(pruned))

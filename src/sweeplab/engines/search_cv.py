@@ -17,6 +17,7 @@ from sklearn.model_selection import GridSearchCV, ParameterGrid, ParameterSample
 
 from sweeplab.engines.base import COMPLETE, FAIL, METRICS, Engine, TrialListener, TrialResult, measure
 from sweeplab.errors import SweepLabError
+from sweeplab import models, pipeline
 from sweeplab.pipeline import route
 
 
@@ -44,8 +45,8 @@ class SearchCVEngine(Engine):
 
     def _run(self, sweep, pipeline, X, y, cv, listener: TrialListener) -> list[TrialResult]:
         space = self._space(sweep)
-        names = {route(name, sweep.model): name for name in sweep.searched()}
-        scorer = _ReportingScorer(listener, names, cv.get_n_splits(), sweep.metric)
+        names = _names(sweep)
+        scorer = _ReportingScorer(listener, sweep, cv.get_n_splits())
         common = dict(scoring=scorer, cv=cv, refit=False, error_score=np.nan, n_jobs=1)
         if self.kind == "grid" or not space:
             search = GridSearchCV(pipeline, space, **common)
@@ -65,16 +66,27 @@ class SearchCVEngine(Engine):
         _rewarn(w for w in caught if w.category is not FitFailedWarning and not _about_failed_scores(w))
         return _trials(search.cv_results_, names, sweep, cv.get_n_splits(), errors)
 
-    def _space(self, sweep) -> dict:
-        space = {}
-        for name, param in sweep.searched().items():
-            values = param.grid_values() if self.kind == "grid" else param.distribution()
-            if values is None:
-                raise SweepLabError(
-                    f"{sweep.path}: space.{name}: the grid engine needs a list or a range with a step"
-                )
-            space[route(name, sweep.model)] = values
-        return space
+    def _space(self, sweep) -> dict | list[dict]:
+        """What scikit-learn searches: one mapping of pipeline parameters, or one per model family.
+
+        A family's mapping also sets the model and a fresh vectorizer of the kind it reads, with every fixed
+        parameter of the family: the search starts each candidate from a pipeline that has only the shared ones.
+        """
+        spaces = []
+        for model in sweep.models:
+            space = {}
+            for name, param in sweep.searched(model).items():
+                values = param.grid_values() if self.kind == "grid" else param.distribution()
+                if values is None:
+                    raise SweepLabError(
+                        f"{sweep.path}: space.{name}: the grid engine needs a list or a range with a step"
+                    )
+                space[route(name, model)] = values
+            if sweep.families:
+                space.update({"clf__model": [models.get(model)], "vectorize": [pipeline.vectorizer(model)()]})
+                space.update({route(name, model): [value] for name, value in sweep.fixed(model).items()})
+            spaces.append(space)
+        return spaces if sweep.families else spaces[0]
 
     def _all_failed(self, sweep, names, cv, errors) -> list[TrialResult]:
         folds = cv.get_n_splits()
@@ -91,8 +103,8 @@ class _ReportingScorer:
     trial and fold numbers (they drift only after a fold that failed, which the final results correct).
     """
 
-    def __init__(self, listener: TrialListener, names: dict, folds: int, metric: str):
-        self.listener, self.names, self.folds, self.metric = listener, names, folds, metric
+    def __init__(self, listener: TrialListener, sweep, folds: int):
+        self.listener, self.sweep, self.folds = listener, sweep, folds
         self.calls = 0
 
     def __call__(self, estimator, X, y) -> dict:
@@ -100,8 +112,11 @@ class _ReportingScorer:
         params = estimator.get_params()
         trial, fold = divmod(self.calls, self.folds)
         self.calls += 1
-        chosen = {name: params[key] for key, name in self.names.items()}
-        self.listener.fold_done(trial, fold + 1, chosen, measures[self.metric], measures)
+        model = _plain(params["clf__model"]) if self.sweep.families else self.sweep.model
+        shown = [*self.sweep.searched(model), *self.sweep.families.get(model, {})]
+        chosen = {**({"model": model} if self.sweep.families else {}),
+                  **{name: _plain(params[route(name, model)]) for name in shown}}
+        self.listener.fold_done(trial, fold + 1, chosen, measures[self.sweep.metric], measures)
         return measures
 
 
@@ -125,12 +140,24 @@ def _measured(results: dict) -> list[str]:
     return [m for m in METRICS if m in found] + [f for f in found if f not in METRICS]
 
 
+def _names(sweep) -> dict:
+    """Pipeline parameter -> sweep name, for everything a candidate may set (a family's model: "model")."""
+    names = {route(name, model): name for model in sweep.models for name in sweep.searched(model)}
+    if sweep.families:
+        names.update({route(name, model): name for model in sweep.models for name in sweep.fixed(model)})
+        names["clf__model"] = "model"
+    return names
+
+
 def _sweep_params(candidate: dict, names: dict, sweep) -> dict:
     """Searched values under their sweep names, plus the fixed ones: the whole configuration."""
-    return sweep.configuration({names[key]: _plain(value) for key, value in candidate.items()})
+    return sweep.configuration({names[key]: _plain(value) for key, value in candidate.items() if key in names})
 
 
 def _plain(value):
+    """A parameter as a sweep names it: a factory by its name, numpy scalars as Python ones."""
+    if callable(value) and hasattr(value, "reads"):
+        return value.__name__
     return value.item() if isinstance(value, np.generic) else value
 
 
