@@ -45,7 +45,7 @@ leaderboard: install
 # The best configuration of SPACE on SOURCE (RANK: another rank) to experiments/<SPACE>-<SOURCE>.yaml.
 export: install
 	$(BIN)/sweeplab export $(SPACE) --source $(or $(SOURCE),$(error SOURCE=yelp|amazon|imdb is needed)) \
-		$(if $(RANK),--rank $(RANK)) $(if $(OUT),--out $(OUT))
+		$(if $(RANK),--rank $(RANK)) $(if $(FAMILY),--family $(FAMILY)) $(if $(OUT),--out $(OUT))
 
 # Train EXPERIMENT into one raw-text model, test it once, log and register it (ALL_DATA=1: train + test).
 retrain: install data

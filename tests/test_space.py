@@ -8,6 +8,7 @@ import pytest
 from sweeplab import models, space
 from sweeplab.cli import main
 from sweeplab.errors import SweepLabError
+from tests.conftest import ROOT
 
 VALID = """
 name: t
@@ -247,3 +248,10 @@ def test_family_mistakes_are_one_line(tmp_path, old, new, key, fragment):
 def test_the_optuna_grid_sampler_cannot_search_families(tmp_path):
     with pytest.raises(SweepLabError, match="sampler: the grid sampler cannot search across model families"):
         space.load(str(write(tmp_path, FAMILIES + "engine: optuna\nsampler: grid\n")))
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "sweeps").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_sweep_loads(path, monkeypatch):
+    monkeypatch.chdir(ROOT)  # glove_cnn names data/glove/... relative to the project
+    sweep = space.load(str(path))
+    assert sweep.name == path.stem and sweep.description

@@ -319,3 +319,11 @@ def test_one_study_across_model_families(tmp_path, engine):
     winner = yaml.safe_load(exported.read_text())
     (best,) = [c for c in children if c.data.tags.get(BEST) == "true"]
     assert winner["model"] == best.data.params["model"] and "model" not in winner["params"]
+    family = sorted({c.data.params["model"] for c in children} - {winner["model"]})[0]
+    assert main(["export", "families", "--source", "topics", "--family", family, "--out", str(exported),
+                 "--tracking-uri", uri]) == 0
+    best_of_family = max((c for c in children if c.data.params["model"] == family),
+                         key=lambda c: c.data.metrics["cv_accuracy_mean"])
+    exported_family = yaml.safe_load(exported.read_text())
+    assert exported_family["model"] == family and exported_family["name"] == f"families-topics-{family}"
+    assert exported_family["origin"]["run_id"] == best_of_family.info.run_id

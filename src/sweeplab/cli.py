@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--source", required=True, help="the source (or data file stem) it ran on")
     export.add_argument("--rank", type=int, default=1,
                         help="which trial by the sweep's CV metric (default: 1, the best)")
+    export.add_argument("--family", metavar="MODEL", help="in a sweep across model families: rank this family's "
+                                                          "trials only (the name gets -<family>)")
     export.add_argument("--out", help="where to write it (default: experiments/<sweep>-<source>.yaml)")
     export.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or mlruns/mlflow.db)")
     export.set_defaults(handler=cmd_export)
@@ -221,7 +223,7 @@ def cmd_export(args) -> int:
     tracker = Tracker(args.tracking_uri)
     if not tracker.has_store():
         raise SweepLabError(f"no MLflow store at {tracker.uri}: run a sweep first")
-    mapping = experiment.export(tracker, args.sweep, args.source, args.rank)
+    mapping = experiment.export(tracker, args.sweep, args.source, args.rank, args.family)
     path = experiment.write(mapping, args.out or experiment.default_path(mapping))
     origin = mapping["origin"]
     print(f"wrote {path}: {mapping['model']} ({format_params({**mapping['params'], **mapping['fit']})})")

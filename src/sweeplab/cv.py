@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 
+import numpy as np
+
 from sweeplab.engines.base import measure, measure_predictions
+
+CHUNK = 2048  # validation rows per call when scoring an epoch
 
 
 @dataclass
@@ -52,8 +56,9 @@ def cross_validate(make_pipeline: Callable, X, y, cv, on_epoch=None, on_fold=Non
 def _epoch_scorer(pipe, X_valid, y_valid, report, metric: str):
     """A Keras callback scoring the validation texts after each epoch, through the fold's own vectorizer.
 
-    The model is called directly on the whole (small) validation matrix: ``model.predict`` would build a new
-    data pipeline every epoch, which costs more than the prediction itself.
+    The model is called directly on the validation matrix, in chunks: ``model.predict`` would build a new data
+    pipeline every epoch, which costs more than the prediction itself on small data, and chunks keep a large
+    fold's activations (rows × length × width floats) within memory.
     """
     import keras
 
@@ -63,7 +68,9 @@ def _epoch_scorer(pipe, X_valid, y_valid, report, metric: str):
         def on_epoch_end(self, epoch, logs=None):
             if self.sequences is None:  # the vectorizer is fitted by now: the Pipeline fits it before the model
                 self.sequences = pipe.named_steps["vectorize"].transform(X_valid)
-            probabilities = keras.ops.convert_to_numpy(self.model(self.sequences, training=False))
+            probabilities = np.concatenate([
+                keras.ops.convert_to_numpy(self.model(self.sequences[start:start + CHUNK], training=False))
+                for start in range(0, len(self.sequences), CHUNK)])
             if probabilities.shape[1] == 1:
                 predicted = (probabilities[:, 0] > 0.5).astype(int)
             else:

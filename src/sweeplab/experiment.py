@@ -69,9 +69,9 @@ class Experiment:
 # --- export -------------------------------------------------------------------------------------------------------
 
 
-def export(tracker, sweep: str, source: str, rank: int = 1) -> dict:
+def export(tracker, sweep: str, source: str, rank: int = 1, family: str | None = None) -> dict:
     """The experiment mapping of the trial ranked ``rank`` (by CV mean) in the latest finished run of
-    ``sweep`` on ``source``."""
+    ``sweep`` on ``source``; with ``family``, ranked among that model family's trials only."""
     from sweeplab import leaderboard
     from sweeplab.pipeline import FIT_DEFAULTS, tunable
     from sweeplab.engines.base import METRICS
@@ -79,7 +79,13 @@ def export(tracker, sweep: str, source: str, rank: int = 1) -> dict:
 
     if rank < 1:
         raise SweepLabError(f"--rank must be at least 1, got {rank}")
-    ranked = leaderboard.rank(leaderboard.collect(tracker, sweep=sweep, source=source), rank)
+    trials = leaderboard.collect(tracker, sweep=sweep, source=source)
+    if family is not None and not trials.empty:
+        trials = trials[[params.get("model") == family for params in trials["params"]]]
+        if trials.empty:
+            raise SweepLabError(f"--family {family}: no complete trial of that family in sweep '{sweep}' on "
+                                f"'{source}'")
+    ranked = leaderboard.rank(trials, rank)
     if ranked.empty:
         raise SweepLabError(f"no finished run of sweep '{sweep}' on source '{source}' in {tracker.uri}: "
                             f"run 'make sweep SPACE={sweep} SOURCE={source}' first")
@@ -112,7 +118,7 @@ def export(tracker, sweep: str, source: str, rank: int = 1) -> dict:
     if not recorded:
         origin["versions_from"] = "export: the sweep did not record its own"
     return {
-        "name": f"{sweep}-{source}" + (f"-rank{rank}" if rank > 1 else ""),
+        "name": f"{sweep}-{source}" + (f"-{family}" if family else "") + (f"-rank{rank}" if rank > 1 else ""),
         "sweep": sweep,
         "model": model,
         "params": configuration,
