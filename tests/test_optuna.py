@@ -169,8 +169,12 @@ def running_children(uri):
     if not os.path.exists(database):
         return 0
     with sqlite3.connect(database) as db:
-        return db.execute("SELECT count(*) FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid "
-                          "WHERE r.status = 'RUNNING' AND t.key = ? AND t.value = 'trial'", (KIND,)).fetchone()[0]
+        try:
+            return db.execute("SELECT count(*) FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid "
+                              "WHERE r.status = 'RUNNING' AND t.key = ? AND t.value = 'trial'",
+                              (KIND,)).fetchone()[0]
+        except sqlite3.OperationalError:  # MLflow has created the file but not its tables yet
+            return 0
 
 
 def start_and_stop_mid_trial(sweep, stop_signal, *extra):

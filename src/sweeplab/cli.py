@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 
-from sweeplab import data, engines
+from sweeplab import data, engines, errors
 from sweeplab.errors import SweepLabError
 
 
@@ -27,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     warnings.filterwarnings("ignore", message=r".*(Add type hints|Inferred schema contains integer)")
     args = build_parser().parse_args(argv)
+    errors.INTERRUPTED.clear()
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, errors.interrupt) if in_main_thread else None
     try:
         return args.handler(args) or 0
     except SweepLabError as exc:
@@ -41,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"sweeplab: error: {exc}", file=sys.stderr)
         return exit_code
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 def build_parser() -> argparse.ArgumentParser:

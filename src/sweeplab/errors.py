@@ -1,5 +1,7 @@
 """The one error type users see: bad input, reported on one line with exit code 2."""
 
+import threading
+
 
 class SweepLabError(Exception):
     """A problem with the user's input (sweep file, data, options).
@@ -8,3 +10,14 @@ class SweepLabError(Exception):
     """
 
     exit_code = 2
+
+
+# Set by the command line's Ctrl-C handler. A library may turn the KeyboardInterrupt raised inside its code into an
+# ordinary exception (a failed fit, to an engine); engines check this to stop instead of going on to the next trial.
+INTERRUPTED = threading.Event()
+
+
+def interrupt(signum, frame):
+    """SIGINT handler: remember that the user asked to stop, then raise KeyboardInterrupt as Python would."""
+    INTERRUPTED.set()
+    raise KeyboardInterrupt

@@ -94,6 +94,13 @@ def _compiled(inputs, outputs, meta: dict, learning_rate: float, name: str):
     return model
 
 
+def _embedding_then(reduce, name: str, meta: dict, embedding_dim: int, dense_units: int, dropout: float,
+                    learning_rate: float):
+    """Embedding -> one layer that turns the sequence into a vector (``reduce``) -> the classifier head."""
+    inputs, x = _embedded_input(meta, embedding_dim)
+    return _compiled(inputs, _classifier_head(reduce(x), meta, dense_units, dropout), meta, learning_rate, name)
+
+
 # --- factories ----------------------------------------------------------------------------------------------------
 
 
@@ -129,9 +136,8 @@ def embedding_pool(
     """Embedding -> GlobalMaxPooling1D -> Dense(relu) -> output: a fast order-free baseline."""
     from keras import layers
 
-    inputs, x = _embedded_input(meta, embedding_dim)
-    x = layers.GlobalMaxPooling1D()(x)
-    return _compiled(inputs, _classifier_head(x, meta, dense_units, dropout), meta, learning_rate, "embedding_pool")
+    return _embedding_then(layers.GlobalMaxPooling1D(), "embedding_pool", meta, embedding_dim, dense_units, dropout,
+                           learning_rate)
 
 
 @register
@@ -184,9 +190,7 @@ def flatten(
     weights, so a word's meaning depends on where it stands)."""
     from keras import layers
 
-    inputs, x = _embedded_input(meta, embedding_dim)
-    x = layers.Flatten()(x)
-    return _compiled(inputs, _classifier_head(x, meta, dense_units, dropout), meta, learning_rate, "flatten")
+    return _embedding_then(layers.Flatten(), "flatten", meta, embedding_dim, dense_units, dropout, learning_rate)
 
 
 @register(reads=BAG_OF_WORDS)

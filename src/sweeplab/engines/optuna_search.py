@@ -41,7 +41,7 @@ from pathlib import Path
 
 from sweeplab import cv, pipeline
 from sweeplab.engines.base import COMPLETE, FAIL, PRUNED, Engine, TrialResult
-from sweeplab.errors import SweepLabError
+from sweeplab.errors import INTERRUPTED, SweepLabError
 from sweeplab.urls import ensure_sqlite_dir
 
 SLOT, SURPLUS, KEY = "sweeplab.slot", "sweeplab.surplus", "sweeplab.study_key"
@@ -164,7 +164,8 @@ class OptunaEngine(Engine):
             for index, helper in enumerate(helpers, start=1):
                 if helper.wait() != 0:  # its unfinished trial is retried once its heartbeat goes stale
                     print(f"sweeplab: worker {index} exited with status {helper.returncode}", file=sys.stderr)
-        ctx.listener.reconcile(_running(study))
+            # Also after Ctrl-C: a process stopped between opening a trial's run and recording it leaves it RUNNING.
+            ctx.listener.reconcile(_running(study))
         return [self.result(t, ctx.sweep) for t in _real(study, "COMPLETE", "PRUNED", "FAIL")]
 
     def join(self, ctx) -> None:
@@ -258,6 +259,9 @@ class _Objective:
             self._finish(trial, params, folds, FAIL, "interrupted")
             raise
         except Exception as exc:
+            if INTERRUPTED.is_set():  # Ctrl-C that a library turned into an ordinary error
+                self._finish(trial, params, folds, FAIL, "interrupted")
+                raise KeyboardInterrupt from exc
             self._finish(trial, params, folds, FAIL, f"{type(exc).__name__}: {exc}".splitlines()[0])
             self._replace_failed()
             raise

@@ -16,7 +16,7 @@ from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import GridSearchCV, ParameterGrid, ParameterSampler, RandomizedSearchCV
 
 from sweeplab.engines.base import COMPLETE, FAIL, METRICS, Engine, TrialListener, TrialResult, measure
-from sweeplab.errors import SweepLabError
+from sweeplab.errors import INTERRUPTED, SweepLabError
 from sweeplab import models, pipeline
 from sweeplab.pipeline import route
 
@@ -62,6 +62,8 @@ class SearchCVEngine(Engine):
                     raise
                 # scikit-learn raises when every fit failed: every candidate is a failed trial.
                 return self._all_failed(sweep, names, cv, _first_errors(str(exc)))
+        if INTERRUPTED.is_set():  # a Ctrl-C that scikit-learn recorded as a failed fit
+            raise KeyboardInterrupt
         errors = _first_errors("".join(str(w.message) for w in caught if w.category is FitFailedWarning))
         _rewarn(w for w in caught if w.category is not FitFailedWarning and not _about_failed_scores(w))
         return _trials(search.cv_results_, names, sweep, cv.get_n_splits(), errors)
