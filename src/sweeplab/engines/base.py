@@ -145,7 +145,3 @@ def measure_predictions(y_true, y_pred) -> dict:
 
     return {"accuracy": float(accuracy_score(y_true, y_pred)),
             "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0))}
-
-
-def score(estimator, X, y, metric: str = "accuracy") -> float:
-    return measure(estimator, X, y)[metric]
