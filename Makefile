@@ -23,7 +23,7 @@ SWEEP_ARGS := $(foreach s,$(SOURCE),--source $(s)) \
 	$(if $(FOLDS),--folds $(FOLDS)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(SEED),--seed $(SEED)) \
 	$(if $(WORKERS),--workers $(WORKERS)) $(if $(STORAGE),--storage $(STORAGE)) $(if $(FRESH),--fresh)
 
-.PHONY: install data sweep leaderboard export retrain predict serve ui dashboard browser test clean
+.PHONY: install data sweep leaderboard export retrain predict serve ui dashboard browser test bench clean
 
 install: $(VENV)/.installed
 
@@ -81,6 +81,10 @@ browser:
 
 test: install data browser
 	$(BIN)/python -m pytest -q
+
+# Benchmarks (issue 6, in progress): each writes bench/results/<name>.json. Not part of `make test`.
+bench: install data
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) data build models src/*.egg-info
