@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sweeplab import data, pipeline, textmodel
+from sweeplab.engines.base import class_report, measure_predictions
 
 
 @dataclass(frozen=True)
@@ -90,22 +91,20 @@ def fit(experiment, X, y, early_stopping: dict | None):
 
 
 def evaluate(model, fitted, X_test, y_test, classes) -> Evaluation:
-    from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
+    from sklearn.metrics import confusion_matrix
 
     predicted = textmodel.predict(model, X_test)["label"].tolist()
     index = {label: i for i, label in enumerate(classes)}
     predicted_ids = np.array([index[label] for label in predicted])
     from_pipeline = fitted.predict(X_test)
-    names = [str(c) for c in classes]
+    measured = measure_predictions(y_test, predicted_ids)
     return Evaluation(
-        accuracy=float(accuracy_score(y_test, predicted_ids)),
-        macro_f1=float(f1_score(y_test, predicted_ids, average="macro")),
-        pipeline_accuracy=float(accuracy_score(y_test, from_pipeline)),
+        accuracy=measured["accuracy"],
+        macro_f1=measured["macro_f1"],
+        pipeline_accuracy=measure_predictions(y_test, from_pipeline)["accuracy"],
         agreement=float(np.mean(predicted_ids == from_pipeline)),
-        report=classification_report(y_test, predicted_ids, labels=range(len(classes)), target_names=names,
-                                     output_dict=True, zero_division=0),
-        report_text=classification_report(y_test, predicted_ids, labels=range(len(classes)), target_names=names,
-                                          zero_division=0, digits=3),
+        report=class_report(y_test, predicted_ids, classes, as_dict=True),
+        report_text=class_report(y_test, predicted_ids, classes),
         confusion=confusion_matrix(y_test, predicted_ids, labels=range(len(classes))),
         classes=list(classes),
     )

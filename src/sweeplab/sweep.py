@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sweeplab import data, engines, models, pipeline
 from sweeplab.engines.base import (COMPLETE, FAIL, METRICS, PRUNED, Listeners, SearchContext, TrialResult, best,
-                                   measure, measure_predictions)
+                                   class_report, measure, measure_predictions)
 from sweeplab.errors import SweepLabError
 from sweeplab.progress import format_params
 
@@ -143,7 +143,7 @@ def _run_one(sweep, split: Split, engine, tracker, progress, worker_args) -> Dat
         result = DatasetResult(
             source=dataset.name, trials=trials, best=winner,
             test_measures=measure_predictions(split.y_test, predicted),
-            test_report=_class_report(split.y_test, predicted, dataset.classes), metric=sweep.metric,
+            test_report=class_report(split.y_test, predicted, dataset.classes), metric=sweep.metric,
             baseline=baseline, history=dict(getattr(refit.named_steps["clf"], "history_", {})),
             wall_time=time.monotonic() - started,
         )
@@ -161,13 +161,6 @@ def _run_one(sweep, split: Split, engine, tracker, progress, worker_args) -> Dat
         progress.say(f"== {dataset.name}: {len(trials) - counts[FAIL]} of {planned} trials finished "
                      "(timeout, or trials still running elsewhere): run the same command again to continue")
     return result
-
-
-def _class_report(y_true, y_pred, classes) -> str:
-    from sklearn.metrics import classification_report
-
-    return classification_report(y_true, y_pred, labels=range(len(classes)), target_names=[str(c) for c in classes],
-                                 digits=3, zero_division=0)
 
 
 def join(engine, sweep, split: Split, tracker, progress) -> None:
