@@ -2,8 +2,8 @@
 
 Builds a real SQLite MLflow store the way sweeps write it (one experiment, a parent per source, N trial runs with
 their params, per-fold and summary metrics and tags), then times the leaderboard read: in-process (collect + rank
-+ render) and as the command a user types (a fresh process, imports included). Alternates nothing: there is only
-one side. Writes bench/results/leaderboard_scale.json.
++ render) and as the command a user types (a fresh process, imports included). Only one side: nothing to
+alternate with. Writes bench/results/leaderboard_scale.json.
 
     python bench/leaderboard_scale.py [--trials 1200] [--repeats 5]
 """
@@ -11,9 +11,6 @@ one side. Writes bench/results/leaderboard_scale.json.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -21,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).with_name("results")
+from common import write
 
 
 def build_store(uri: str, trials: int) -> None:
@@ -60,9 +57,6 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=1200)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    import warnings
-
-    warnings.filterwarnings("ignore")
     from sweeplab import leaderboard
     from sweeplab.tracking import Tracker
 
@@ -81,16 +75,11 @@ def main() -> int:
             subprocess.run([sys.executable, "-m", "sweeplab", "leaderboard", "--tracking-uri", uri],
                            check=True, capture_output=True)
             command.append(time.perf_counter() - started)
-    result = {
-        "bench": "leaderboard_scale", "trial_runs": len(frame), "repeats": args.repeats,
-        "build_store_s": round(build_s, 1),
+    write("leaderboard_scale", {
+        "trial_runs": len(frame), "repeats": args.repeats, "build_store_s": round(build_s, 1),
         "in_process_median_s": round(statistics.median(in_process), 3),
-        "command_median_s": round(statistics.median(command), 3),
-        "target_s": 1.0, "cores": os.cpu_count(), "python": platform.python_version(),
-    }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "leaderboard_scale.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+        "command_median_s": round(statistics.median(command), 3), "target_s": 1.0,
+    })
     return 0
 
 

@@ -74,3 +74,40 @@ def test_rnn_cells_stack_and_go_both_ways(cell, layer, tiny_texts):
     assert [type(w.forward_layer).__name__ for w in wrapped] == [layer, layer]
     assert wrapped[0].forward_layer.return_sequences and not wrapped[1].forward_layer.return_sequences
     assert network.get_layer("embedding").mask_zero  # padding does not reach the recurrent state
+
+
+def _two_folds(texts, labels):
+    """Two folds' token ids, each from its own vectorizer, as cross-validation makes them."""
+    (a, b), (c, d) = StratifiedKFold(2, shuffle=True, random_state=0).split(texts, labels)
+    folds = []
+    for train in (a, c):
+        vectorizer = SequenceVectorizer(maxlen=FAST["maxlen"]).fit(texts[train])
+        folds.append((vectorizer.transform(texts[train]), labels[train], vectorizer.transform(texts)))
+    return folds
+
+
+def _classifier(**params):
+    return pipeline.build("cnn", {**FAST, "epochs": 2}, seed=0).named_steps["clf"].set_params(**params)
+
+
+def test_fit_again_reuses_the_model_and_matches_a_fresh_fit(tiny_texts):
+    (X1, y1, _), (X2, y2, all2) = _two_folds(*tiny_texts)
+    rows = max(int(X1.max()), int(X2.max())) + 1
+    shared = _classifier(vocab_size=rows).fit(X1, y1)
+    model = shared.model_
+    shared.fit_again(X2, y2)
+    fresh = _classifier(vocab_size=rows).fit(X2, y2)
+    assert shared.model_ is model  # built and traced once
+    assert shared.model_.get_layer("embedding").input_dim == rows
+    np.testing.assert_allclose(shared.predict_proba(all2), fresh.predict_proba(all2), atol=1e-6)
+    assert shared.history_["loss"] == pytest.approx(fresh.history_["loss"], abs=1e-6)
+
+
+def test_fit_again_rebuilds_when_the_shape_differs(tiny_texts):
+    (X1, y1, _), (X2, y2, _) = _two_folds(*tiny_texts)
+    shared = _classifier().fit(X1, y1)  # its table has the first fold's rows only
+    model = shared.model_
+    bigger = X2.copy()
+    bigger[0, 0] = shared.vocab_size_  # an id past its table
+    shared.fit_again(bigger, y2)
+    assert shared.model_ is not model and shared.vocab_size_ == int(bigger.max()) + 1

@@ -69,6 +69,25 @@ def test_leaderboard_reads_the_sweep_back(smoke_store, capsys):
     assert main(["leaderboard", "--sweep", "nope", "--tracking-uri", smoke_store]) == 2
 
 
+def test_leaderboard_reads_sqlite_directly_exactly_as_mlflow_would(smoke_store, monkeypatch):
+    import sqlite3
+
+    from sweeplab import leaderboard, tracking
+
+    direct = leaderboard.collect(tracking.Tracker(smoke_store))
+
+    def schema_changed(*args):
+        raise sqlite3.OperationalError("no such table: latest_metrics")
+
+    monkeypatch.setattr(tracking.SqliteRuns, "_connect", schema_changed)  # falls back to MLflow's client
+    through_mlflow = leaderboard.collect(tracking.Tracker(smoke_store))
+    assert len(direct) == 2 and direct.columns.tolist() == through_mlflow.columns.tolist()
+    order = ["run_id"]
+    pd_testing = pytest.importorskip("pandas.testing")
+    pd_testing.assert_frame_equal(direct.sort_values(order).reset_index(drop=True),
+                                  through_mlflow.sort_values(order).reset_index(drop=True))
+
+
 def topic_csv(tmp_path, rows_per_class=20):
     words = {"sport": ["goal", "match", "team"], "finance": ["stocks", "bank", "rates"], "tech": ["phone", "app", "chip"]}
     rng = np.random.default_rng(1)

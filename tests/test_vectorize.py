@@ -86,3 +86,20 @@ def test_bag_of_words_columns_and_modes():
     np.testing.assert_allclose(tfidf.idf_, [np.mean([idf_good, idf_film]), idf_good, idf_film], rtol=1e-6)
     with pytest.raises(ValueError, match="mode must be one of binary, count, tfidf"):
         BagOfWordsVectorizer(mode="bm25").fit(texts)
+
+
+def test_vectorized_folds_are_kept_per_setting(tiny_texts):
+    from sweeplab.cv import VectorizedFolds
+
+    texts, labels = tiny_texts
+    splits = list(StratifiedKFold(2, shuffle=True, random_state=0).split(texts, labels))
+    folds = VectorizedFolds(texts, splits, keep=2)
+    first = folds.get(SequenceVectorizer(maxlen=5))
+    assert folds.get(SequenceVectorizer(maxlen=5)) is first  # a later trial with the same setting
+    for (train, valid), part in zip(splits, first):
+        alone = SequenceVectorizer(maxlen=5).fit(texts[train])  # the fold's own vocabulary, nothing else's
+        assert part.vectorizer.vocabulary_ == alone.vocabulary_
+        np.testing.assert_array_equal(part.valid, alone.transform(texts[valid]))
+    folds.get(SequenceVectorizer(maxlen=6))
+    folds.get(SequenceVectorizer(maxlen=7))  # the least recently used setting goes
+    assert folds.get(SequenceVectorizer(maxlen=5)) is not first

@@ -14,21 +14,9 @@ import yaml
 from sweeplab.errors import SweepLabError
 from sweeplab.progress import format_params
 from sweeplab.engines.base import METRICS
-from sweeplab.tracking import BEST, KIND, METRIC_TAG, PARENT, SOURCE, STATE, SWEEP
+from sweeplab.tracking import BEST, METRIC_TAG, PARENT, SOURCE, STATE, SWEEP
 
 FORMATS = ("table", "csv", "json")
-
-
-def _all_runs(client, experiment_ids: list[str], kind: str) -> list:
-    runs, token = [], None
-    while True:
-        page = client.search_runs(
-            experiment_ids, filter_string=f"tags.`{KIND}` = '{kind}'", max_results=1000, page_token=token
-        )
-        runs.extend(page)
-        token = page.token
-        if not token:
-            return runs
 
 
 def collect(tracker, sweep: str | None = None, source: str | None = None, metric: str | None = None):
@@ -40,24 +28,23 @@ def collect(tracker, sweep: str | None = None, source: str | None = None, metric
 
     if not tracker.has_store():
         return pd.DataFrame()
-    client = tracker.client
-    experiments = [e for e in client.search_experiments() if e.tags.get(KIND) == "sweep"]
+    experiments = tracker.sweep_experiments()
     if sweep is not None:
-        experiments = [e for e in experiments if e.name == sweep]
+        experiments = [(id_, name) for id_, name in experiments if name == sweep]
         if not experiments:
             raise SweepLabError(f"no sweep named '{sweep}' in {tracker.uri}")
     if not experiments:
         return pd.DataFrame()
-    ids = [e.experiment_id for e in experiments]
+    ids = [id_ for id_, _ in experiments]
     latest = {}
-    for parent in _all_runs(client, ids, "dataset"):
+    for parent in tracker.runs(ids, "dataset"):
         key = (parent.data.tags[SWEEP], parent.data.tags[SOURCE])
         if parent.info.status == "FINISHED" and (source is None or key[1] == source):
             if key not in latest or parent.info.start_time > latest[key].info.start_time:
                 latest[key] = parent
     parents = {run.info.run_id: run for run in latest.values()}
     rows = [_row(child, parents[child.data.tags[PARENT]], metric)
-            for child in _all_runs(client, ids, "trial")
+            for child in tracker.runs(ids, "trial")
             if child.data.tags.get(PARENT) in parents and child.data.tags.get(STATE) == "COMPLETE"]
     return pd.DataFrame(rows)
 

@@ -227,6 +227,7 @@ class _Objective:
     def __init__(self, ctx, study):
         self.ctx, self.study = ctx, study
         self.span = ctx.sweep.max_epochs() + 1  # steps per fold: E epochs, then the running mean
+        self.vectorized = cv.VectorizedFolds(ctx.X, list(ctx.cv.split(ctx.X, ctx.y)))  # shared by this process's trials
 
     def __call__(self, trial) -> float:
         optuna = _optuna()
@@ -251,7 +252,8 @@ class _Objective:
 
         try:
             cv.cross_validate(lambda: pipeline.for_sweep(sweep, params), self.ctx.X, self.ctx.y,
-                              self.ctx.cv, on_epoch=on_epoch, on_fold=on_fold, run=folds, metric=sweep.metric)
+                              self.ctx.cv, on_epoch=on_epoch, on_fold=on_fold, run=folds, metric=sweep.metric,
+                              folds=self.vectorized)
         except optuna.TrialPruned as pruned:
             self._finish(trial, params, folds, PRUNED, str(pruned))
             raise

@@ -1,0 +1,66 @@
+"""`--workers 2` against `--workers 1` on this machine's cores: trials per hour of the same sweep.
+
+Each side is the real command (``sweeplab sweep ... --workers N``) on fresh stores; its rate is the finished
+trials over the span from the first trial's start to the last one's end, read back from the Optuna study, so
+process start-up, the baseline and the refit are left out. Sides alternate; medians of ``--repeats`` runs.
+
+    python bench/parallel.py [--trials 12] [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from common import alternate, median, write
+
+SPEC = {
+    "name": "parallel", "model": "cnn", "engine": "optuna", "folds": 2, "seed": 1000,
+    "sampler": "random", "pruner": "none", "fit": {"epochs": 3, "batch_size": 32},
+    "space": {"num_filters": {"low": 16, "high": 128, "log": True}, "kernel_size": {"low": 2, "high": 7},
+              "embedding_dim": {"low": 16, "high": 64, "log": True}, "maxlen": 50, "max_words": 5000},
+}
+
+
+def one_sweep(workers: int, trials: int, tmp: Path, runs: list) -> dict:
+    import optuna
+
+    runs.append(1)
+    where = tmp / f"run{len(runs)}"
+    where.mkdir()
+    sweep_file = where / "parallel.yaml"
+    sweep_file.write_text(yaml.safe_dump({**SPEC, "trials": trials}))
+    storage = f"sqlite:///{where / 'optuna.db'}"
+    subprocess.run([sys.executable, "-m", "sweeplab", "sweep", str(sweep_file), "--source", "yelp",
+                    "--workers", str(workers), "--storage", storage,
+                    "--tracking-uri", f"sqlite:///{where / 'mlflow.db'}"], check=True, capture_output=True)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.load_study(study_name="parallel-yelp", storage=storage)
+    done = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
+    span = (max(t.datetime_complete for t in done) - min(t.datetime_start for t in done)).total_seconds()
+    return {"trials": len(done), "search_span_s": round(span, 1), "trials_per_hour": round(3600 * len(done) / span)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=12)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        made = []
+        runs = alternate({f"workers_{n}": (lambda n=n: one_sweep(n, args.trials, Path(tmp), made))
+                          for n in (1, 2)}, args.repeats)
+    one, two = median(runs["workers_1"], "trials_per_hour"), median(runs["workers_2"], "trials_per_hour")
+    write("parallel", {"trials": args.trials, "repeats": args.repeats, "runs": runs,
+                       "trials_per_hour_1_worker": one, "trials_per_hour_2_workers": two,
+                       "ratio_2_vs_1": round(two / one, 2)})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
