@@ -82,9 +82,18 @@ browser:
 test: install data browser
 	$(BIN)/python -m pytest -q
 
-# Benchmarks (issue 6, in progress): each writes bench/results/<name>.json. Not part of `make test`.
-bench: install data
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+# Benchmarks, alone on the machine (about 20 minutes; BENCH=name runs one): each writes bench/results/<name>.json,
+# then summary.py rewrites the README's table. Not part of `make test`: timings belong here, not in tests.
+BENCHES := overhead scaling leaderboard_scale parallel backends large_data time_to_accuracy
+
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed data
+	@failed=""; for name in $(or $(BENCH),$(BENCHES)); do echo "== bench/$$name.py"; \
+		$(BIN)/python bench/$$name.py || failed="$$failed $$name"; done; \
+	$(BIN)/python bench/summary.py; test -z "$$failed" || { echo "failed:$$failed"; exit 1; }
 
 clean:
 	rm -rf $(VENV) data build models src/*.egg-info

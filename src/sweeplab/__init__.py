@@ -6,3 +6,10 @@ tests the winner; ``tracking`` writes it all to MLflow and ``leaderboard`` reads
 """
 
 __version__ = "0.1.0"
+
+import os
+
+# TensorFlow's oneDNN kernels are cached per tensor shape, so a sweep that tries many shapes grows by about 1.3 MB
+# a trial (bench/scaling.py: +12 % RSS from trial 10 to 100), with no speed gained on models this small. It has
+# to be set before TensorFlow is imported; a user's own setting wins.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")

@@ -1,0 +1,101 @@
+"""The README's benchmark table, from bench/results/*.json: each measure against its target (issue 6).
+
+Writes bench/results/summary.md and replaces the README's part between its two bench markers.
+
+    python bench/summary.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from common import RESULTS, ROOT
+
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def load(name: str) -> dict | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def yes(met: bool | None) -> str:
+    return "—" if met is None else ("**yes**" if met else "**no**")
+
+
+def rows() -> list[tuple[str, str, str, str]]:
+    found = []
+    tta = load("time_to_accuracy")
+    if tta:
+        for source, r in tta["sources"].items():
+            ours, ref = r["sweeplab_time_to_reference_cv_median_s"], r["reference_time_to_best_median_s"]
+            tests = r["test_accuracy"]
+            reached = f"{ours:.0f} s" if ours is not None else "never"
+            found.append((
+                f"time to the tutorial's best CV, {source}", "≥ 5× less, test acc ≥ tutorial's",
+                f"{r['speedup'] or 0:.1f}× ({ref:.0f} s → {reached}; whole search {r['reference_wall_median_s']:.0f} s "
+                f"vs {r['sweeplab_wall_median_s']:.0f} s); test {tests['sweeplab']:.3f} vs {tests['reference']:.3f}",
+                yes(r["meets_target"])))
+    overhead = load("overhead")
+    if overhead:
+        found.append((
+            "overhead of a trial (MLflow included) vs a bare Keras loop", "≤ +5 %",
+            f"{overhead['overhead_pct']:+.0f} % ({overhead['bare_keras_median_s']:.2f} s → "
+            f"{overhead['sweeplab_trial_median_s']:.2f} s); bookkeeping alone {overhead['bookkeeping_s']:.2f} s "
+            f"({overhead['bookkeeping_pct']:+.1f} %)", yes(overhead["overhead_pct"] <= 5)))
+    scaling = load("scaling")
+    if scaling:
+        found.append((
+            "time per trial, trial 10 → 100", "≤ +10 %",
+            f"{scaling['trial_s_median_at_10']:.2f} s → {scaling['trial_s_median_at_100']:.2f} s "
+            f"({scaling['trial_time_growth_pct']:+.1f} %)", yes(scaling["trial_time_growth_pct"] <= 10)))
+        found.append((
+            "process RSS, trial 10 → 100", "≤ +10 %",
+            f"{scaling['rss_mb_at_10']:.0f} MB → {scaling['rss_mb_at_100']:.0f} MB ({scaling['rss_growth_pct']:+.1f} %)",
+            yes(scaling["rss_growth_pct"] <= 10)))
+    board = load("leaderboard_scale")
+    if board:
+        found.append((f"`sweeplab leaderboard`, {board['trial_runs']:,} trial runs", "< 1 s",
+                      f"{board['command_median_s']:.2f} s (in-process read {board['in_process_median_s']:.2f} s)",
+                      yes(board["command_median_s"] < 1)))
+    parallel = load("parallel")
+    if parallel:
+        found.append(("`--workers 2` vs 1, trials per hour", "report",
+                      f"{parallel['ratio_2_vs_1']:.2f}× ({parallel['trials_per_hour_1_worker']:.0f} → "
+                      f"{parallel['trials_per_hour_2_workers']:.0f})", "—"))
+    large = load("large_data")
+    if large:
+        found.append((f"one trial on imdb_50k ({large['rows']:,} rows)", "report",
+                      f"trial {large['trial_s']:.0f} s, command {large['command_wall_s']:.0f} s, peak RSS "
+                      f"{large['peak_rss_mb'] / 1000:.2f} GB; test {large['test_accuracy']:.3f} "
+                      f"(baseline {large['baseline_test_accuracy']:.3f})", "—"))
+    backends = load("backends")
+    if backends:
+        found.append(("JAX backend vs TensorFlow, same trials", "adopt if faster",
+                      f"{backends['jax_speedup']:.2f}× ({backends['tensorflow_trials_median_s']:.1f} s → "
+                      f"{backends['jax_trials_median_s']:.1f} s; import {backends['tensorflow_import_median_s']:.1f} s vs "
+                      f"{backends['jax_import_median_s']:.1f} s)", "—"))
+    return found
+
+
+def main() -> int:
+    machine = next((r["machine"] for r in map(load, ("overhead", "scaling", "time_to_accuracy")) if r), {})
+    lines = [f"`make bench` on {machine.get('cores', '?')} CPU cores, no GPU (tensorflow-cpu "
+             f"{machine.get('tensorflow-cpu', '?')}, keras {machine.get('keras', '?')}); medians of alternating "
+             "repeats; every figure is in `bench/results/*.json` with the command that made it.", "",
+             "| measure | target | measured | met |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows()]
+    table = "\n".join(lines) + "\n"
+    (RESULTS / "summary.md").write_text(table)
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        readme.write_text(f"{head}{START}\n{table}{END}{rest.split(END, 1)[1]}")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
