@@ -38,7 +38,8 @@ def child() -> None:
     from sweeplab.space import parse
 
     imported = time.perf_counter() - started
-    sweep = parse({"name": "backends", "model": "cnn", "folds": 4, "seed": 1000}, "bench/backends.py")
+    sweep = parse({"name": "backends", "model": "cnn", "folds": 4, "seed": 1000, "space": {"maxlen": 100}},
+                  "bench/backends.py")
     [split] = runner.prepare(sweep, [data.load("yelp")])
     trials = []
     for model, params in CONFIGS:

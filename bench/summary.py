@@ -40,7 +40,7 @@ def rows() -> list[tuple[str, str, str, str]]:
     overhead = load("overhead")
     if overhead:
         found.append((
-            "overhead of a trial (MLflow included) vs a bare Keras loop", "≤ +5 %",
+            "a trial (MLflow included) vs a bare Keras loop, same folds and epochs", "≤ +5 %",
             f"{overhead['overhead_pct']:+.0f} % ({overhead['bare_keras_median_s']:.2f} s → "
             f"{overhead['sweeplab_trial_median_s']:.2f} s); bookkeeping alone {overhead['bookkeeping_s']:.2f} s "
             f"({overhead['bookkeeping_pct']:+.1f} %)", yes(overhead["overhead_pct"] <= 5)))
