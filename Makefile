@@ -7,6 +7,12 @@ BIN    := $(VENV)/bin
 SPACE  ?= cnn_grid
 PORT   ?= 5000
 STORE  ?= $(CURDIR)/mlruns
+# Servers listen on loopback unless HOST names another address (they warn when it is not loopback).
+HOST   ?= 127.0.0.1
+SERVER_PORT ?= 5050
+PG_URL = $(shell scripts/postgres.sh url $(1))
+LOOPBACK_WARNING = $(if $(filter-out 127.0.0.1 localhost ::1,$(HOST)),\
+	@echo "warning: HOST=$(HOST) is not loopback: anyone who can reach this machine can read and write the runs" >&2)
 
 # A local mirror of the UCI files, when this checkout sits beside one; otherwise `sweeplab data` downloads.
 MIRROR := $(wildcard $(abspath ../shared/data/sentiment_labelled_sentences))
@@ -18,12 +24,13 @@ ifneq ($(GLOVE_MIRROR),)
 export SWEEPLAB_GLOVE_MIRROR ?= $(GLOVE_MIRROR)
 endif
 
-SWEEP_ARGS := $(foreach s,$(SOURCE),--source $(s)) \
+SWEEP_ARGS := $(foreach s,$(SOURCE),--source $(s)) $(if $(TRACKING_URI),--tracking-uri $(TRACKING_URI)) \
 	$(if $(ENGINE),--engine $(ENGINE)) $(if $(TRIALS),--trials $(TRIALS)) \
 	$(if $(FOLDS),--folds $(FOLDS)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(SEED),--seed $(SEED)) \
 	$(if $(WORKERS),--workers $(WORKERS)) $(if $(STORAGE),--storage $(STORAGE)) $(if $(FRESH),--fresh)
 
-.PHONY: install data sweep leaderboard export retrain predict serve ui dashboard browser test bench clean
+.PHONY: install data sweep worker leaderboard export retrain predict serve ui dashboard postgres postgres-stop server \
+	browser test bench clean
 
 install: $(VENV)/.installed
 
@@ -37,6 +44,12 @@ data: install
 
 sweep: install data
 	$(BIN)/sweeplab sweep $(SPACE) $(SWEEP_ARGS)
+
+# Another process or machine joins a running optuna sweep: make worker SPACE=… STORAGE=… TRACKING_URI=…
+worker: install data
+	$(BIN)/sweeplab worker $(SPACE) --storage $(or $(STORAGE),$(error STORAGE=the sweep's Optuna storage is needed)) \
+		$(if $(TRACKING_URI),--tracking-uri $(TRACKING_URI)) $(if $(WORKERS),--workers $(WORKERS)) \
+		$(if $(WORKER_INDEX),--worker-index $(WORKER_INDEX))
 
 leaderboard: install
 	$(BIN)/sweeplab leaderboard $(if $(SWEEP),--sweep $(SWEEP)) $(if $(SOURCE),--source $(SOURCE)) \
@@ -56,21 +69,39 @@ predict: install
 	$(BIN)/sweeplab predict $(or $(MODEL),$(error MODEL=models:/<name>/<version> or a .keras file is needed)) \
 		$(if $(FILE),--file $(FILE)) $(TEXT)
 
-# A registered model behind MLflow's scoring server, on loopback only: POST raw text to /invocations.
+# A registered model behind MLflow's scoring server, on loopback unless HOST says otherwise: POST raw text to /invocations.
 serve: install
+	$(LOOPBACK_WARNING)
 	PATH=$(CURDIR)/$(BIN):$$PATH MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///$(STORE)/mlflow.db} \
 		$(BIN)/mlflow models serve -m $(or $(MODEL),$(error MODEL=models:/<name>/<version> is needed)) \
-		--env-manager local --host 127.0.0.1 --port $(or $(SERVE_PORT),5001)
+		--env-manager local --host $(HOST) --port $(or $(SERVE_PORT),5001)
 
-# The real MLflow UI over the same store, on loopback only.
+# The real MLflow UI over the same store, on loopback unless HOST says otherwise.
 ui: install
+	$(LOOPBACK_WARNING)
 	mkdir -p $(STORE)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(STORE)/mlflow.db \
-		--default-artifact-root $(STORE)/artifacts --host 127.0.0.1 --port $(PORT)
+		--default-artifact-root $(STORE)/artifacts --host $(HOST) --port $(PORT)
 
-# optuna-dashboard over the optuna engine's studies, on loopback only.
+# A throwaway PostgreSQL cluster from Debian's packages (installed when missing) on PG_HOST:PG_PORT
+# (127.0.0.1:5433), with databases `optuna` and `mlflow`; postgres-stop ends it and deletes its data.
+postgres:
+	@scripts/postgres.sh start
+
+postgres-stop:
+	@scripts/postgres.sh stop
+
+# An MLflow tracking server for sweeps on several machines: runs in PostgreSQL, artifacts under
+# $(STORE)/server-artifacts, served through the server. Sweeps and workers pass --tracking-uri http://HOST:SERVER_PORT.
+server: install postgres
+	$(LOOPBACK_WARNING)
+	$(BIN)/mlflow server --backend-store-uri $(call PG_URL,mlflow) \
+		--artifacts-destination $(STORE)/server-artifacts --host $(HOST) --port $(SERVER_PORT) --workers 1
+
+# optuna-dashboard over the optuna engine's studies, on loopback unless HOST says otherwise.
 dashboard: install
-	$(BIN)/optuna-dashboard $(or $(STORAGE),sqlite:///$(STORE)/optuna.db) --host 127.0.0.1 \
+	$(LOOPBACK_WARNING)
+	$(BIN)/optuna-dashboard $(or $(STORAGE),sqlite:///$(STORE)/optuna.db) --host $(HOST) \
 		--port $(or $(DASHBOARD_PORT),8080)
 
 # Headless Chromium and its driver from Debian, for the test that looks at the MLflow UI as a person would.

@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     # MLflow narrates model logging (progress bars, INFO lines, advice on type hints); our lines say what happened.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # a "View run" line per closed run
     warnings.filterwarnings("ignore", message=r".*(Add type hints|Inferred schema contains integer)")
     args = build_parser().parse_args(argv)
     errors.INTERRUPTED.clear()
@@ -156,6 +157,9 @@ def cmd_sweep(args) -> int:
     splits = runner.prepare(sweep, runner.load_datasets(sweep, args.data, args.text_col, args.label_col))
     tracker = Tracker(args.tracking_uri)
     engine = engines.get(sweep.engine, **optuna_options, local_dir=tracker.local_dir())
+    _outbox_retries_instead_of_mlflow()
+    tracker.check()
+    engine.check()
     _share_cores(args.workers)
     results = runner.run(sweep, splits, tracker, Progress(metric=sweep.metric), engine,
                          worker_args=["--tracking-uri", tracker.uri])
@@ -163,8 +167,10 @@ def cmd_sweep(args) -> int:
     for r in results:
         print(f"{r.source:<10} {r.best.mean:>7.3f} ± {r.best.std:.3f} {r.test_score:>6.3f} "
               f"{r.baseline.test_score:>8.3f} {r.test_score - r.baseline.test_score:>+7.3f}")
-    print(f"logged to {tracker.uri} (experiment '{sweep.name}'); compare with 'sweeplab leaderboard', or run "
-          f"'make ui' and open {ui_url('http://127.0.0.1:5000', tracker.experiment_id(sweep.name), sweep.metric)}")
+    ui = tracker.uri if tracker.uri.startswith(("http://", "https://")) else None
+    page = ui_url(ui or "http://127.0.0.1:5000", tracker.experiment_id(sweep.name), sweep.metric)
+    print(f"logged to {tracker.uri} (experiment '{sweep.name}'); compare with 'sweeplab leaderboard', or "
+          + (f"open {page}" if ui else f"run 'make ui' and open {page}"))
     return 0
 
 
@@ -176,6 +182,14 @@ def _check_optuna_options(sweep, args) -> None:
             raise SweepLabError(f"{', '.join(given)} need engine optuna (this sweep uses {sweep.engine})")
     if args.workers < 1 or args.heartbeat < 1:
         raise SweepLabError("--workers and --heartbeat must be at least 1")
+
+
+def _outbox_retries_instead_of_mlflow() -> None:
+    """MLflow's client retries a request for about 4 minutes before it fails, holding up training all along. A
+    sweep's trial writes wait in an outbox instead (sweeplab.outbox), which retries and tells the user."""
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
 
 
 def _share_cores(workers: int) -> None:
@@ -197,10 +211,13 @@ def cmd_worker(args) -> int:
     _share_cores(args.workers)
     engine = OptunaEngine(storage=args.storage, heartbeat=args.heartbeat, workers=args.workers,
                           worker_index=args.worker_index)
+    engine.check()
     studies = engine.joinable(name, args.dataset)
     if not studies:
         raise SweepLabError(f"no study of sweep '{name}' in {args.storage}: start it with 'sweeplab sweep'")
     tracker = Tracker(args.tracking_uri)
+    _outbox_retries_instead_of_mlflow()
+    tracker.check()
     for resolved, reference in studies:
         sweep = space.parse(resolved, f"study of {name}")
         split = runner.prepare(sweep, [data.load_reference(reference)])[0]

@@ -134,6 +134,7 @@ def _run_one(sweep, split: Split, engine, tracker, progress, worker_args) -> Dat
         )
         progress.start(dataset.name, planned, sweep.folds, done)
         trials = engine.search(_context(sweep, split, cv, Listeners(progress, run), worker_args))
+        run.settle()  # a tracking server that went away mid-search gets the trials' writes before we read them
         winner = best(trials)
         if winner is None:
             first = next((t.error for t in trials if t.error), "no trial finished")
@@ -169,3 +170,4 @@ def join(engine, sweep, split: Split, tracker, progress) -> None:
     run = tracker.attach(sweep, split.dataset, engine.open(sweep, split.dataset))
     progress.start(split.dataset.name, engine.planned(sweep), sweep.folds, engine.finished(sweep, split.dataset.name))
     engine.join(_context(sweep, split, cv, Listeners(progress, run)))
+    run.settle()

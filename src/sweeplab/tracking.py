@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,7 +21,8 @@ import numpy as np
 from sweeplab import versions
 from sweeplab.engines.base import METRICS
 from sweeplab.errors import SweepLabError
-from sweeplab.urls import ensure_sqlite_dir, sqlite_path
+from sweeplab.outbox import Outbox
+from sweeplab.urls import check_writable, ensure_sqlite_dir, local_directory, sqlite_path
 
 # mlflow's SQL store trips SQLAlchemy 2.x deprecation warnings that are mlflow's to fix, not ours.
 warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(mlflow|sqlalchemy|alembic)(\.|$)")
@@ -30,6 +32,7 @@ KIND, SWEEP, SOURCE = PREFIX + "kind", PREFIX + "sweep", PREFIX + "source"
 STATE, BEST, NOTE, TRIAL = PREFIX + "state", PREFIX + "best", PREFIX + "note", PREFIX + "trial"
 RESUME = PREFIX + "study_key"
 METRIC_TAG = PREFIX + "metric"
+WORKER = PREFIX + "worker"  # host:pid of the process that ran a trial
 PARENT = "mlflow.parentRunId"
 METRIC = "accuracy"  # the metric of runs from before sweeps had a choice
 
@@ -58,6 +61,19 @@ class Tracker:
         """Where local state beside the store belongs (the Optuna studies' default database)."""
         database = sqlite_path(self.uri)
         return database.parent if database is not None else Path("mlruns").resolve()
+
+    def check(self) -> None:
+        """Before a sweep trains anything: the store can take its runs (a local store is writable and not full,
+        a tracking server answers)."""
+        directory = local_directory(self.uri)
+        if directory is not None:
+            check_writable(directory, "MLflow store")
+            return
+        try:
+            self.client.search_experiments(max_results=1)
+        except Exception as exc:  # MLflow raises its own exception for every transport error
+            problem = str(exc).splitlines()[0][-200:]
+            raise SweepLabError(f"--tracking-uri {self.uri}: no MLflow tracking server answers ({problem})") from None
 
     @property
     def client(self):
@@ -134,7 +150,8 @@ class Tracker:
             for key in (PREFIX + "trials", PREFIX + "engine"):
                 self.client.set_tag(parent.info.run_id, key, tags[key])
         with _closing(self.client, parent.info.run_id):
-            yield DatasetRun(self.client, parent.info.run_id, experiment, tags, _dataset_input(dataset))
+            yield DatasetRun(Outbox(self.client, self.uri), parent.info.run_id, experiment, tags,
+                             _dataset_input(dataset))
 
     def attach(self, sweep, dataset, resume_key: str):
         """The parent run another process opened for this search, to add trials to (a worker's view)."""
@@ -144,7 +161,8 @@ class Tracker:
             raise SweepLabError(f"no MLflow run for study key {resume_key} in {self.uri}: "
                                 "is this the tracking URI the sweep uses?")
         tags = {k: v for k, v in parent.data.tags.items() if k.startswith(PREFIX)}
-        run = DatasetRun(self.client, parent.info.run_id, experiment, tags, _dataset_input(dataset))
+        run = DatasetRun(Outbox(self.client, self.uri), parent.info.run_id, experiment, tags,
+                         _dataset_input(dataset))
         # Logged by the sweep's own process.
         run.baseline_cv = parent.data.metrics.get(f"baseline_cv_{run.metric}")
         return run
@@ -224,25 +242,32 @@ class SqliteRuns:
 
 @contextlib.contextmanager
 def _closing(client, run_id: str, status: str = "FINISHED"):
-    """Ends the run with ``status``, or as KILLED/FAILED if the block raised: no run is left RUNNING."""
+    """Ends the run with ``status``, or as KILLED/FAILED if the block raised: no run is left RUNNING.
+
+    If the store cannot take that last write either (a tracking server that went away), the block's own error is
+    the one the user sees.
+    """
     try:
         yield
-    except KeyboardInterrupt:
-        client.set_terminated(run_id, "KILLED")
-        raise
-    except BaseException:
-        client.set_terminated(run_id, "FAILED")
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            client.set_terminated(run_id, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
         raise
     client.set_terminated(run_id, status)
 
 
 class DatasetRun:
-    """One dataset's parent run. It listens to the engine: one child run per trial, written as the trial goes."""
+    """One dataset's parent run. It listens to the engine: one child run per trial, written as the trial goes.
 
-    def __init__(self, client, run_id: str, experiment_id: str, tags: dict, dataset_input=None):
+    ``client`` is an :class:`~sweeplab.outbox.Outbox`: trial writes wait out a tracking server's absence, and
+    :meth:`settle` waits for them before anything reads the runs back.
+    """
+
+    def __init__(self, client: Outbox, run_id: str, experiment_id: str, tags: dict, dataset_input=None):
         self.client, self.run_id, self.experiment_id = client, run_id, experiment_id
         self.dataset_input = dataset_input
-        self.tags = {k: v for k, v in tags.items() if k not in (KIND, RESUME)}
+        self.tags = {**{k: v for k, v in tags.items() if k not in (KIND, RESUME)},
+                     WORKER: f"{socket.gethostname()}:{os.getpid()}"}
         self.metric = tags.get(METRIC_TAG, "accuracy")  # parents from before sweeps had a metric: accuracy
         self.baseline_cv = None  # what each trial's lift is measured against
         self.child_ids = {}
@@ -318,8 +343,13 @@ class DatasetRun:
                 metrics=[Metric(k, float(v), _now(), 0) for k, v in metrics.items()],
             )
 
+    def settle(self) -> None:
+        """Wait until every trial write of this process reached the store."""
+        self.client.drain()
+
     def reconcile(self, live: set) -> int:
         """Close as KILLED the children still RUNNING whose trial is not running any more (its process died)."""
+        self.settle()
         orphans = [
             child for child in self._children()
             if child.info.status == "RUNNING" and int(child.data.tags.get(TRIAL, -1)) not in live
@@ -334,10 +364,10 @@ class DatasetRun:
         return self.client.search_runs([self.experiment_id], f"tags.`{PARENT}` = '{self.run_id}'",
                                        max_results=50000)
 
-    def _create_child(self, number: int, name: str, tags: dict | None = None, start_time: int | None = None) -> str:
+    def _create_child(self, number: int, name: str, tags: dict | None = None, start_time: int | None = None):
         """A trial's run, with the dataset as an MLflow input (the UI's Dataset column and filter show it)."""
         run_id = self.client.create_run(self.experiment_id, run_name=name, start_time=start_time,
-                                        tags={**self._child_tags(number), **(tags or {})}).info.run_id
+                                        tags={**self._child_tags(number), **(tags or {})})
         self.child_ids[number] = run_id
         if self.dataset_input is not None:
             self.client.log_inputs(run_id, datasets=[self.dataset_input])

@@ -74,6 +74,9 @@ class Engine:
         """How many trials a full search of this sweep has."""
         raise NotImplementedError
 
+    def check(self) -> None:
+        """Fail before any training if the engine's own storage cannot be used."""
+
     def open(self, sweep, dataset) -> str | None:
         """Prepare the search of ``dataset``; a resumable engine returns a key that identifies it across runs."""
         return None

@@ -20,8 +20,10 @@ workers race for the last slot, the loser's new trial is closed at once as FAIL 
 ``sweeplab.surplus``) without training. A failed trial is replaced by a new slot while failures are fewer
 than ``trials``.
 
-**Killed workers.** Trials send a heartbeat. The next sweep or worker marks a trial whose heartbeat stopped
-as FAIL and queues its parameters again; the trial's MLflow run is closed as KILLED.
+**Killed workers.** Trials send a heartbeat. A process with no queued trial left waits while other trials are
+RUNNING: one whose heartbeat stops (its process was killed, its machine lost) is marked FAIL and its parameters
+are queued again, and whichever process is free runs it, so the study still reaches its total. The dead trial's
+MLflow run is closed as KILLED. A trial records which ``host:pid`` ran it (user attribute ``sweeplab.worker``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import contextlib
 import functools
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -42,9 +45,9 @@ from pathlib import Path
 from sweeplab import cv, pipeline
 from sweeplab.engines.base import COMPLETE, FAIL, PRUNED, Engine, TrialResult
 from sweeplab.errors import INTERRUPTED, SweepLabError
-from sweeplab.urls import ensure_sqlite_dir
+from sweeplab.urls import check_writable, ensure_sqlite_dir, local_directory
 
-SLOT, SURPLUS, KEY = "sweeplab.slot", "sweeplab.surplus", "sweeplab.study_key"
+SLOT, SURPLUS, KEY, WORKER = "sweeplab.slot", "sweeplab.surplus", "sweeplab.study_key", "sweeplab.worker"
 SWEEP_ATTR, DATA_ATTR, SHA_ATTR = "sweeplab.sweep", "sweeplab.dataset", "sweeplab.data_sha256"
 # Settings that may change between runs of one study; any other difference needs --fresh.
 MAY_CHANGE = {"trials", "timeout", "description", "sources", "engine", "path"}
@@ -100,6 +103,13 @@ class OptunaEngine(Engine):
         except (SQLAlchemyError, ValueError, ImportError) as exc:
             problem = str(exc).splitlines()[0]
             raise SweepLabError(f"--storage {url}: cannot open it as an Optuna storage ({problem})") from None
+
+    def check(self) -> None:
+        """Before anything trains: a local storage is writable and not full, a database storage opens."""
+        directory = local_directory(self.storage_url())
+        if directory is not None:
+            check_writable(directory, "Optuna storage")
+        self._storage  # noqa: B018 (opening it reports an unreachable database as one line)
 
     @staticmethod
     def study_name(sweep_name: str, dataset_name: str) -> str:
@@ -173,11 +183,21 @@ class OptunaEngine(Engine):
         self.work(self.load(self.study_name(ctx.sweep.name, ctx.dataset), ctx.sweep, self.worker_index), ctx)
 
     def work(self, study, ctx) -> None:
-        """Run queued trials until none is left (or the sweep's timeout passes)."""
+        """Run queued trials until none is left and none runs elsewhere (or the sweep's timeout passes)."""
+        optuna = _optuna()
         deadline = time.monotonic() + ctx.sweep.timeout if ctx.sweep.timeout else None
         objective = _Objective(ctx, study)
-        while _real(study, "WAITING") and (deadline is None or time.monotonic() < deadline):
-            study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False)
+        # Only our RDB storages send heartbeats: without them a dead trial would never go stale.
+        watches = isinstance(self._storage, optuna.storages.RDBStorage)
+        while deadline is None or time.monotonic() < deadline:
+            if _real(study, "WAITING"):
+                study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False)
+            elif watches and _real(study, "RUNNING"):
+                # Another process's trial: if that process died, its heartbeat stops and the trial is queued again.
+                time.sleep(min(self.heartbeat, 5))
+                optuna.storages.fail_stale_trials(study)
+            else:
+                return
 
     def _spawn(self, ctx, index: int):
         command = [
@@ -234,6 +254,7 @@ class _Objective:
         if SLOT not in trial.user_attrs:
             trial.set_user_attr(SURPLUS, True)
             raise SurplusTrial("every queued trial was taken by another worker")
+        trial.set_user_attr(WORKER, f"{socket.gethostname()}:{os.getpid()}")
         sweep, listener = self.ctx.sweep, self.ctx.listener
         chosen = sweep.suggest(trial)
         params = sweep.configuration(chosen)

@@ -1,0 +1,214 @@
+"""Distributed sweeps for real: a PostgreSQL cluster from Debian's packages (`make postgres`), an MLflow tracking
+server on it (`make server`), several worker processes on one study, and the faults they must survive."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from types import SimpleNamespace
+
+import optuna
+import pytest
+from mlflow import MlflowClient
+
+from tests.conftest import ROOT, free_port
+from tests.test_optuna import reviews_csv
+from sweeplab.tracking import KIND, NOTE, PARENT, TRIAL
+
+pytestmark = pytest.mark.integration
+TRIALS = 12
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """`make postgres` on a free port for this module; `make postgres-stop` afterwards (it deletes the cluster)."""
+    port = free_port()
+    env = {**os.environ, "PG_PORT": str(port)}
+    subprocess.run(["make", "-s", "-C", str(ROOT), "postgres"], env=env, check=True, timeout=600)
+    yield SimpleNamespace(env=env, url=lambda db: f"postgresql://sweeplab:sweeplab@127.0.0.1:{port}/{db}")
+    subprocess.run(["make", "-s", "-C", str(ROOT), "postgres-stop"], env=env, check=True, timeout=120)
+
+
+class TrackingServer:
+    """`make server`: MLflow's tracking server on the module's PostgreSQL, stopped and started like a service."""
+
+    def __init__(self, postgres, store):
+        self.postgres, self.store, self.port = postgres, store, free_port()
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.process = None
+
+    def start(self):
+        log = open(self.store / "server.log", "ab")
+        self.process = subprocess.Popen(
+            ["make", "-s", "-C", str(ROOT), "server", f"SERVER_PORT={self.port}", f"STORE={self.store}"],
+            env=self.postgres.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.uri}/health", timeout=5) as answer:
+                    if answer.read() == b"OK":
+                        return
+            except OSError:
+                pass
+            assert self.process.poll() is None and time.monotonic() < deadline, (self.store / "server.log").read_text()
+            time.sleep(0.5)
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=60)
+
+
+@pytest.fixture
+def server(postgres, tmp_path):
+    tracking = TrackingServer(postgres, tmp_path)
+    tracking.start()
+    yield tracking
+    tracking.stop()
+
+
+class DistributedSweep:
+    """One sweep on the shared PostgreSQL storage and tracking server, run as real commands."""
+
+    def __init__(self, name, tmp_path, postgres, server, trials=TRIALS):
+        self.name, self.storage, self.server = name, postgres.url("optuna"), server
+        sweep = tmp_path / f"{name}.yaml"
+        sweep.write_text(textwrap.dedent(f"""
+            name: {name}
+            model: embedding_pool
+            engine: optuna
+            trials: {trials}
+            folds: 2
+            seed: 5
+            fit: {{epochs: 3, batch_size: 16}}
+            space:
+              embedding_dim: [4, 8]
+              maxlen: 8
+              learning_rate: {{low: 0.003, high: 0.03, log: true}}
+        """))
+        self.args = [str(sweep), "--data", str(reviews_csv(tmp_path, rows=120)), "--storage", self.storage,
+                     "--tracking-uri", server.uri]
+        self.trials = trials
+
+    def start(self, *extra):
+        return subprocess.Popen([sys.executable, "-m", "sweeplab", "sweep", *self.args, *extra],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def worker(self, *extra):
+        return subprocess.Popen([sys.executable, "-m", "sweeplab", "worker", self.name, "--storage", self.storage,
+                                 "--tracking-uri", self.server.uri, *extra],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def study(self):
+        return optuna.load_study(study_name=f"{self.name}-reviews", storage=self.storage)
+
+    def wait_for_study(self, process, timeout=180):
+        deadline = time.monotonic() + timeout
+        while f"{self.name}-reviews" not in {s.study_name for s in optuna.get_all_study_summaries(self.storage)}:
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.5)
+
+    def trials_in(self, *states):
+        return [t for t in self.study().trials
+                if t.state.name in states and not t.user_attrs.get("sweeplab.surplus")]
+
+    def runs(self):
+        client = MlflowClient(self.server.uri)
+        experiment = client.get_experiment_by_name(self.name)
+        return client.search_runs([experiment.experiment_id], max_results=1000)
+
+    def check_every_finished_trial_has_one_run(self):
+        """The study reached its total; each COMPLETE or PRUNED trial has exactly one FINISHED MLflow run, with
+        the study's score; no run is left RUNNING. Returns the trial runs."""
+        finished = self.trials_in("COMPLETE", "PRUNED")
+        assert len(finished) == self.trials
+        runs = self.runs()
+        assert [r.info.run_name for r in runs if r.info.status == "RUNNING"] == []
+        children = [r for r in runs if r.data.tags.get(KIND) == "trial"]
+        for trial in finished:
+            mine = [r for r in children if r.data.tags[TRIAL] == str(trial.number)]
+            assert len(mine) == 1, (trial.number, [r.info.run_name for r in mine])
+            assert mine[0].info.status == "FINISHED"
+            if trial.state.name == "COMPLETE":
+                assert mine[0].data.metrics["cv_accuracy_mean"] == pytest.approx(trial.value)
+                assert {"fold_1_accuracy", "fold_2_accuracy"} <= set(mine[0].data.metrics)
+        parents = [r for r in runs if r.data.tags.get(KIND) == "dataset"]
+        assert [p.info.status for p in parents] == ["FINISHED"]
+        assert all(c.data.tags[PARENT] == parents[0].info.run_id for c in children)
+        return children
+
+
+def finish(process, timeout=300):
+    out, err = process.communicate(timeout=timeout)
+    return process.returncode, out, err
+
+
+def test_three_workers_on_postgresql_run_one_study(tmp_path, postgres, server):
+    """`sweeplab sweep --workers 2` and a `sweeplab worker` from another shell: three processes, one study."""
+    sweep = DistributedSweep("pg_three", tmp_path, postgres, server)
+    main = sweep.start("--workers", "2", "--heartbeat", "2")
+    sweep.wait_for_study(main)
+    joined = sweep.worker("--worker-index", "2", "--workers", "3", "--heartbeat", "2")
+    code, out, err = finish(main)
+    assert code == 0, err
+    assert finish(joined)[0] == 0
+    sweep.check_every_finished_trial_has_one_run()
+    by = {t.user_attrs["sweeplab.worker"].split(":")[1] for t in sweep.trials_in("COMPLETE", "PRUNED")}
+    assert len(by) == 3, f"trials ran in {len(by)} processes: {by}"
+    assert str(joined.pid) in by and str(main.pid) in by
+    assert "test" in out and "logged to http://127.0.0.1" in out
+
+
+def test_a_worker_killed_mid_trial_does_not_cost_the_study_a_trial(tmp_path, postgres, server):
+    """SIGKILL one of three workers while its trial trains: the others re-run that trial and finish the total."""
+    sweep = DistributedSweep("pg_kill", tmp_path, postgres, server)
+    main = sweep.start("--workers", "3", "--heartbeat", "1")
+    sweep.wait_for_study(main)
+    deadline = time.monotonic() + 180
+    while True:  # a helper's trial that has reported at least one epoch
+        victims = [t for t in sweep.trials_in("RUNNING") if t.intermediate_values
+                   and t.user_attrs.get("sweeplab.worker", ":").split(":")[1] not in ("", str(main.pid))]
+        if victims:
+            break
+        assert main.poll() is None and time.monotonic() < deadline, main.communicate()
+        time.sleep(0.2)
+    killed = victims[0]
+    os.kill(int(killed.user_attrs["sweeplab.worker"].split(":")[1]), signal.SIGKILL)
+
+    code, out, err = finish(main)
+    assert code == 0, err
+    assert "exited with status -9" in err
+    children = sweep.check_every_finished_trial_has_one_run()
+    assert sweep.study().trials[killed.number].state.name == "FAIL"
+    retried = [t for t in sweep.trials_in("COMPLETE", "PRUNED") if t.system_attrs.get("failed_trial") == killed.number]
+    assert len(retried) == 1 and retried[0].params == killed.params
+    dead = [c for c in children if c.data.tags[TRIAL] == str(killed.number)]
+    assert [(c.info.status, c.data.tags[NOTE][:9]) for c in dead] == [("KILLED", "abandoned")]
+
+
+def test_a_tracking_server_restart_mid_sweep_loses_no_result(tmp_path, postgres, server):
+    """Stop the MLflow server while trials train and start it again: writes wait, then all of them land."""
+    sweep = DistributedSweep("pg_restart", tmp_path, postgres, server)
+    main = sweep.start("--workers", "2", "--heartbeat", "2")
+    sweep.wait_for_study(main)
+    deadline = time.monotonic() + 180
+    while len(sweep.trials_in("COMPLETE", "PRUNED")) < 1:
+        assert main.poll() is None and time.monotonic() < deadline, main.communicate()
+        time.sleep(0.2)
+    server.stop()
+    before = {t.number for t in sweep.trials_in("COMPLETE", "PRUNED")}
+    while len(sweep.trials_in("COMPLETE", "PRUNED")) < len(before) + 2:  # trials that finish with no server
+        assert main.poll() is None and time.monotonic() < deadline, main.communicate()
+        time.sleep(0.2)
+    during = {t.number for t in sweep.trials_in("COMPLETE", "PRUNED")} - before
+    server.start()
+
+    code, out, err = finish(main)
+    assert code == 0, err
+    assert f"MLflow at {server.uri} cannot be reached" in err
+    assert f"MLflow at {server.uri} answers again" in err
+    children = sweep.check_every_finished_trial_has_one_run()
+    assert during <= {int(c.data.tags[TRIAL]) for c in children if c.info.status == "FINISHED"}
