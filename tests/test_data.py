@@ -62,8 +62,8 @@ def test_user_tsv_and_jsonl(tmp_path):
 @pytest.mark.parametrize("content, args, fragment", [
     ("text,label\na,1\n", {"text_col": "review"}, "text column 'review' not found (columns: text, label)"),
     ("text,label\na,1\n", {"label_col": "y"}, "label column 'y' not found"),
-    ("text,label\na,1\n,0\n", {}, "column 'text' is empty on 1 rows (lines 3"),
-    ("text,label\na,1\nb,\n", {}, "column 'label' is empty on 1 rows"),
+    ("text,label\na,1\n,0\n", {}, "column 'text' is empty on 1 row (line 3)"),
+    ("text,label\na,1\nb,\n", {}, "column 'label' is empty on 1 row (line 3)"),
     ("text,label\na,1\nb,1\n", {}, "labels have a single class [1]"),
     ("text,label\n", {}, "no rows"),
 ])

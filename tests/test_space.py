@@ -69,9 +69,9 @@ def test_name_defaults_to_file_stem(tmp_path):
     (("num_filters: [8, 16]", "num_filters: {low: 8}"), "space.num_filters", "needs both low and high"),
     (("num_filters: [8, 16]", "num_filters: {low: 8, high: 9, bins: 3}"), "space.num_filters", "unknown key 'bins'"),
     (("log: true", "log: true, step: 0.1"), "space.learning_rate", "a log range needs low > 0 and no step"),
-    (("trials: 2", "trials: 0"), "trials", "integer >= 1"),
-    (("folds: 2", "folds: 1"), "folds", "integer >= 2"),
-    (("folds: 2", "folds: two"), "folds", "integer >= 2"),
+    (("trials: 2", "trials: 0"), "trials", "integer from 1 to 1,000,000"),
+    (("folds: 2", "folds: 1"), "folds", "integer from 2 to 1,000"),
+    (("folds: 2", "folds: two"), "folds", "integer from 2 to 1,000"),
     (("sources: [yelp]", "sources: [twitter]"), "sources", "unknown source 'twitter'"),
     (("sources: [yelp]", "sources: []"), "sources", "non-empty list"),
     (("trials: 2", "trials: 2\nengine: bayes"), "engine", "unknown engine 'bayes'"),
@@ -111,7 +111,7 @@ def test_unknown_sweep_name_lists_the_known_ones():
 def test_command_line_overrides_are_validated():
     sweep = space.load("smoke").override(epochs=3, folds=3, sources=["imdb"], engine="grid")
     assert (sweep.fixed()["epochs"], sweep.folds, sweep.sources, sweep.engine) == (3, 3, ("imdb",), "grid")
-    with pytest.raises(SweepLabError, match=r"\(with command-line overrides\): trials: expected an integer >= 1"):
+    with pytest.raises(SweepLabError, match=r"\(with command-line overrides\): trials: expected an integer from 1 to 1,000,000"):
         space.load("smoke").override(trials=0)
 
 

@@ -273,7 +273,9 @@ def read_table(path: Path, columns: dict):
 def _reject_empty(path: Path, column: str, bad_rows: list[int]) -> None:
     if bad_rows:
         shown = ", ".join(str(i + 2) for i in bad_rows[:5])  # +2: 1-based and the header line
-        raise SweepLabError(f"{path}: column '{column}' is empty on {len(bad_rows)} rows (lines {shown}...)")
+        rows = f"1 row (line {shown})" if len(bad_rows) == 1 else \
+            f"{len(bad_rows)} rows (lines {shown}{', ...' if len(bad_rows) > 5 else ''})"
+        raise SweepLabError(f"{path}: column '{column}' is empty on {rows}")
 
 
 def _encode(name, texts, raw_labels, *, path, sha256, reference, sources=None) -> Dataset:
@@ -315,9 +317,10 @@ def holdout_split(dataset: Dataset, test_size: float, seed: int):
     """A fixed stratified train/test split. The search only ever sees the train part."""
     from sklearn.model_selection import train_test_split
 
-    smallest = min(dataset.integrity["class_counts"].values())
+    label, smallest = min(dataset.integrity["class_counts"].items(), key=lambda item: item[1])
     if smallest < 2:
-        raise SweepLabError(f"{dataset.integrity['path']}: a class has {smallest} row(s); each needs at least 2")
+        raise SweepLabError(f"{dataset.integrity['path']}: class {label!r} has {smallest} row, a held-out split "
+                            "needs at least 2 of each class")
     return train_test_split(
         dataset.texts, dataset.labels, test_size=test_size, random_state=seed, stratify=dataset.labels
     )

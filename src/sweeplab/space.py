@@ -29,6 +29,8 @@ PRUNERS = {"median": "MedianPruner", "hyperband": "HyperbandPruner",
            "successive_halving": "SuccessiveHalvingPruner", "none": "NopPruner"}
 FIT_KEYS = {"epochs", "batch_size"}
 RANGE_KEYS = {"low", "high", "log", "step"}
+# Beyond these a sweep is a typo, not a plan: 10**23 queued trials would never end.
+MAX_TRIALS, MAX_FOLDS, MAX_SEED = 1_000_000, 1_000, 2**31 - 1_000  # seed + worker index stays a 32-bit seed
 DEFAULTS = {
     "engine": "random", "sources": ["yelp", "amazon", "imdb"], "trials": 10, "folds": 5, "test_size": 0.25,
     "seed": 0, "fit": {}, "sampler": "tpe", "pruner": "median", "timeout": None, "metric": "accuracy",
@@ -271,9 +273,9 @@ def parse(raw: dict, origin: str) -> Sweep:
     for source in sources:
         if source not in [*data.SOURCES, data.POOLED]:
             fail("sources", f"unknown source {source!r}, expected some of {', '.join([*data.SOURCES, data.POOLED])}")
-    trials = _integer(settings["trials"], 1, lambda p: fail("trials", p))
-    folds = _integer(settings["folds"], 2, lambda p: fail("folds", p))
-    seed = _integer(settings["seed"], 0, lambda p: fail("seed", p))
+    trials = _integer(settings["trials"], 1, MAX_TRIALS, lambda p: fail("trials", p))
+    folds = _integer(settings["folds"], 2, MAX_FOLDS, lambda p: fail("folds", p))
+    seed = _integer(settings["seed"], 0, MAX_SEED, lambda p: fail("seed", p))
     test_size = settings["test_size"]
     if isinstance(test_size, bool) or not isinstance(test_size, (int, float)) or not 0 < test_size < 1:
         fail("test_size", f"expected a fraction between 0 and 1, got {test_size!r}")
@@ -461,8 +463,8 @@ def check_configuration(model: str, values: dict, fail) -> dict:
         _check_known(name, model, [model], lambda problem, name=name: fail(name, problem))
         if isinstance(value, (list, dict)):
             fail(name, f"expected a single value, got {describe(value)}")
-        checked[name] = _typed(value, accepted[name], lambda problem, name=name: fail(name, problem),
-                               allowed.get(name))
+        report = lambda problem, name=name: fail(name, problem)  # noqa: E731
+        checked[name] = _within(name, _typed(value, accepted[name], report, allowed.get(name)), report)
     return checked
 
 
@@ -488,7 +490,7 @@ def _parse_param(name: str, spec, default, fail, allowed: tuple | None = None) -
     values = spec if isinstance(spec, list) else [spec]
     if not values:
         fail("empty list, expected at least one value")
-    checked = [_typed(value, default, fail, allowed) for value in values]
+    checked = [_within(name, _typed(value, default, fail, allowed), fail) for value in values]
     if len(set(map(repr, checked))) != len(checked):
         fail(f"repeated value in {values}")
     return Param(name, values=tuple(checked))
@@ -503,7 +505,7 @@ def _parse_range(name: str, spec: dict, default, fail) -> Param:
     integer = isinstance(default, int) and not isinstance(default, bool)
     if not integer and not isinstance(default, float):
         fail(f"a range needs a numeric parameter, this one is {type(default).__name__}")
-    low, high = (_typed(spec[k], default, fail) for k in ("low", "high"))
+    low, high = (_within(name, _typed(spec[k], default, fail), fail) for k in ("low", "high"))
     step = _typed(spec["step"], default, fail) if spec.get("step") is not None else None
     log = spec.get("log", False)
     if not isinstance(log, bool):
@@ -546,10 +548,26 @@ def _typed(value, default, fail, allowed: tuple | None = None):
     fail(f"expected {type(default).__name__} values, got {value!r}")
 
 
-def _integer(value, minimum: int, fail) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        fail(f"expected an integer >= {minimum}, got {value!r}")
+def _integer(value, minimum: int, maximum: int, fail) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        fail(f"expected an integer from {minimum} to {maximum:,}, got {_short(value)}")
     return value
+
+
+def _within(name: str, value, fail):
+    """``value`` inside the parameter's bounds (see :data:`sweeplab.pipeline.BOUNDS`)."""
+    from sweeplab.pipeline import BOUNDS
+
+    low, high = BOUNDS.get(name, (None, None))
+    if low is not None and not low <= value <= high:
+        fail(f"{_short(value)} is out of range: expected {low:,} to {high:,}")
+    return value
+
+
+def _short(value) -> str:
+    """A value as a message quotes it: a 10**23 typed by mistake should not fill the screen."""
+    text = repr(value)
+    return text if len(text) <= 24 else f"{text[:10]}...({len(text)} characters)"
 
 
 def describe(value) -> str:
