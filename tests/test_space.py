@@ -255,3 +255,28 @@ def test_every_shipped_sweep_loads(path, monkeypatch):
     monkeypatch.chdir(ROOT)  # glove_cnn names data/glove/... relative to the project
     sweep = space.load(str(path))
     assert sweep.name == path.stem and sweep.description
+
+
+@pytest.fixture
+def plugin(monkeypatch):
+    """An installed package declaring `tiny_dense = tests.plugin_factories:tiny_dense` under sweeplab.models."""
+    import importlib.metadata
+
+    point = importlib.metadata.EntryPoint("tiny_dense", "tests.plugin_factories:tiny_dense", models.ENTRY_POINTS)
+    monkeypatch.setattr(importlib.metadata, "entry_points",
+                        lambda group=None: [point] if group == models.ENTRY_POINTS else [])
+    monkeypatch.setattr(models, "_plugins", None)
+    yield
+    models._plugins = None
+
+
+def test_factories_come_from_the_registry_or_entry_points_only(plugin, tiny_texts):
+    from sweeplab import pipeline
+
+    sweep = space.parse({"name": "p", "model": "tiny_dense", "space": {"embedding_dim": [4, 8]}}, "p.yaml")
+    assert sweep.model == "tiny_dense" and "tiny_dense" not in models.REGISTRY
+    X, y = tiny_texts
+    assert pipeline.build("tiny_dense", {"epochs": 30, "maxlen": 8}, 0).fit(X, y).score(X, y) > 0.9
+    with pytest.raises(SweepLabError, match=r"p.yaml: model: unknown model 'tests.plugin_factories:tiny_dense'"):
+        space.parse({"name": "p", "model": "tests.plugin_factories:tiny_dense", "space": {"embedding_dim": [4]}},
+                    "p.yaml")

@@ -9,6 +9,15 @@ from sklearn.utils import ClassifierTags
 from sweeplab import embeddings
 
 
+def _deterministic_ops() -> None:
+    """The same seed gives the same weights and scores: TensorFlow picks deterministic kernels (on CPU, reductions
+    that do not depend on thread scheduling). scikeras' seeding sets TF_DETERMINISTIC_OPS, which newer TensorFlow
+    reads for GPUs only; this is the switch TensorFlow documents."""
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
+
+
 class KerasTextClassifier(KerasClassifier):
     """scikeras' KerasClassifier, fixed to be a classifier again under scikit-learn >= 1.7.
 
@@ -41,6 +50,7 @@ class KerasTextClassifier(KerasClassifier):
         return tags
 
     def fit(self, X, y, sample_weight=None, **kwargs):
+        _deterministic_ops()
         if np.issubdtype(X.dtype, np.integer):  # token ids; a bag-of-words model has no embedding to size
             self.vocab_size_ = max(int(np.max(X)) + 1, self.vocab_size)
         self.pretrained_ = self._pretrained(X)

@@ -188,8 +188,8 @@ def load(path: str | Path) -> Experiment:
         if key not in raw:
             fail(key, "missing")
     model = raw["model"]
-    if model not in models.REGISTRY:
-        fail("model", f"unknown model {model!r}, expected one of {', '.join(sorted(models.REGISTRY))}")
+    if model not in models.registry():
+        fail("model", f"unknown model {model!r}, expected one of {', '.join(sorted(models.registry()))}")
     params, fit = _mapping(raw, "params", fail), _mapping(raw, "fit", fail)
     from sweeplab.pipeline import FIT_DEFAULTS
 

@@ -16,6 +16,10 @@ from typing import Callable, Literal
 from sweeplab.errors import SweepLabError
 
 REGISTRY: dict[str, Callable] = {}
+# Installed packages add factories by declaring entry points in this group (name = "package.module:function").
+# A sweep file names a factory; it never names code to import.
+ENTRY_POINTS = "sweeplab.models"
+_plugins: dict[str, Callable] | None = None
 # What a factory's model takes as input: padded token ids (an Embedding first), or bag-of-words vectors.
 SEQUENCES, BAG_OF_WORDS = "sequences", "bag_of_words"
 
@@ -30,14 +34,36 @@ def register(factory: Callable | None = None, *, reads: str = SEQUENCES):
     return add(factory) if factory is not None else add
 
 
+def registry() -> dict[str, Callable]:
+    """Every factory a sweep file may name: the built-in ones, then those installed packages declare under the
+    ``sweeplab.models`` entry-point group (a built-in name cannot be taken over)."""
+    global _plugins
+    if _plugins is None:
+        from importlib.metadata import entry_points
+
+        _plugins = {}
+        for point in entry_points(group=ENTRY_POINTS):
+            if point.name in REGISTRY or point.name in _plugins:
+                continue
+            try:
+                factory = point.load()
+            except Exception as exc:  # a broken plugin should not read as a sweeplab crash
+                raise SweepLabError(f"entry point {ENTRY_POINTS}: {point.name} = {point.value} cannot be loaded "
+                                    f"({type(exc).__name__}: {exc})") from None
+            factory.reads = getattr(factory, "reads", SEQUENCES)
+            _plugins[point.name] = factory
+    return {**REGISTRY, **_plugins}
+
+
 def reads(name: str) -> str:
     return get(name).reads
 
 
 def get(name: str) -> Callable:
-    if name not in REGISTRY:
-        raise SweepLabError(f"unknown model '{name}': expected one of {', '.join(sorted(REGISTRY))}")
-    return REGISTRY[name]
+    factories = registry()
+    if name not in factories:
+        raise SweepLabError(f"unknown model '{name}': expected one of {', '.join(sorted(factories))}")
+    return factories[name]
 
 
 def defaults(name: str) -> dict:

@@ -334,8 +334,8 @@ def _parse_models(spec, fail) -> list[str]:
     if not names or not all(isinstance(name, str) and name for name in names):
         fail("model", f"expected a model name or a list of them, got {describe(spec)}")
     for name in names:
-        if name not in models.REGISTRY:
-            fail("model", f"unknown model '{name}', expected one of {', '.join(sorted(models.REGISTRY))}")
+        if name not in models.registry():
+            fail("model", f"unknown model '{name}', expected one of {', '.join(sorted(models.registry()))}")
     if len(set(names)) != len(names):
         fail("model", f"a family is listed twice in {names}")
     return names
@@ -353,7 +353,7 @@ def _parse_space(settings: dict, names: list[str], fail) -> tuple[dict, dict]:
             fail(f"fit.{key}", f"unknown key, expected one of {', '.join(sorted(FIT_KEYS))}")
         if key in space_raw:
             fail(f"fit.{key}", "also given under space: set it in one place")
-    families_raw = {name: space_raw[name] for name in space_raw if name in models.REGISTRY}
+    families_raw = {name: space_raw[name] for name in space_raw if name in models.registry()}
     shared_raw = {name: spec for name, spec in space_raw.items() if name not in families_raw}
     shared_raw = {**_percentile_maxlen(shared_raw, "space", fail),
                   **_pretrained_embeddings(settings.get("embeddings"), fail)}
