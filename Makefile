@@ -96,7 +96,8 @@ postgres-stop:
 server: install postgres
 	$(LOOPBACK_WARNING)
 	$(BIN)/mlflow server --backend-store-uri $(call PG_URL,mlflow) \
-		--artifacts-destination $(STORE)/server-artifacts --host $(HOST) --port $(SERVER_PORT) --workers 1
+		--artifacts-destination $(STORE)/server-artifacts --host $(HOST) --port $(SERVER_PORT) --workers 1 \
+		$(if $(ALLOWED_HOSTS),--allowed-hosts $(ALLOWED_HOSTS))
 
 # optuna-dashboard over the optuna engine's studies, on loopback unless HOST says otherwise.
 dashboard: install
