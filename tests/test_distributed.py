@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 import urllib.request
 from types import SimpleNamespace
@@ -15,7 +14,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.conftest import ROOT, free_port
-from tests.test_optuna import reviews_csv
+from tests.test_optuna import reviews_csv, sweep_yaml
 from sweeplab.tracking import KIND, NOTE, PARENT, TRIAL
 
 pytestmark = pytest.mark.integration
@@ -75,20 +74,7 @@ class DistributedSweep:
 
     def __init__(self, name, tmp_path, postgres, server, trials=TRIALS):
         self.name, self.storage, self.server = name, postgres.url("optuna"), server
-        sweep = tmp_path / f"{name}.yaml"
-        sweep.write_text(textwrap.dedent(f"""
-            name: {name}
-            model: embedding_pool
-            engine: optuna
-            trials: {trials}
-            folds: 2
-            seed: 5
-            fit: {{epochs: 3, batch_size: 16}}
-            space:
-              embedding_dim: [4, 8]
-              maxlen: 8
-              learning_rate: {{low: 0.003, high: 0.03, log: true}}
-        """))
+        sweep = sweep_yaml(tmp_path, trials=trials, name=name)
         self.args = [str(sweep), "--data", str(reviews_csv(tmp_path, rows=120)), "--storage", self.storage,
                      "--tracking-uri", server.uri]
         self.trials = trials

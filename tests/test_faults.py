@@ -66,3 +66,16 @@ def test_a_disk_too_full_for_one_write_is_caught_even_with_no_free_space_asked(t
                                   "--storage", f"sqlite:///{tmp_path}/optuna.db")
     assert code == 2 and err == ["sweeplab: error: /mnt: cannot write the MLflow store there (No space left on "
                                  "device); make it writable or choose another location"]
+
+
+def test_a_tracking_server_that_does_not_answer_fails_before_any_training(tmp_path, capsys):
+    from sweeplab.cli import main
+    from tests.conftest import free_port
+
+    uri = f"http://127.0.0.1:{free_port()}"
+    code = main(["sweep", str(sweep_yaml(tmp_path)), "--data", str(reviews_csv(tmp_path)), "--tracking-uri", uri,
+                 "--storage", f"sqlite:///{tmp_path}/optuna.db"])
+    captured = capsys.readouterr()
+    assert code == 2 and "==" not in captured.out
+    assert captured.err.splitlines() == [f"sweeplab: error: --tracking-uri {uri}: no MLflow tracking server answers "
+                                         "([Errno 111] Connection refused)"]

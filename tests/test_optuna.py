@@ -33,10 +33,11 @@ def reviews_csv(directory, rows=80):
     return path
 
 
-def sweep_yaml(directory, trials=3, extra="", space="learning_rate: {low: 0.003, high: 0.03, log: true}"):
-    path = directory / "tiny_optuna.yaml"
+def sweep_yaml(directory, trials=3, extra="", space="learning_rate: {low: 0.003, high: 0.03, log: true}",
+               name="tiny_optuna"):
+    path = directory / f"{name}.yaml"
     path.write_text(textwrap.dedent(f"""
-        name: tiny_optuna
+        name: {name}
         model: embedding_pool
         engine: optuna
         trials: {trials}

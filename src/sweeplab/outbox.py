@@ -35,6 +35,13 @@ def unreachable(exc: Exception) -> bool:
     return any(sign in text for sign in UNREACHABLE)
 
 
+def reason(exc: Exception) -> str:
+    """The part of a transport error a person needs ("[Errno 111] Connection refused"), not MLflow's whole URL
+    and urllib3's retry story."""
+    found = re.search(r"\[Errno -?\d+\][^'\")]*|error code \d+|timed? ?out[^'\")]*", str(exc))
+    return found.group(0).strip() if found else str(exc).splitlines()[0][-160:]
+
+
 def default_wait() -> float:
     return float(os.environ.get("SWEEPLAB_TRACKING_WAIT", "300"))
 
@@ -132,9 +139,7 @@ class Outbox:
     def _went_down(self, exc: Exception) -> None:
         if self.down_since is None:
             self.down_since = time.monotonic()
-            found = re.search(r"\[Errno -?\d+\][^'\")]*|error code \d+|timed? ?out[^'\")]*", str(exc))
-            reason = found.group(0).strip() if found else str(exc).splitlines()[0][-160:]
-            _say(f"warning: MLflow at {self.uri} cannot be reached ({reason}); its writes wait here and are "
+            _say(f"warning: MLflow at {self.uri} cannot be reached ({reason(exc)}); its writes wait here and are "
                  f"retried every {self.retry_every:.0f} s while training goes on")
 
 

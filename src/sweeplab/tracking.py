@@ -18,10 +18,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from sweeplab import versions
+from sweeplab import outbox, versions
 from sweeplab.engines.base import METRICS
 from sweeplab.errors import SweepLabError
-from sweeplab.outbox import Outbox
 from sweeplab.urls import check_writable, ensure_sqlite_dir, local_directory, sqlite_path
 
 # mlflow's SQL store trips SQLAlchemy 2.x deprecation warnings that are mlflow's to fix, not ours.
@@ -72,8 +71,8 @@ class Tracker:
         try:
             self.client.search_experiments(max_results=1)
         except Exception as exc:  # MLflow raises its own exception for every transport error
-            problem = str(exc).splitlines()[0][-200:]
-            raise SweepLabError(f"--tracking-uri {self.uri}: no MLflow tracking server answers ({problem})") from None
+            raise SweepLabError(f"--tracking-uri {self.uri}: no MLflow tracking server answers "
+                                f"({outbox.reason(exc)})") from None
 
     @property
     def client(self):
@@ -150,7 +149,7 @@ class Tracker:
             for key in (PREFIX + "trials", PREFIX + "engine"):
                 self.client.set_tag(parent.info.run_id, key, tags[key])
         with _closing(self.client, parent.info.run_id):
-            yield DatasetRun(Outbox(self.client, self.uri), parent.info.run_id, experiment, tags,
+            yield DatasetRun(outbox.Outbox(self.client, self.uri), parent.info.run_id, experiment, tags,
                              _dataset_input(dataset))
 
     def attach(self, sweep, dataset, resume_key: str):
@@ -161,7 +160,7 @@ class Tracker:
             raise SweepLabError(f"no MLflow run for study key {resume_key} in {self.uri}: "
                                 "is this the tracking URI the sweep uses?")
         tags = {k: v for k, v in parent.data.tags.items() if k.startswith(PREFIX)}
-        run = DatasetRun(Outbox(self.client, self.uri), parent.info.run_id, experiment, tags,
+        run = DatasetRun(outbox.Outbox(self.client, self.uri), parent.info.run_id, experiment, tags,
                          _dataset_input(dataset))
         # Logged by the sweep's own process.
         run.baseline_cv = parent.data.metrics.get(f"baseline_cv_{run.metric}")
@@ -263,7 +262,7 @@ class DatasetRun:
     :meth:`settle` waits for them before anything reads the runs back.
     """
 
-    def __init__(self, client: Outbox, run_id: str, experiment_id: str, tags: dict, dataset_input=None):
+    def __init__(self, client: outbox.Outbox, run_id: str, experiment_id: str, tags: dict, dataset_input=None):
         self.client, self.run_id, self.experiment_id = client, run_id, experiment_id
         self.dataset_input = dataset_input
         self.tags = {**{k: v for k, v in tags.items() if k not in (KIND, RESUME)},
