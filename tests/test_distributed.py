@@ -146,6 +146,10 @@ def test_three_workers_on_postgresql_run_one_study(tmp_path, postgres, server):
     assert len(by) == 3, f"trials ran in {len(by)} processes: {by}"
     assert str(joined.pid) in by and str(main.pid) in by
     assert "test" in out and "logged to http://127.0.0.1" in out
+    counts = {pid: sum(t.user_attrs["sweeplab.worker"].endswith(f":{pid}") for t in sweep.trials_in("COMPLETE",
+                                                                                                   "PRUNED"))
+              for pid in by}
+    print(f"observed: {sweep.trials} trials in 3 processes, trials per process {sorted(counts.values())}")
 
 
 def test_a_worker_killed_mid_trial_does_not_cost_the_study_a_trial(tmp_path, postgres, server):
@@ -163,6 +167,7 @@ def test_a_worker_killed_mid_trial_does_not_cost_the_study_a_trial(tmp_path, pos
         time.sleep(0.2)
     killed = victims[0]
     os.kill(int(killed.user_attrs["sweeplab.worker"].split(":")[1]), signal.SIGKILL)
+    killed_at = time.monotonic()
 
     code, out, err = finish(main)
     assert code == 0, err
@@ -173,6 +178,10 @@ def test_a_worker_killed_mid_trial_does_not_cost_the_study_a_trial(tmp_path, pos
     assert len(retried) == 1 and retried[0].params == killed.params
     dead = [c for c in children if c.data.tags[TRIAL] == str(killed.number)]
     assert [(c.info.status, c.data.tags[NOTE][:9]) for c in dead] == [("KILLED", "abandoned")]
+    print(f"observed: killed trial {killed.number} after step {max(killed.intermediate_values)}; re-run as trial "
+          f"{retried[0].number} ({retried[0].state.name}) by pid {retried[0].user_attrs['sweeplab.worker']}; "
+          f"sweep ended {time.monotonic() - killed_at:.0f} s after the kill; {len(children)} trial runs for "
+          f"{sweep.trials} finished trials + 1 KILLED")
 
 
 def test_a_tracking_server_restart_mid_sweep_loses_no_result(tmp_path, postgres, server):
@@ -185,12 +194,14 @@ def test_a_tracking_server_restart_mid_sweep_loses_no_result(tmp_path, postgres,
         assert main.poll() is None and time.monotonic() < deadline, main.communicate()
         time.sleep(0.2)
     server.stop()
+    stopped = time.monotonic()
     before = {t.number for t in sweep.trials_in("COMPLETE", "PRUNED")}
     while len(sweep.trials_in("COMPLETE", "PRUNED")) < len(before) + 2:  # trials that finish with no server
         assert main.poll() is None and time.monotonic() < deadline, main.communicate()
         time.sleep(0.2)
     during = {t.number for t in sweep.trials_in("COMPLETE", "PRUNED")} - before
     server.start()
+    down = time.monotonic() - stopped
 
     code, out, err = finish(main)
     assert code == 0, err
@@ -198,3 +209,6 @@ def test_a_tracking_server_restart_mid_sweep_loses_no_result(tmp_path, postgres,
     assert f"MLflow at {server.uri} answers again" in err
     children = sweep.check_every_finished_trial_has_one_run()
     assert during <= {int(c.data.tags[TRIAL]) for c in children if c.info.status == "FINISHED"}
+    told = [line for line in err.splitlines() if "MLflow at" in line]
+    print(f"observed: server down {down:.0f} s, trials {sorted(during)} finished meanwhile; the sweep said:",
+          *told, sep="\n  ")
