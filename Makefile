@@ -27,7 +27,7 @@ endif
 SWEEP_ARGS := $(foreach s,$(SOURCE),--source $(s)) $(if $(TRACKING_URI),--tracking-uri $(TRACKING_URI)) \
 	$(if $(ENGINE),--engine $(ENGINE)) $(if $(TRIALS),--trials $(TRIALS)) \
 	$(if $(FOLDS),--folds $(FOLDS)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(SEED),--seed $(SEED)) \
-	$(if $(WORKERS),--workers $(WORKERS)) $(if $(STORAGE),--storage $(STORAGE)) $(if $(FRESH),--fresh)
+	$(if $(WORKERS),--workers $(WORKERS)) $(if $(STORAGE),--storage $(STORAGE)) $(if $(FRESH),--fresh) $(if $(DRY_RUN),--dry-run)
 
 .PHONY: install data sweep worker leaderboard export retrain predict serve ui dashboard postgres postgres-stop server \
 	browser test bench clean

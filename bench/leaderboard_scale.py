@@ -25,7 +25,8 @@ def build_store(uri: str, trials: int) -> None:
     from mlflow import MlflowClient
     from mlflow.entities import Metric, Param, RunTag
 
-    from sweeplab.tracking import BEST, KIND, METRIC_TAG, PARENT, SOURCE, STATE, SWEEP, TRIAL
+    from sweeplab.tags import BEST, KIND, PARENT, SOURCE, STATE, SWEEP, TRIAL
+    from sweeplab.tags import METRIC as METRIC_TAG
 
     client = MlflowClient(uri)
     experiment = client.create_experiment("scale", tags={KIND: "sweep"})

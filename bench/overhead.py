@@ -53,9 +53,10 @@ def cv_only(sweep, split, folds) -> dict:
 
 
 def sweeplab_trial(sweep, split, folds, store: Path, repeat: list) -> dict:
-    from sweeplab import pipeline
-    from sweeplab.engines.base import Listeners, SearchContext
+    from sweeplab import sweep as runner
+    from sweeplab.engines.base import SearchContext
     from sweeplab.engines.optuna_search import OptunaEngine
+    from sweeplab.listener import Listeners
     from sweeplab.tracking import Tracker
 
     repeat.append(1)
@@ -64,8 +65,8 @@ def sweeplab_trial(sweep, split, folds, store: Path, repeat: list) -> dict:
     engine = OptunaEngine(local_dir=store)
     key = engine.open(sweep, split.dataset)
     with tracker.dataset_run(sweep, split.dataset, resume_key=key) as run:
-        ctx = SearchContext(sweep, split.dataset.name, pipeline.for_sweep(sweep, sweep.fixed()), split.X_train,
-                            split.y_train, folds, Listeners(run))
+        ctx = SearchContext(sweep, split.dataset.name, split.X_train, split.y_train, folds, Listeners(run),
+                            runner.search_key(sweep, split))
         [trial] = engine.search(ctx)
     return {"cv_accuracy": round(trial.mean, 4)}
 

@@ -27,14 +27,15 @@ def test_the_fix_restores_classifier_behaviour(tiny_texts):
     assert auc.shape == (2,) and np.all((0 <= auc) & (auc <= 1))
 
 
-def test_embedding_is_sized_from_the_fitted_vocabulary(tiny_texts):
+def test_embedding_is_sized_by_the_vectorizers_capacity_not_the_fold(tiny_texts):
+    # One shape for every fold of every path (sklearn's fresh fits, the trainer's reset model): max_words + 2 rows.
     texts, labels = tiny_texts
-    texts = texts.copy()
-    texts[-1] += " zebra"  # outside the rows the model is fit on
-    fitted = pipeline.build("cnn", FAST, seed=0).fit(texts[:30], labels[:30])
-    embedding = fitted.named_steps["clf"].model_.get_layer("embedding")
-    assert embedding.input_dim == fitted.named_steps["vectorize"].vocab_size_
-    assert embedding.input_dim < SequenceVectorizer(maxlen=FAST["maxlen"]).fit(texts).vocab_size_
+    shapes = set()
+    for rows in (slice(0, 30), slice(30, 60)):
+        fitted = pipeline.build("cnn", {**FAST, "max_words": 40}, seed=0).fit(texts[rows], labels[rows])
+        shapes.add(fitted.named_steps["clf"].model_.get_layer("embedding").input_dim)
+        assert fitted.named_steps["vectorize"].vocab_size_ < 40 + 2
+    assert shapes == {40 + 2}
 
 
 @pytest.mark.parametrize("model", sorted(models.REGISTRY))
@@ -92,13 +93,13 @@ def _classifier(**params):
 
 def test_fit_again_reuses_the_model_and_matches_a_fresh_fit(tiny_texts):
     (X1, y1, _), (X2, y2, all2) = _two_folds(*tiny_texts)
-    rows = max(int(X1.max()), int(X2.max())) + 1
-    shared = _classifier(vocab_size=rows).fit(X1, y1)
+    # Dropout: the reset must restart its seed state too, or the second fold draws other masks than a fresh model.
+    shared = _classifier(model__dropout=0.5).fit(X1, y1)
     model = shared.model_
     shared.fit_again(X2, y2)
-    fresh = _classifier(vocab_size=rows).fit(X2, y2)
+    fresh = _classifier(model__dropout=0.5).fit(X2, y2)
     assert shared.model_ is model  # built and traced once
-    assert shared.model_.get_layer("embedding").input_dim == rows
+    assert shared.model_.get_layer("embedding").input_dim == X1.capacity == X2.capacity
     np.testing.assert_allclose(shared.predict_proba(all2), fresh.predict_proba(all2), atol=1e-6)
     assert shared.history_["loss"] == pytest.approx(fresh.history_["loss"], abs=1e-6)
 

@@ -15,7 +15,7 @@ from mlflow import MlflowClient
 
 from tests.conftest import ROOT, free_port
 from tests.test_optuna import reviews_csv, sweep_yaml
-from sweeplab.tracking import KIND, NOTE, PARENT, TRIAL
+from sweeplab.tags import KIND, NOTE, PARENT, TRIAL
 
 pytestmark = pytest.mark.integration
 TRIALS = 12

@@ -13,7 +13,7 @@ from mlflow import MlflowClient
 
 from sweeplab.cli import main
 from sweeplab.data import SOURCES
-from sweeplab.tracking import BEST, KIND
+from sweeplab.tags import BEST, KIND
 from tests.conftest import ROOT, free_port
 
 pytestmark = pytest.mark.integration

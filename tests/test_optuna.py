@@ -14,7 +14,7 @@ import pytest
 from mlflow import MlflowClient
 
 from sweeplab.cli import main
-from sweeplab.tracking import KIND, NOTE, PARENT, STATE, TRIAL
+from sweeplab.tags import KIND, NOTE, PARENT, STATE, TRIAL
 
 pytestmark = pytest.mark.integration
 

@@ -27,12 +27,12 @@ class KerasTextClassifier(KerasClassifier):
 
     A fit whose loss turns NaN raises instead of returning a model that predicts one class.
 
-    It also publishes ``vocab_size_`` (largest token id + 1) to the model factory's ``meta``: scikeras hands every
-    fitted ``*_`` attribute to the factory, and :class:`~sweeplab.vectorize.SequenceVectorizer` guarantees that
-    every id it can emit occurs in its own training output. With ``embeddings`` (a GloVe-format file) it publishes
+    It also publishes ``vocab_size_``, the embedding table's rows, to the model factory's ``meta`` (scikeras hands
+    every fitted ``*_`` attribute to the factory): the ``capacity`` of the
+    :class:`~sweeplab.vectorize.SequenceVectorizer` that made the ids (every id it could emit, whatever the data,
+    so that every fold of a cross-validation has the same model shape: see :meth:`fit_again`), at least the
+    largest id + 1, and at least ``vocab_size``. With ``embeddings`` (a GloVe-format file) it publishes
     ``pretrained_`` too: that file's vectors for the fitted vocabulary, which the factory's Embedding starts from.
-    ``vocab_size`` raises the table to at least that many rows, so that every fold of a cross-validation can share
-    one model shape (see :meth:`fit_again`).
     """
 
     def __init__(self, model=None, *, embeddings: str = "", embeddings_trainable: bool = True, vocab_size: int = 0,
@@ -52,7 +52,7 @@ class KerasTextClassifier(KerasClassifier):
     def fit(self, X, y, sample_weight=None, **kwargs):
         _deterministic_ops()
         if np.issubdtype(X.dtype, np.integer):  # token ids; a bag-of-words model has no embedding to size
-            self.vocab_size_ = max(int(np.max(X)) + 1, self.vocab_size)
+            self.vocab_size_ = max(int(np.max(X)) + 1, getattr(X, "capacity", 0), self.vocab_size)
         self.pretrained_ = self._pretrained(X)
         super().fit(X, y, sample_weight=sample_weight, **kwargs)
         self._check_loss()
@@ -68,8 +68,9 @@ class KerasTextClassifier(KerasClassifier):
         """
         if not self._can_reuse(X):
             return self.fit(X, y)
-        self.model_.set_weights(self._initial_weights)
-        for variable, value in zip(self.model_.optimizer.variables, self._initial_optimizer):
+        # Every variable, not only the weights: a Dropout layer's seed state must restart where a fresh model's
+        # would, or the folds after the first draw other masks than scikit-learn's fresh fit of the same fold.
+        for variable, value in zip([*self.model_.variables, *self.model_.optimizer.variables], self._initial_state):
             variable.assign(value)
         self._initialize_callbacks()  # the callbacks parameter may be new (a new fold's epoch scorer)
         self._fit(X, y, sample_weight=None, warm_start=True, epochs=self.epochs, initial_epoch=0)
@@ -78,14 +79,13 @@ class KerasTextClassifier(KerasClassifier):
 
     def _build_keras_model(self):
         model = super()._build_keras_model()
-        # Snapshot the starting point, optimizer slots included, for fit_again.
+        # Snapshot the starting point, seed states and optimizer slots included, for fit_again.
         model.optimizer.build(model.trainable_variables)
-        self._initial_weights = model.get_weights()
-        self._initial_optimizer = [np.array(variable) for variable in model.optimizer.variables]
+        self._initial_state = [np.array(variable) for variable in [*model.variables, *model.optimizer.variables]]
         return model
 
     def _can_reuse(self, X) -> bool:
-        if getattr(self, "model_", None) is None or not hasattr(self, "_initial_weights") or self.embeddings:
+        if getattr(self, "model_", None) is None or not hasattr(self, "_initial_state") or self.embeddings:
             return False
         if tuple(X.shape[1:]) != tuple(self.X_shape_[1:]):
             return False

@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 
 from sweeplab import data, engines, errors
+from sweeplab.metrics import METRICS
 from sweeplab.errors import SweepLabError
 
 
@@ -71,7 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or mlruns/mlflow.db)")
     optuna = sweep.add_argument_group("engine optuna")
     optuna.add_argument("--storage", help="Optuna storage URL or journal file (default: mlruns/optuna.db)")
-    optuna.add_argument("--fresh", action="store_true", help="delete the sweep's studies and start over")
+    sweep.add_argument("--fresh", action="store_true",
+                       help="train every trial even when the store has it finished (optuna: and start new studies)")
+    sweep.add_argument("--dry-run", action="store_true",
+                       help="say what would train, what the store already has, and how long it would take; "
+                            "train, log and create nothing")
     optuna.add_argument("--workers", type=int, default=1, help="processes sharing each study (default: 1)")
     optuna.add_argument("--heartbeat", type=int, default=30,
                         help="seconds between trial heartbeats; a trial silent for twice that is retried")
@@ -93,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--top", type=int, help="trials shown per source (default: 5; with --pivot: all rows)")
     board.add_argument("--pivot", action="store_true",
                        help="one row per configuration, one column per source: CV mean ± std and rank")
-    board.add_argument("--metric", choices=engines.METRICS, help="rank by this metric (default: each sweep's own)")
+    board.add_argument("--metric", choices=METRICS, help="rank by this metric (default: each sweep's own)")
     board.add_argument("--format", choices=("table", "csv", "json"), default="table")
     board.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or mlruns/mlflow.db)")
     board.set_defaults(handler=cmd_leaderboard)
@@ -157,12 +162,15 @@ def cmd_sweep(args) -> int:
     splits = runner.prepare(sweep, runner.load_datasets(sweep, args.data, args.text_col, args.label_col))
     tracker = Tracker(args.tracking_uri)
     engine = engines.get(sweep.engine, **optuna_options, local_dir=tracker.local_dir())
+    if args.dry_run:
+        _print_plans(sweep, runner.plan(sweep, splits, tracker, engine, args.fresh))
+        return 0
     _outbox_retries_instead_of_mlflow()
     tracker.check()
     engine.check()
     _share_cores(args.workers)
     results = runner.run(sweep, splits, tracker, Progress(metric=sweep.metric), engine,
-                         worker_args=["--tracking-uri", tracker.uri])
+                         worker_args=["--tracking-uri", tracker.uri], fresh=args.fresh)
     print(f"{sweep.metric}:\n{'source':<10} {'best cv':>15} {'test':>6} {'bow test':>8} {'lift':>7}")
     for r in results:
         print(f"{r.source:<10} {r.best.mean:>7.3f} ± {r.best.std:.3f} {r.test_score:>6.3f} "
@@ -174,9 +182,28 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def _print_plans(sweep, plans) -> None:
+    from sweeplab.progress import duration
+
+    for plan in plans:
+        trials = f"{plan.planned} trials" if plan.known else f"a budget of {plan.planned} trials"
+        to_train = plan.planned - plan.reused - plan.finished_before
+        print(f"== {sweep.name} on {plan.dataset} (dry run: nothing trains, nothing is logged): {trials} x "
+              f"{plan.folds} folds x up to {plan.epochs} epochs ({sweep.engine})")
+        done = [f"{plan.reused} finished in the store (reused, not trained)"] if plan.known else []
+        done += [f"{plan.finished_before} finished in the study"] if plan.finished_before else []
+        print(f"   {', '.join(done) or 'nothing finished yet'}; {max(to_train, 0)} to train")
+        if plan.estimate_s is None:
+            print(f"   no finished trial of {sweep.model} on this dataset in the store to estimate the time from")
+        elif to_train > 0:
+            print(f"   about {duration(plan.estimate_s)} of fitting, going by {plan.basis} finished trial"
+                  f"{'s' if plan.basis != 1 else ''} of the same model on this dataset"
+                  + ("" if plan.known else " (pruning may cut it short)"))
+
+
 def _check_optuna_options(sweep, args) -> None:
     if sweep.engine != "optuna":
-        given = [f"--{name}" for name in ("storage", "fresh") if getattr(args, name)]
+        given = [f"--{name}" for name in ("storage",) if getattr(args, name)]
         given += ["--workers"] if args.workers != 1 else []
         if given:
             raise SweepLabError(f"{', '.join(given)} need engine optuna (this sweep uses {sweep.engine})")

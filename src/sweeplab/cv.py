@@ -10,9 +10,10 @@ Two costs are paid once rather than per fold or per trial:
 
 - vectorizing: :class:`VectorizedFolds` keeps every fold's fitted vectorizer and its two transformed parts, for
   the next trials with the same vectorizer settings;
-- building and tracing the Keras model: the embedding table is sized for the largest vocabulary of all folds, so
-  every fold has the same model shape and later folds reset and retrain the first fold's model
-  (:meth:`~sweeplab.classifier.KerasTextClassifier.fit_again`).
+- building and tracing the Keras model: the embedding table is sized by the vectorizer's capacity, not its fitted
+  vocabulary, so every fold has the same model shape and later folds reset and retrain the first fold's model
+  (:meth:`~sweeplab.classifier.KerasTextClassifier.fit_again`), with exactly the weights a fresh model would start
+  from: the scores are those of scikit-learn's own cross-validation of the same pipeline.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
-from sweeplab.engines.base import measure_predictions
+from sweeplab.metrics import measure_predictions
 
 CHUNK = 2048  # validation rows per call when scoring an epoch
 
@@ -81,8 +82,6 @@ def cross_validate(make_pipeline: Callable, X, y, cv, on_epoch=None, on_fold=Non
     template = make_pipeline()
     parts = folds.get(template.named_steps["vectorize"])
     classifier = template.named_steps["clf"]
-    if not getattr(classifier, "embeddings", "") and np.issubdtype(parts[0].train.dtype, np.integer):
-        classifier.set_params(vocab_size=max(int(part.train.max()) + 1 for part in parts))
     for fold, ((train, valid), part) in enumerate(zip(folds.splits, parts), start=1):
 
         def report(epoch, value, fold=fold):

@@ -74,8 +74,8 @@ def export(tracker, sweep: str, source: str, rank: int = 1, family: str | None =
     ``sweep`` on ``source``; with ``family``, ranked among that model family's trials only."""
     from sweeplab import leaderboard
     from sweeplab.pipeline import FIT_DEFAULTS, tunable
-    from sweeplab.engines.base import METRICS
-    from sweeplab.tracking import PARENT, TRIAL
+    from sweeplab.metrics import METRICS
+    from sweeplab.tags import PARENT, TRIAL
 
     if rank < 1:
         raise SweepLabError(f"--rank must be at least 1, got {rank}")

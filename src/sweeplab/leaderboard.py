@@ -13,8 +13,9 @@ import yaml
 
 from sweeplab.errors import SweepLabError
 from sweeplab.progress import format_params
-from sweeplab.engines.base import METRICS
-from sweeplab.tracking import BEST, METRIC_TAG, PARENT, SOURCE, STATE, SWEEP
+from sweeplab.metrics import METRICS
+from sweeplab.tags import BEST, PARENT, SOURCE, STATE, SWEEP, TRIAL_KEY
+from sweeplab.tags import METRIC as METRIC_TAG
 
 FORMATS = ("table", "csv", "json")
 
@@ -43,9 +44,16 @@ def collect(tracker, sweep: str | None = None, source: str | None = None, metric
             if key not in latest or parent.info.start_time > latest[key].info.start_time:
                 latest[key] = parent
     parents = {run.info.run_id: run for run in latest.values()}
-    rows = [_row(child, parents[child.data.tags[PARENT]], metric)
-            for child in tracker.runs(ids, "trial")
-            if child.data.tags.get(PARENT) in parents and child.data.tags.get(STATE) == "COMPLETE"]
+    rows, seen = [], set()
+    for child in sorted(tracker.runs(ids, "trial"), key=lambda run: run.info.start_time):
+        tags = child.data.tags
+        if tags.get(PARENT) not in parents or tags.get(STATE) != "COMPLETE":
+            continue
+        # One trial counts once, however many runs stand for it (a reused trial proposed again).
+        identity = (tags[PARENT], tags.get(TRIAL_KEY) or child.info.run_id)
+        if identity not in seen:
+            seen.add(identity)
+            rows.append(_row(child, parents[tags[PARENT]], metric))
     return pd.DataFrame(rows)
 
 

@@ -84,6 +84,7 @@ def choices(name: str) -> dict:
 def _embedded_input(meta: dict, embedding_dim: int, mask_zero: bool = False):
     """Token ids -> vectors. With pretrained vectors (``meta["pretrained_"]``) the width is theirs, not
     ``embedding_dim``, and the layer starts from them, frozen unless they are trainable."""
+    import numpy as np
     from keras import Input, layers
 
     inputs = Input(shape=(meta["X_shape_"][1],), dtype="int32", name="tokens")
@@ -95,7 +96,11 @@ def _embedded_input(meta: dict, embedding_dim: int, mask_zero: bool = False):
     if pretrained is not None:
         # Set after building rather than as an initializer: the weights then live in the weights file, not the
         # model's JSON config.
-        embedding.set_weights([pretrained.matrix[: meta["vocab_size_"]]])
+        # The table may have more rows than the fitted vocabulary (its vectorizer's capacity): never looked up.
+        weights = np.zeros((meta["vocab_size_"], width), dtype=np.float32)
+        rows = min(len(pretrained.matrix), meta["vocab_size_"])
+        weights[:rows] = pretrained.matrix[:rows]
+        embedding.set_weights([weights])
     return inputs, vectors
 
 

@@ -6,9 +6,13 @@ pipeline each one belongs to. This is the only place that knows the pipeline's s
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 from sklearn.pipeline import Pipeline
 
 from sweeplab import models
+from sweeplab.metrics import measure_predictions
 from sweeplab.vectorize import BagOfWordsVectorizer, SequenceVectorizer
 
 # Fit settings a sweep may fix under `fit:` or search under `space:`.
@@ -71,6 +75,32 @@ def build(model: str, params: dict, seed: int) -> Pipeline:
                                      **EMBEDDING_DEFAULTS)
     pipe = Pipeline([("vectorize", vectorizer(model)()), ("clf", classifier)])
     return pipe.set_params(**{route(name, model): value for name, value in params.items()})
+
+
+def resolve(model: str, configuration: dict) -> dict:
+    """Everything that decides what a configuration of ``model`` trains: every parameter its pipeline takes, with
+    the defaults of those the configuration leaves out, and the model's name. A pretrained vectors file is named
+    by its content as well as its path."""
+    resolved = {**tunable(model), **{k: v for k, v in configuration.items() if k != "model"}, "model": model}
+    if resolved.get("embeddings"):
+        path = Path(resolved["embeddings"])
+        stat = path.stat()
+        resolved["embeddings_sha256"] = _file_digest(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    return resolved
+
+
+@functools.lru_cache(maxsize=4)
+def _file_digest(path: str, mtime_ns: int, size: int) -> str:
+    """A file's sha256, once per process and file version (the key of every trial of a sweep needs it)."""
+    from sweeplab.data import sha256_of
+
+    return sha256_of(path)
+
+
+def measure(estimator, X, y) -> dict:
+    """Every metric of METRICS for one prediction of ``X``, and the facts a fitted pipeline learnt from its data
+    (see :func:`facts`): a scorer for scikit-learn's searches and cross_validate."""
+    return {**measure_predictions(y, estimator.predict(X)), **facts(estimator)}
 
 
 def facts(fitted) -> dict:

@@ -6,6 +6,7 @@ import statistics
 import sys
 import time
 
+from sweeplab.listener import Listener
 
 def duration(seconds: float) -> str:
     seconds = int(round(seconds))
@@ -17,7 +18,7 @@ def format_params(params: dict) -> str:
     return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
 
 
-class Progress:
+class Progress(Listener):
     """Shows each finished fold with the trial's running mean, the best mean so far and an ETA."""
 
     def __init__(self, stream=None, clock=time.monotonic, prefix: str = "", metric: str = "accuracy"):
@@ -52,5 +53,8 @@ class Progress:
         )
 
     def trial_finished(self, trial) -> None:
-        if trial.note:
+        if trial.reused_from:
+            self.say(f"[{self.label}] trial {trial.number + 1}/{self.trials} {format_params(trial.params)}  "
+                     f"{self.metric} {trial.mean:.3f}: reused, the store has it finished (run {trial.reused_from})")
+        elif trial.note:
             self.say(f"[{self.label}] trial {trial.number + 1} {trial.state.lower()}: {trial.note}")

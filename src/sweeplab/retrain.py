@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sweeplab import data, pipeline, textmodel
-from sweeplab.engines.base import class_report, measure_predictions
+from sweeplab.metrics import class_report, measure_predictions
 
 
 @dataclass(frozen=True)

@@ -14,19 +14,15 @@ from pathlib import Path
 
 import yaml
 
-from sweeplab import data, models
-from sweeplab.engines import ENGINES
-from sweeplab.engines.base import METRICS
+from sweeplab import data, engines, models
+from sweeplab.engines import ENGINES, optuna_settings
 from sweeplab.errors import SweepLabError
+from sweeplab.metrics import METRICS
 
 TOP_LEVEL = {
     "name", "description", "model", "engine", "sources", "trials", "folds", "test_size", "seed", "fit", "space",
     "sampler", "pruner", "timeout", "metric", "embeddings",
 }
-# Optuna engine settings: a name, or {name: ..., option: value} with options of the Optuna class.
-SAMPLERS = {"tpe": "TPESampler", "random": "RandomSampler", "grid": None}
-PRUNERS = {"median": "MedianPruner", "hyperband": "HyperbandPruner",
-           "successive_halving": "SuccessiveHalvingPruner", "none": "NopPruner"}
 FIT_KEYS = {"epochs", "batch_size"}
 RANGE_KEYS = {"low", "high", "log", "step"}
 # Beyond these a sweep is a typo, not a plan: 10**23 queued trials would never end.
@@ -285,43 +281,16 @@ def parse(raw: dict, origin: str) -> Sweep:
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
         fail("timeout", f"expected a number of seconds > 0, got {timeout!r}")
     space, families = _parse_space(settings, names, fail)
-    sampler = _parse_optuna_choice("sampler", settings["sampler"], SAMPLERS, fail)
-    if settings["engine"] == "optuna" and sampler["name"] == "grid":
-        if families:
-            fail("sampler", "the grid sampler cannot search across model families: use tpe or random")
-        for name, param in space.items():
-            if param.grid_values() is None:
-                fail(f"space.{name}", "the grid sampler needs a list or a range with a step")
-    return Sweep(
+    sweep = Sweep(
         name=settings["name"], path=origin, model="|".join(names), engine=settings["engine"], families=families,
         sources=tuple(dict.fromkeys(sources)), trials=trials, folds=folds, test_size=float(test_size), seed=seed,
-        space=space, description=settings.get("description") or "", sampler=sampler,
-        pruner=_parse_optuna_choice("pruner", settings["pruner"], PRUNERS, fail), timeout=timeout,
+        space=space, description=settings.get("description") or "",
+        sampler=optuna_settings.parse_choice("sampler", settings["sampler"], fail),
+        pruner=optuna_settings.parse_choice("pruner", settings["pruner"], fail), timeout=timeout,
         metric=settings["metric"],
     )
-
-
-def _parse_optuna_choice(key: str, spec, known: dict, fail) -> dict:
-    """``tpe`` or ``{name: tpe, n_startup_trials: 5}``: options are checked against the Optuna class."""
-    import inspect
-
-    import optuna
-
-    spec = {"name": spec} if isinstance(spec, str) else spec
-    if not isinstance(spec, dict) or spec.get("name") not in known:
-        fail(key, f"expected one of {', '.join(known)} (or a mapping with name: and options), got {spec!r}")
-    options = {k: v for k, v in spec.items() if k != "name"}
-    cls_name = known[spec["name"]]
-    accepted = set(inspect.signature(getattr(optuna.samplers if key == "sampler" else optuna.pruners,
-                                             cls_name)).parameters) if cls_name else set()
-    accepted -= {"seed", "search_space"}  # sweeplab sets these
-    for option, value in options.items():
-        if option not in accepted:
-            fail(f"{key}.{option}", f"{spec['name']} takes no such option"
-                 + (f" (it takes {', '.join(sorted(accepted))})" if accepted else ""))
-        if not (value is None or isinstance(value, (bool, int, float, str))):
-            fail(f"{key}.{option}", f"expected a scalar, got {describe(value)}")
-    return dict(spec)
+    engines.engine_class(sweep.engine).validate(sweep, fail)  # what only this engine cannot search
+    return sweep
 
 
 def _compact(choice: dict):

@@ -11,10 +11,13 @@ import time
 from dataclasses import dataclass
 
 from sweeplab import data, engines, models, pipeline
-from sweeplab.engines.base import (COMPLETE, FAIL, METRICS, PRUNED, Listeners, SearchContext, TrialResult, best,
-                                   class_report, measure, measure_predictions)
+from sweeplab.engines.base import SearchContext
 from sweeplab.errors import SweepLabError
+from sweeplab.listener import Listeners
+from sweeplab.metrics import METRICS, class_report, measure_predictions
+from sweeplab.pipeline import measure
 from sweeplab.progress import format_params
+from sweeplab.trial import COMPLETE, FAIL, PRUNED, TrialResult, best, cv_key
 
 
 class SweepFailed(Exception):
@@ -91,9 +94,12 @@ def prepare(sweep, datasets) -> list[Split]:
     return splits
 
 
-def run(sweep, splits: list[Split], tracker, progress, engine=None, worker_args=()) -> list[DatasetResult]:
+def run(sweep, splits: list[Split], tracker, progress, engine=None, worker_args=(), fresh: bool = False
+        ) -> list[DatasetResult]:
+    """Search, refit and test every split; ``fresh``: train every trial even when the store has an identical
+    finished one."""
     engine = engine or engines.get(sweep.engine)
-    return [_run_one(sweep, split, engine, tracker, progress, worker_args) for split in splits]
+    return [_run_one(sweep, split, engine, tracker, progress, worker_args, fresh) for split in splits]
 
 
 def folds_of(sweep):
@@ -111,29 +117,43 @@ def _baseline(split: Split, cv, metric: str) -> Baseline:
     return Baseline(cv_measures, measure(fitted, split.X_test, split.y_test), metric)
 
 
-def _context(sweep, split: Split, cv, listener, worker_args=()) -> SearchContext:
-    # Only what every trial shares: an engine sets a family's model and its own parameters per candidate.
-    unfitted = pipeline.build(sweep.models[0], sweep.fixed(), sweep.seed)
-    return SearchContext(sweep, split.dataset.name, unfitted, split.X_train, split.y_train, cv, listener,
-                         tuple(worker_args))
+def search_key(sweep, split: Split) -> str:
+    """The :func:`~sweeplab.trial.cv_key` of a dataset's search: what its trials share."""
+    return cv_key(split.dataset.integrity["sha256"], sweep.test_size, sweep.seed, sweep.folds)
 
 
-def _run_one(sweep, split: Split, engine, tracker, progress, worker_args) -> DatasetResult:
+def reusable(sweep, split: Split, tracker, fresh: bool = False) -> dict:
+    """The store's finished trials that this dataset's search may reuse, by trial key (none when ``fresh``)."""
+    return {} if fresh else tracker.finished_trials(search_key(sweep, split))
+
+
+def _context(sweep, split: Split, cv, listener, finished: dict, worker_args=()) -> SearchContext:
+    return SearchContext(sweep, split.dataset.name, split.X_train, split.y_train, cv, listener,
+                         search_key(sweep, split), finished, tuple(worker_args))
+
+
+def _run_one(sweep, split: Split, engine, tracker, progress, worker_args, fresh: bool) -> DatasetResult:
     started = time.monotonic()
     dataset, cv = split.dataset, folds_of(sweep)
     baseline = _baseline(split, cv, sweep.metric)
     resume_key = engine.open(sweep, dataset)
-    with tracker.dataset_run(sweep, dataset, resume_key=resume_key) as run:
+    finished = reusable(sweep, split, tracker, fresh)
+    with tracker.dataset_run(sweep, dataset, resume_key=resume_key, cv_key=search_key(sweep, split)) as run:
         run.log_setup(sweep, dataset, len(split.X_train), len(split.X_test), baseline)
         planned, done = engine.planned(sweep), engine.finished(sweep, dataset.name)
+        context = _context(sweep, split, cv, Listeners(progress, run), finished, worker_args)
+        proposals = engine.proposals(sweep)
+        reused = 0 if proposals is None else sum(context.trainer.key(sweep.configuration(chosen)) in finished
+                                                 for chosen in proposals)
         progress.say(
             f"== {sweep.name} on {dataset.name}: {len(split.X_train)} train / {len(split.X_test)} test rows, "
             f"{dataset.n_classes} classes; {planned} trials x {sweep.folds} folds ({sweep.engine})"
             + (f", {done} finished before" if done else "")
+            + (f", {reused} already in the store (reused, not trained)" if reused else "")
             + f"; baseline logreg cv {sweep.metric} {baseline.cv_mean:.3f}, test {baseline.test_score:.3f}"
         )
-        progress.start(dataset.name, planned, sweep.folds, done)
-        trials = engine.search(_context(sweep, split, cv, Listeners(progress, run), worker_args))
+        progress.start(dataset.name, planned, sweep.folds, done + reused)
+        trials = engine.search(context)
         run.settle()  # a tracking server that went away mid-search gets the trials' writes before we read them
         winner = best(trials)
         if winner is None:
@@ -164,10 +184,63 @@ def _run_one(sweep, split: Split, engine, tracker, progress, worker_args) -> Dat
     return result
 
 
-def join(engine, sweep, split: Split, tracker, progress) -> None:
+@dataclass(frozen=True)
+class Plan:
+    """What a sweep would do on one dataset, read without training, logging or creating anything."""
+
+    dataset: str
+    planned: int  # trials in a full search
+    known: bool  # whether the engine knows its candidates up front (random, grid; Optuna's grid sampler)
+    reused: int  # of the candidates, those the store has finished (they will not train)
+    finished_before: int  # trials the engine's own state has finished (an Optuna study)
+    folds: int
+    epochs: int  # the most epochs a trial may train
+    estimate_s: float | None  # the fits still to do, from finished trials of the same model on this dataset
+    basis: int  # how many finished trials the estimate rests on
+
+
+def plan(sweep, splits: list[Split], tracker, engine, fresh: bool = False) -> list[Plan]:
+    """Per dataset: the trials a run of ``sweep`` would train and reuse, and how long the training would take
+    going by the fit times of matching finished trials in the store."""
+    import statistics as stats
+
+    from sweeplab.trial import trial_key
+
+    plans = []
+    for split in splits:
+        finished = reusable(sweep, split, tracker, fresh)
+        search = search_key(sweep, split)
+        proposals = engine.proposals(sweep)
+        before = engine.finished(sweep, split.dataset.name) if engine.has_state(sweep, split.dataset.name) else 0
+        if proposals is None:  # Optuna proposes as it goes: only its budget is known
+            left = [sweep.configuration(sweep.fixed())] * max(engine.planned(sweep) - before, 0)
+            reused = 0
+        else:
+            keys = [trial_key(search, pipeline.resolve(sweep.model_of(p), sweep.configuration(p))) for p in proposals]
+            left = [sweep.configuration(p) for p, key in zip(proposals, keys) if key not in finished]
+            reused = len(proposals) - len(left)
+        per_fold_epoch = {}  # model -> seconds per fold-epoch of the finished trials that trained
+        for done in finished.values():
+            epochs = int(done.params.get("epochs", pipeline.FIT_DEFAULTS["epochs"]))
+            per_fold_epoch.setdefault(done.params.get("model", sweep.model), []).append(
+                done.fit_time / (sweep.folds * epochs))
+        estimate, basis = 0.0, 0
+        for params in left:
+            rates = per_fold_epoch.get(sweep.model_of(params))
+            if not rates:
+                estimate = None
+                break
+            estimate += stats.median(rates) * sweep.folds * int(params.get("epochs", pipeline.FIT_DEFAULTS["epochs"]))
+            basis = len(rates)
+        plans.append(Plan(split.dataset.name, engine.planned(sweep), proposals is not None, reused, before,
+                          sweep.folds, sweep.max_epochs(), estimate if left else 0.0, basis))
+    return plans
+
+
+def join(engine, sweep, split: Split, tracker, progress, fresh: bool = False) -> None:
     """A worker's share of a search another process started: run queued trials, report to the same parent."""
     cv = folds_of(sweep)
-    run = tracker.attach(sweep, split.dataset, engine.open(sweep, split.dataset))
+    run = tracker.attach(sweep, split.dataset, engine.open(sweep, split.dataset), search_key(sweep, split))
     progress.start(split.dataset.name, engine.planned(sweep), sweep.folds, engine.finished(sweep, split.dataset.name))
-    engine.join(_context(sweep, split, cv, Listeners(progress, run)))
+    engine.join(_context(sweep, split, cv, Listeners(progress, run), reusable(sweep, split, tracker, fresh)))
     run.settle()

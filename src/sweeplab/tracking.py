@@ -19,21 +19,19 @@ from types import SimpleNamespace
 import numpy as np
 
 from sweeplab import outbox, versions
-from sweeplab.engines.base import METRICS
 from sweeplab.errors import SweepLabError
+from sweeplab.listener import Listener
+from sweeplab.metrics import METRICS
+from sweeplab.tags import (BEST, CV_KEY, DATA_SHA, ENGINE, EXPERIMENT_FILE, KIND, MODEL, NOTE, PARENT, PREFIX,
+                           RESUME, REUSED_FROM, SOURCE, STATE, SWEEP, TRIAL, TRIAL_KEY, TRIALS, WORKER)
+from sweeplab.tags import METRIC as METRIC_TAG
 from sweeplab.urls import check_writable, ensure_sqlite_dir, local_directory, sqlite_path
 
 # mlflow's SQL store trips SQLAlchemy 2.x deprecation warnings that are mlflow's to fix, not ours.
 warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(mlflow|sqlalchemy|alembic)(\.|$)")
 
-PREFIX = "sweeplab."
-KIND, SWEEP, SOURCE = PREFIX + "kind", PREFIX + "sweep", PREFIX + "source"
-STATE, BEST, NOTE, TRIAL = PREFIX + "state", PREFIX + "best", PREFIX + "note", PREFIX + "trial"
-RESUME = PREFIX + "study_key"
-METRIC_TAG = PREFIX + "metric"
-WORKER = PREFIX + "worker"  # host:pid of the process that ran a trial
-PARENT = "mlflow.parentRunId"
 METRIC = "accuracy"  # the metric of runs from before sweeps had a choice
+EPOCH_FLUSH_S = 2.0  # a trial's per-epoch curve reaches the store at least this often, and at each fold's end
 
 
 def default_tracking_uri() -> str:
@@ -102,14 +100,18 @@ class Tracker:
 
             with contextlib.suppress(sqlite3.Error):
                 return SqliteRuns(database).runs(experiment_ids, kind)
+        return self._search_all(experiment_ids, f"tags.`{KIND}` = '{kind}'")
+
+    def _search_all(self, experiment_ids: list[str], filter_string: str) -> list:
         runs, token = [], None
-        while True:
-            page = self.client.search_runs(experiment_ids, filter_string=f"tags.`{KIND}` = '{kind}'",
-                                           max_results=1000, page_token=token)
+        while experiment_ids:
+            page = self.client.search_runs(experiment_ids, filter_string=filter_string, max_results=1000,
+                                           page_token=token)
             runs.extend(page)
             token = page.token
             if not token:
-                return runs
+                break
+        return runs
 
     def experiment_id(self, sweep_name: str) -> str:
         existing = self.client.get_experiment_by_name(sweep_name)
@@ -128,31 +130,34 @@ class Tracker:
             return existing.experiment_id
 
     @contextlib.contextmanager
-    def dataset_run(self, sweep, dataset, resume_key: str | None = None):
+    def dataset_run(self, sweep, dataset, resume_key: str | None = None, cv_key: str | None = None):
         """The parent run of one dataset's search; FINISHED, FAILED or KILLED according to how the block ends.
 
         With ``resume_key`` (a resumable engine's study), the parent that carries the same key is reopened, so a
-        resumed search keeps all its trials under one parent.
+        resumed search keeps all its trials under one parent. A parent of the same sweep and dataset that a
+        process on this machine left RUNNING when it died (SIGKILL, a lost terminal) is closed as KILLED first.
+        ``cv_key`` tags every trial run, for :meth:`finished_trials`.
         """
         tags = {
-            KIND: "dataset", SWEEP: sweep.name, SOURCE: dataset.name, PREFIX + "engine": sweep.engine,
-            PREFIX + "model": sweep.model, PREFIX + "data_sha256": dataset.integrity["sha256"],
-            PREFIX + "trials": str(sweep.trials), METRIC_TAG: sweep.metric,
+            KIND: "dataset", SWEEP: sweep.name, SOURCE: dataset.name, ENGINE: sweep.engine,
+            MODEL: sweep.model, DATA_SHA: dataset.integrity["sha256"], TRIALS: str(sweep.trials),
+            METRIC_TAG: sweep.metric, WORKER: _this_process(),
         }
         experiment = self.experiment_id(sweep.name)
         parent = self._find_parent(experiment, resume_key) if resume_key else None
+        self._close_abandoned(experiment, dataset.name, keep=parent.info.run_id if parent else None)
         if parent is None:
             parent = self.client.create_run(experiment, run_name=dataset.name,
                                             tags={**tags, **({RESUME: resume_key} if resume_key else {})})
         else:
             self.client.update_run(parent.info.run_id, status="RUNNING")
-            for key in (PREFIX + "trials", PREFIX + "engine"):
+            for key in (TRIALS, ENGINE, WORKER):
                 self.client.set_tag(parent.info.run_id, key, tags[key])
         with _closing(self.client, parent.info.run_id):
             yield DatasetRun(outbox.Outbox(self.client, self.uri), parent.info.run_id, experiment, tags,
-                             _dataset_input(dataset))
+                             _dataset_input(dataset), cv_key)
 
-    def attach(self, sweep, dataset, resume_key: str):
+    def attach(self, sweep, dataset, resume_key: str, cv_key: str | None = None):
         """The parent run another process opened for this search, to add trials to (a worker's view)."""
         experiment = self.experiment_id(sweep.name)
         parent = self._find_parent(experiment, resume_key)
@@ -161,7 +166,7 @@ class Tracker:
                                 "is this the tracking URI the sweep uses?")
         tags = {k: v for k, v in parent.data.tags.items() if k.startswith(PREFIX)}
         run = DatasetRun(outbox.Outbox(self.client, self.uri), parent.info.run_id, experiment, tags,
-                         _dataset_input(dataset))
+                         _dataset_input(dataset), cv_key)
         # Logged by the sweep's own process.
         run.baseline_cv = parent.data.metrics.get(f"baseline_cv_{run.metric}")
         return run
@@ -171,8 +176,8 @@ class Tracker:
         """A ``retrain`` run beside the sweep's runs (in the sweep's MLflow experiment when it has one)."""
         source = experiment.data.get("source") or Path(experiment.data["file"]).stem
         tags = {
-            KIND: "retrain", SWEEP: experiment.sweep, SOURCE: source, PREFIX + "model": experiment.model,
-            PREFIX + "experiment_file": experiment.path, PREFIX + "data_sha256": experiment.data["sha256"],
+            KIND: "retrain", SWEEP: experiment.sweep, SOURCE: source, MODEL: experiment.model,
+            EXPERIMENT_FILE: experiment.path, DATA_SHA: experiment.data["sha256"],
         }
         experiment_id = self.experiment_id(experiment.sweep or "retrain")
         run = self.client.create_run(experiment_id, run_name=f"retrain {experiment.name}", tags=tags)
@@ -182,6 +187,52 @@ class Tracker:
     def _find_parent(self, experiment_id: str, resume_key: str):
         found = self.client.search_runs([experiment_id], f"tags.`{RESUME}` = '{resume_key}'", max_results=1)
         return found[0] if found else None
+
+    def _close_abandoned(self, experiment_id: str, source: str, keep: str | None = None) -> None:
+        """Close as KILLED this dataset's parents (and their running trials) that a dead process of this machine
+        left RUNNING. Another machine's processes cannot be seen from here: their runs stay as they are."""
+        running = self.client.search_runs(
+            [experiment_id], f"tags.`{KIND}` = 'dataset' and tags.`{SOURCE}` = '{_quoted(source)}' and "
+                             "attributes.status = 'RUNNING'", max_results=1000)
+        for parent in running:
+            if parent.info.run_id == keep or not _dead_here(parent.data.tags.get(WORKER, "")):
+                continue
+            children = self.client.search_runs(
+                [experiment_id], f"tags.`{PARENT}` = '{parent.info.run_id}' and attributes.status = 'RUNNING'",
+                max_results=50000)
+            for run in [*children, parent]:
+                self.client.set_tag(run.info.run_id, NOTE, "abandoned: the process running it stopped")
+                self.client.set_terminated(run.info.run_id, "KILLED")
+
+    def finished_trials(self, cv_key: str) -> dict:
+        """Trial key -> :class:`~sweeplab.trainer.Finished` for every COMPLETE trial run of any sweep in this
+        store whose search had ``cv_key`` (same data, split, folds and code). A run that trained is preferred to
+        one that reused it."""
+        from sweeplab.trainer import Finished
+
+        if not self.has_store():
+            return {}
+        database = sqlite_path(self.uri)
+        runs = None
+        if database is not None:
+            import sqlite3
+
+            with contextlib.suppress(sqlite3.Error):
+                runs = SqliteRuns(database).tagged(CV_KEY, cv_key)
+        if runs is None:
+            runs = self._search_all([e.experiment_id for e in self.client.search_experiments()],
+                                    f"tags.`{CV_KEY}` = '{_quoted(cv_key)}'")
+        found = {}
+        for run in sorted(runs, key=lambda r: REUSED_FROM in r.data.tags, reverse=True):
+            tags = run.data.tags
+            measures = _fold_measures(run.data.metrics)
+            if run.info.status == "FINISHED" and tags.get(STATE) == "COMPLETE" and TRIAL_KEY in tags and measures:
+                import yaml
+
+                params = {"model": tags.get(MODEL), **{k: yaml.safe_load(v) for k, v in run.data.params.items()}}
+                found[tags[TRIAL_KEY]] = Finished(tags.get(REUSED_FROM) or run.info.run_id, measures,
+                                                  run.data.metrics.get("fit_time_s", 0.0), params)
+        return found
 
 
 # --- reading runs back --------------------------------------------------------------------------------------------
@@ -225,9 +276,12 @@ class SqliteRuns:
     def runs(self, experiment_ids: list[str], kind: str) -> list[_Run]:
         """Every active run of ``kind`` (the sweeplab.kind tag) in these experiments."""
         marks = ",".join("?" * len(experiment_ids))
-        selected = (f"SELECT r.run_uuid FROM runs r JOIN tags k ON k.run_uuid = r.run_uuid AND k.key = ? "
-                    f"WHERE k.value = ? AND r.lifecycle_stage = 'active' AND r.experiment_id IN ({marks})")
-        args = (KIND, kind, *experiment_ids)
+        return self._read(f"SELECT r.run_uuid FROM runs r JOIN tags k ON k.run_uuid = r.run_uuid AND k.key = ? "
+                          f"WHERE k.value = ? AND r.lifecycle_stage = 'active' AND r.experiment_id IN ({marks})",
+                          (KIND, kind, *experiment_ids))
+
+    def _read(self, selected: str, args: tuple) -> list[_Run]:
+        """The runs whose ids the query ``selected`` gives, with their tags, params and latest metrics."""
         with contextlib.closing(self._connect()) as db:
             runs = {run_id: _Run(run_id, status, start_time) for run_id, status, start_time in db.execute(
                 f"SELECT run_uuid, status, start_time FROM runs WHERE run_uuid IN ({selected})", args)}
@@ -237,6 +291,49 @@ class SqliteRuns:
                         f"SELECT run_uuid, key, {value} FROM {table} WHERE run_uuid IN ({selected})", args):
                     getattr(runs[run_id].data, field)[key] = float(found) if field == "metrics" else found
         return list(runs.values())
+
+    def tagged(self, key: str, value: str) -> list[_Run]:
+        """Every active run, in any experiment, that has tag ``key`` = ``value``."""
+        return self._read("SELECT r.run_uuid FROM runs r JOIN tags k ON k.run_uuid = r.run_uuid AND k.key = ? "
+                          "WHERE k.value = ? AND r.lifecycle_stage = 'active'", (key, value))
+
+
+def _fold_measures(metrics: dict) -> tuple:
+    """Per fold, what a trial run logged as ``fold_<k>_<name>`` (not the per-epoch ``fold_<k>_val_<metric>``);
+    empty unless every fold has every metric."""
+    import re
+
+    folds = {}
+    for name, value in metrics.items():
+        matched = re.fullmatch(r"fold_(\d+)_(.+)", name)
+        if matched and not matched[2].startswith("val_"):
+            folds.setdefault(int(matched[1]), {})[matched[2]] = value
+    measures = tuple(folds[k] for k in sorted(folds))
+    complete = sorted(folds) == list(range(1, len(folds) + 1)) and all(set(METRICS) <= set(m) for m in measures)
+    return measures if complete else ()
+
+
+def _this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _dead_here(worker: str) -> bool:
+    """True when ``worker`` (host:pid) names a process of this machine that no longer exists."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists, as another user's
+        return False
+    return False
+
+
+def _quoted(value: str) -> str:
+    """A value inside an MLflow filter string's single quotes."""
+    return value.replace("'", "\\'")
 
 
 @contextlib.contextmanager
@@ -255,22 +352,26 @@ def _closing(client, run_id: str, status: str = "FINISHED"):
     client.set_terminated(run_id, status)
 
 
-class DatasetRun:
-    """One dataset's parent run. It listens to the engine: one child run per trial, written as the trial goes.
+class DatasetRun(Listener):
+    """One dataset's parent run. It listens to the trainer: one child run per trial, written as the trial goes
+    (created when it starts, its validation curve every few seconds, each fold's metrics when the fold ends, named
+    with its score when it ends); a reused trial's run repeats the metrics of the run it reuses.
 
     ``client`` is an :class:`~sweeplab.outbox.Outbox`: trial writes wait out a tracking server's absence, and
     :meth:`settle` waits for them before anything reads the runs back.
     """
 
-    def __init__(self, client: outbox.Outbox, run_id: str, experiment_id: str, tags: dict, dataset_input=None):
+    def __init__(self, client: outbox.Outbox, run_id: str, experiment_id: str, tags: dict, dataset_input=None,
+                 cv_key: str | None = None):
         self.client, self.run_id, self.experiment_id = client, run_id, experiment_id
         self.dataset_input = dataset_input
-        self.tags = {**{k: v for k, v in tags.items() if k not in (KIND, RESUME)},
-                     WORKER: f"{socket.gethostname()}:{os.getpid()}"}
+        self.tags = {**{k: v for k, v in tags.items() if k not in (KIND, RESUME)}, WORKER: _this_process(),
+                     **({CV_KEY: cv_key} if cv_key else {})}
         self.metric = tags.get(METRIC_TAG, "accuracy")  # parents from before sweeps had a metric: accuracy
         self.baseline_cv = None  # what each trial's lift is measured against
         self.child_ids = {}
         self._curves = {}
+        self._flushed = {}  # trial number -> when its curve was last written
 
     def log_setup(self, sweep, dataset, n_train: int, n_test: int, baseline) -> None:
         from mlflow.entities import Metric, Param
@@ -308,33 +409,42 @@ class DatasetRun:
         from mlflow.entities import Metric
 
         self._curves.setdefault(number, []).append(Metric(f"fold_{fold}_val_{self.metric}", value, _now(), epoch))
+        # One write per epoch would cost more than a small model's epoch; every few seconds is live enough.
+        if number in self.child_ids and _now() - self._flushed.get(number, 0) >= EPOCH_FLUSH_S * 1000:
+            self._write(number, [])
 
     def fold_done(self, number: int, fold: int, params: dict, score: float, measures: dict) -> None:
         from mlflow.entities import Metric
 
-        if number in self.child_ids:  # a live trial: write its fold now, with the fold's learning curve
-            metrics = [*self._curves.pop(number, []),
-                       *(Metric(f"fold_{fold}_{m}", value, _now(), 0) for m, value in measures.items())]
-            self.client.log_batch(self.child_ids[number], metrics=metrics)
+        if number in self.child_ids:  # write the fold now, with the rest of its learning curve
+            self._write(number, [Metric(f"fold_{fold}_{m}", value, _now(), 0) for m, value in measures.items()])
+
+    def _write(self, number: int, metrics: list) -> None:
+        self.client.log_batch(self.child_ids[number], metrics=[*self._curves.pop(number, []), *metrics])
+        self._flushed[number] = _now()
 
     def trial_finished(self, trial) -> None:
         from mlflow.entities import Metric, Param, RunTag
 
         run_id = self.child_ids.get(trial.number)
-        metrics, params = {"fit_time_s": trial.fit_time}, []
-        if run_id is None:  # an engine that reports trials only once they are over: its run spans its fits
-            run_id = self._create_child(trial.number, self._child_name(trial.number),
-                                        start_time=_now() - int(trial.fit_time * 1000))
+        metrics, params, live = {"fit_time_s": trial.fit_time}, [], run_id is not None
+        if not live:  # a trial that did not start here
+            run_id = self._create_child(trial.number, self._child_name(trial.number))
             params = [Param(k, str(v)) for k, v in trial.params.items()]
+        if not live or trial.reused_from:  # no fold was written as it went
             metrics.update({f"fold_{k}_{m}": value for k, fold in enumerate(trial.fold_measures, start=1)
                             for m, value in fold.items() if value == value})
+        if self._curves.get(trial.number):
+            self._write(trial.number, [])
         if trial.ok:
             metrics.update({**trial.summary(), f"cv_{self.metric}_mean": trial.mean,
                             f"cv_{self.metric}_std": trial.std})
             if self.baseline_cv is not None:
                 metrics.update({f"baseline_cv_{self.metric}": self.baseline_cv,
                                 "lift_cv": trial.mean - self.baseline_cv})
-        tags = {STATE: trial.state, **({NOTE: trial.note[:5000]} if trial.note else {})}
+        tags = {STATE: trial.state, **({NOTE: trial.note[:5000]} if trial.note else {}),
+                **({TRIAL_KEY: trial.key} if trial.key else {}),
+                **({REUSED_FROM: trial.reused_from} if trial.reused_from else {})}
         with _closing(self.client, run_id, "FAILED" if trial.state == "FAIL" else "FINISHED"):
             self.client.update_run(run_id, name=self._finished_name(trial))
             self.client.log_batch(
@@ -379,7 +489,8 @@ class DatasetRun:
         """Score first, so that the MLflow UI's run list reads as a leaderboard without opening anything."""
         if trial.ok:
             metric = "" if self.metric == "accuracy" else f" {self.metric}"
-            return f"cv{metric} {trial.mean:.3f}±{trial.std:.3f} {self._child_name(trial.number)}"
+            reused = " (reused)" if trial.reused_from else ""
+            return f"cv{metric} {trial.mean:.3f}±{trial.std:.3f} {self._child_name(trial.number)}{reused}"
         return f"{trial.state.lower()} {self._child_name(trial.number)}"
 
     def _child_tags(self, number: int) -> dict:

@@ -25,10 +25,12 @@ def tokenize(text: str) -> list[str]:
 
 class TokenIds(np.ndarray):
     """Token ids that carry the vocabulary they index, so that the model step of a Pipeline can look words up
-    (a pretrained embedding needs them) without a side channel. Slices keep it."""
+    (a pretrained embedding needs them) without a side channel, and ``capacity``: how many ids the vectorizer
+    that made them can emit at most, which sizes the embedding table. Slices keep both."""
 
     def __array_finalize__(self, obj):
         self.vocabulary = getattr(obj, "vocabulary", None)
+        self.capacity = getattr(obj, "capacity", 0)
 
 
 class SequenceVectorizer(TransformerMixin, BaseEstimator):
@@ -41,8 +43,12 @@ class SequenceVectorizer(TransformerMixin, BaseEstimator):
     the training texts get 2, 3, ... in order of frequency (ties: first seen first).
 
     Only the first ``maxlen`` tokens of a text count towards the vocabulary, since they are all the model sees.
-    That also means every index ``transform`` can emit occurs in the transformed training data, so the model's
-    embedding table is sized from the fitted vocabulary (``vocab_size_``) and nothing else.
+
+    The embedding table has ``capacity_`` = ``max_words`` + 2 rows, one for every id this vectorizer could emit,
+    whatever the data: the table's shape, and so a seeded model's initial weights, are then the same in every fold
+    and on every path that trains a configuration (each fold of scikit-learn's own search builds a fresh model,
+    sweeplab's trial runner resets one model between folds; see ``tests/test_search_equivalence.py``). Rows past
+    the fitted vocabulary are never looked up, so they receive no gradient and change nothing.
     """
 
     PAD = 0
@@ -66,6 +72,7 @@ class SequenceVectorizer(TransformerMixin, BaseEstimator):
         words = [word for word, _ in counts.most_common(self.max_words)]
         self.vocabulary_ = {word: index for index, word in enumerate(words, start=self.OOV + 1)}
         self.vocab_size_ = len(self.vocabulary_) + self.OOV + 1
+        self.capacity_ = self.max_words + self.OOV + 1
         return self
 
     def transform(self, X):
@@ -77,6 +84,7 @@ class SequenceVectorizer(TransformerMixin, BaseEstimator):
             sequences[row, : len(ids)] = ids
         sequences = sequences.view(TokenIds)
         sequences.vocabulary = self.vocabulary_
+        sequences.capacity = self.capacity_
         return sequences
 
     def _validate_params(self):

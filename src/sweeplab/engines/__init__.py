@@ -1,27 +1,32 @@
-"""Engines choose which configurations to try and run each through stratified k-fold CV on the training split.
+"""Engines propose configurations; :class:`sweeplab.trainer.Trainer` trains them. An engine decides which
+configurations to try and, for Optuna, when to stop one early; it never sees the test split and knows nothing of
+where results are stored.
 
-An engine gets an unfitted pipeline, the sweep, the training data and the CV splitter, and returns one
-:class:`~sweeplab.engines.base.TrialResult` per configuration. It never sees the test split and knows nothing
-about where results are stored: the sweep runner refits, scores and logs.
+- ``random``, ``grid``: the candidates scikit-learn's RandomizedSearchCV and GridSearchCV would evaluate
+  (:mod:`~sweeplab.engines.sklearn_search`);
+- ``optuna``: Optuna's samplers and pruners, persistent studies, workers (:mod:`~sweeplab.engines.optuna_search`).
 """
 
 from __future__ import annotations
 
-from sweeplab.engines.base import METRICS  # the metrics every engine scores folds with
-
 ENGINES = ("random", "grid", "optuna")
-__all__ = ["ENGINES", "METRICS", "get"]
+__all__ = ["ENGINES", "get", "engine_class"]
+
+
+def engine_class(name: str):
+    if name == "optuna":
+        from sweeplab.engines.optuna_search import OptunaEngine
+
+        return OptunaEngine
+    if name not in ENGINES:
+        raise KeyError(name)
+    from sweeplab.engines.sklearn_search import SklearnEngine
+
+    return SklearnEngine
 
 
 def get(name: str, **options):
     """The engine called ``name``; ``options`` are the Optuna engine's (storage, fresh, workers, heartbeat,
     local_dir) and are not used by the others."""
-    if name == "optuna":
-        from sweeplab.engines.optuna_search import OptunaEngine
-
-        return OptunaEngine(**options)
-    from sweeplab.engines.search_cv import SearchCVEngine
-
-    if name not in ENGINES:
-        raise KeyError(name)
-    return SearchCVEngine(name)
+    cls = engine_class(name)
+    return cls(**options) if name == "optuna" else cls(name)

@@ -42,13 +42,16 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from sweeplab import cv, pipeline
-from sweeplab.engines.base import COMPLETE, FAIL, PRUNED, Engine, TrialResult
-from sweeplab.errors import INTERRUPTED, SweepLabError
-from sweeplab.urls import check_writable, ensure_sqlite_dir, local_directory
+from sweeplab.engines import optuna_settings
+from sweeplab.engines.base import Engine
+from sweeplab.errors import SweepLabError
+from sweeplab.tags import (DATA_ATTR, DATA_SHA, FIT_TIME, FOLD_MEASURES, FOLD_SCORES, NOTE, RESUME, SLOT, SURPLUS,
+                           SWEEP_ATTR, WORKER)
+from sweeplab.trainer import Judge, Stop
+from sweeplab.trial import COMPLETE, FAIL, PRUNED, TrialResult
+from sweeplab.urls import check_writable, ensure_sqlite_dir, local_directory, sqlite_path
 
-SLOT, SURPLUS, KEY, WORKER = "sweeplab.slot", "sweeplab.surplus", "sweeplab.study_key", "sweeplab.worker"
-SWEEP_ATTR, DATA_ATTR, SHA_ATTR = "sweeplab.sweep", "sweeplab.dataset", "sweeplab.data_sha256"
+KEY, SHA_ATTR = RESUME, DATA_SHA
 # Settings that may change between runs of one study; any other difference needs --fresh.
 MAY_CHANGE = {"trials", "timeout", "description", "sources", "engine", "path"}
 
@@ -74,14 +77,25 @@ class OptunaEngine(Engine):
     local_dir: Path | None = None  # where the default SQLite storage lives
     worker_index: int = 0  # 0: the sweep's own process; helpers count from 1
 
+    @classmethod
+    def validate(cls, sweep, fail) -> None:
+        if sweep.sampler["name"] != "grid":
+            return
+        if sweep.families:
+            fail("sampler", "the grid sampler cannot search across model families: use tpe or random")
+        for name, param in sweep.space.items():
+            if param.grid_values() is None:
+                fail(f"space.{name}", "the grid sampler needs a list or a range with a step")
+
+    def proposals(self, sweep) -> list[dict] | None:
+        return _grid(sweep) if sweep.sampler["name"] == "grid" else None
+
     # --- the study -----------------------------------------------------------------------------------------------
 
     def storage_url(self) -> str:
         if self.storage:
             return self.storage
-        directory = Path(self.local_dir or "mlruns").resolve()
-        directory.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{directory / 'optuna.db'}"
+        return f"sqlite:///{Path(self.local_dir or 'mlruns').resolve() / 'optuna.db'}"
 
     @functools.cached_property
     def _storage(self):
@@ -150,6 +164,15 @@ class OptunaEngine(Engine):
     def planned(self, sweep) -> int:
         return len(_grid(sweep)) if sweep.sampler["name"] == "grid" else sweep.trials
 
+    def has_state(self, sweep, dataset_name: str) -> bool:
+        """Whether the dataset's study exists, found without creating a storage or a study."""
+        local = local_directory(self.storage_url())
+        url = self.storage_url()
+        if local is not None and not (sqlite_path(url) or Path(url.removeprefix("journal:"))).exists():
+            return False
+        name = self.study_name(sweep.name, dataset_name)
+        return name in {s.study_name for s in _optuna().get_all_study_summaries(self._storage)}
+
     def finished(self, sweep, dataset_name: str) -> int:
         study = self.load(self.study_name(sweep.name, dataset_name), sweep)
         return len(_real(study, "COMPLETE", "PRUNED"))
@@ -210,12 +233,12 @@ class OptunaEngine(Engine):
     @staticmethod
     def result(trial, sweep) -> TrialResult:
         state = {"COMPLETE": COMPLETE, "PRUNED": PRUNED}.get(trial.state.name, FAIL)
-        note = trial.user_attrs.get("sweeplab.note") or (None if state != FAIL else "the trial's process stopped")
+        note = trial.user_attrs.get(NOTE) or (None if state != FAIL else "the trial's process stopped")
         return TrialResult(
             number=trial.number, params=sweep.configuration(sweep.chosen_from(trial.params)),
-            fold_scores=tuple(trial.user_attrs.get("sweeplab.fold_scores", ())),
-            fit_time=trial.user_attrs.get("sweeplab.fit_time", 0.0), state=state, note=note,
-            fold_measures=tuple(trial.user_attrs.get("sweeplab.fold_measures", ())),
+            fold_scores=tuple(trial.user_attrs.get(FOLD_SCORES, ())),
+            fit_time=trial.user_attrs.get(FIT_TIME, 0.0), state=state, note=note,
+            fold_measures=tuple(trial.user_attrs.get(FOLD_MEASURES, ())),
         )
 
     # --- after the search ----------------------------------------------------------------------------------------
@@ -242,12 +265,10 @@ class OptunaEngine(Engine):
 
 
 class _Objective:
-    """One queued trial: suggest parameters, cross-validate fold by fold, report steps, let the pruner decide."""
+    """One queued trial: suggest parameters, let the trainer run it, report its steps to the pruner."""
 
     def __init__(self, ctx, study):
         self.ctx, self.study = ctx, study
-        self.span = ctx.sweep.max_epochs() + 1  # steps per fold: E epochs, then the running mean
-        self.vectorized = cv.VectorizedFolds(ctx.X, list(ctx.cv.split(ctx.X, ctx.y)))  # shared by this process's trials
 
     def __call__(self, trial) -> float:
         optuna = _optuna()
@@ -255,60 +276,65 @@ class _Objective:
             trial.set_user_attr(SURPLUS, True)
             raise SurplusTrial("every queued trial was taken by another worker")
         trial.set_user_attr(WORKER, f"{socket.gethostname()}:{os.getpid()}")
-        sweep, listener = self.ctx.sweep, self.ctx.listener
-        chosen = sweep.suggest(trial)
-        params = sweep.configuration(chosen)
-        listener.trial_started(trial.number, params)
-        folds = cv.FoldRun()
-        done = []
-
-        def on_epoch(fold, epoch, value):
-            listener.epoch_done(trial.number, fold, epoch, value)
-            self._report(trial, value, (fold - 1) * self.span + epoch, f"fold {fold} epoch {epoch}")
-
-        def on_fold(fold, value, measures):
-            done.append(value)
-            listener.fold_done(trial.number, fold, chosen, value, measures)
-            self._report(trial, statistics.fmean(done), fold * self.span, f"the end of fold {fold}")
-
         try:
-            cv.cross_validate(lambda: pipeline.for_sweep(sweep, params), self.ctx.X, self.ctx.y,
-                              self.ctx.cv, on_epoch=on_epoch, on_fold=on_fold, run=folds, metric=sweep.metric,
-                              folds=self.vectorized)
-        except optuna.TrialPruned as pruned:
-            self._finish(trial, params, folds, PRUNED, str(pruned))
+            result = self.ctx.trainer.run(trial.number, self.ctx.sweep.suggest(trial), _Pruning(trial, self.ctx.sweep))
+        except KeyboardInterrupt as stopped:
+            _record(trial, getattr(stopped, "result", None))
             raise
-        except KeyboardInterrupt:
-            self._finish(trial, params, folds, FAIL, "interrupted")
-            raise
-        except Exception as exc:
-            if INTERRUPTED.is_set():  # Ctrl-C that a library turned into an ordinary error
-                self._finish(trial, params, folds, FAIL, "interrupted")
-                raise KeyboardInterrupt from exc
-            self._finish(trial, params, folds, FAIL, f"{type(exc).__name__}: {exc}".splitlines()[0])
+        _record(trial, result)
+        if result.state == PRUNED:
+            raise optuna.TrialPruned(result.note)
+        if result.state == FAIL:
             self._replace_failed()
-            raise
-        self._finish(trial, params, folds, COMPLETE, None)
-        return statistics.fmean(folds.scores)
-
-    def _report(self, trial, value: float, step: int, where: str) -> None:
-        trial.report(value, step)
-        if trial.should_prune():
-            raise _optuna().TrialPruned(f"pruned at {where} ({self.ctx.sweep.metric} {value:.3f}, step {step})")
-
-    def _finish(self, trial, params, folds, state, note) -> None:
-        trial.set_user_attr("sweeplab.fold_scores", folds.scores)
-        trial.set_user_attr("sweeplab.fold_measures", folds.measures)
-        trial.set_user_attr("sweeplab.fit_time", folds.fit_time)
-        if note:
-            trial.set_user_attr("sweeplab.note", note)
-        self.ctx.listener.trial_finished(
-            TrialResult(trial.number, params, tuple(folds.scores), folds.fit_time, state, note, tuple(folds.measures)))
+            raise TrialFailed(result.note)
+        if result.reused_from:  # the pruner compares trials step by step: give it the reused one's folds
+            for fold in range(1, len(result.fold_scores) + 1):
+                trial.report(statistics.fmean(result.fold_scores[:fold]), fold * _span(self.ctx.sweep))
+        return result.mean
 
     def _replace_failed(self) -> None:
         sweep = self.ctx.sweep
         if sweep.sampler["name"] != "grid" and len(_real(self.study, "FAIL")) < sweep.trials:
             self.study.enqueue_trial({}, user_attrs={SLOT: True})
+
+
+class TrialFailed(Exception):
+    """A trial's fit failed; the message is its error (Optuna records the trial as FAIL)."""
+
+
+class _Pruning(Judge):
+    """Reports every epoch and fold to the study at its step (see the module's docstring); stops a trial the
+    pruner cuts."""
+
+    def __init__(self, trial, sweep):
+        self.trial, self.metric, self.span = trial, sweep.metric, _span(sweep)
+
+    def epoch(self, fold: int, epoch: int, value: float) -> None:
+        self._report(value, (fold - 1) * self.span + epoch, f"fold {fold} epoch {epoch}")
+
+    def fold(self, fold: int, running_mean: float) -> None:
+        self._report(running_mean, fold * self.span, f"the end of fold {fold}")
+
+    def _report(self, value: float, step: int, where: str) -> None:
+        self.trial.report(value, step)
+        if self.trial.should_prune():
+            raise Stop(f"pruned at {where} ({self.metric} {value:.3f}, step {step})")
+
+
+def _span(sweep) -> int:
+    """Steps per fold: E epochs, then the running mean."""
+    return sweep.max_epochs() + 1
+
+
+def _record(trial, result: TrialResult | None) -> None:
+    """What a worker joining later (or the sweep, reading the study back) needs of a trial."""
+    if result is None:
+        return
+    trial.set_user_attr(FOLD_SCORES, list(result.fold_scores))
+    trial.set_user_attr(FOLD_MEASURES, list(result.fold_measures))
+    trial.set_user_attr(FIT_TIME, result.fit_time)
+    if result.note:
+        trial.set_user_attr(NOTE, result.note)
 
 
 # --- helpers --------------------------------------------------------------------------------------------------------
@@ -347,29 +373,12 @@ def _fill_slots(study, sweep) -> None:
 
 
 def _sampler(sweep, worker_index: int, workers: int):
-    optuna = _optuna()
-    options = {k: v for k, v in sweep.sampler.items() if k != "name"}
-    seed = sweep.seed + worker_index  # the same seed in two workers would sample the same configurations
-    if sweep.sampler["name"] == "tpe":
-        options.setdefault("constant_liar", workers > 1)  # parallel workers avoid each other's running trials
-        return optuna.samplers.TPESampler(seed=seed, **options)
-    return optuna.samplers.RandomSampler(seed=seed, **options)  # grid points are queued with their values
+    # The same seed in two workers would sample the same configurations.
+    return optuna_settings.build("sampler", sweep.sampler, sweep, workers, seed=sweep.seed + worker_index)
 
 
 def _pruner(sweep):
-    optuna = _optuna()
-    options = {k: v for k, v in sweep.pruner.items() if k != "name"}
-    name = sweep.pruner["name"]
-    if name == "median":
-        options.setdefault("n_startup_trials", 5)
-        options.setdefault("n_warmup_steps", min(3, sweep.max_epochs()))  # first epochs are noisy
-        return optuna.pruners.MedianPruner(**options)
-    if name == "hyperband":
-        options.setdefault("max_resource", sweep.folds * (sweep.max_epochs() + 1))
-        return optuna.pruners.HyperbandPruner(**options)
-    if name == "successive_halving":
-        return optuna.pruners.SuccessiveHalvingPruner(**options)
-    return optuna.pruners.NopPruner()
+    return optuna_settings.build("pruner", sweep.pruner, sweep)
 
 
 def _check_same_search(name: str, attrs: dict, sweep, dataset) -> None:

@@ -1,0 +1,62 @@
+"""The Optuna engine's settings, in one table that the sweep parser and the engine both read: each sampler and
+pruner a sweep file may name, the Optuna class it stands for, and the defaults sweeplab gives its options.
+
+A default is a value or a function of (sweep, workers); an option the sweep file sets wins.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+# name -> (Optuna class, sweeplab's defaults for its options)
+SAMPLERS = {
+    # Parallel workers avoid each other's running trials.
+    "tpe": ("TPESampler", {"constant_liar": lambda sweep, workers: workers > 1}),
+    "random": ("RandomSampler", {}),
+    "grid": (None, {}),  # grid points are queued with their values; a random sampler draws nothing then
+}
+PRUNERS = {
+    # A trial's first epochs are noisy: no verdict before the third step.
+    "median": ("MedianPruner", {"n_startup_trials": 5, "n_warmup_steps": lambda sweep, workers:
+                                min(3, sweep.max_epochs())}),
+    "hyperband": ("HyperbandPruner", {"max_resource": lambda sweep, workers: sweep.folds * (sweep.max_epochs() + 1)}),
+    "successive_halving": ("SuccessiveHalvingPruner", {}),
+    "none": ("NopPruner", {}),
+}
+SET_BY_SWEEPLAB = {"seed", "search_space"}  # options a sweep file may not set: sweeplab sets them
+
+
+def parse_choice(key: str, spec, fail) -> dict:
+    """``tpe`` or ``{name: tpe, n_startup_trials: 5}`` for ``key`` (sampler or pruner), options checked against
+    the Optuna class's signature."""
+    import optuna
+
+    table = SAMPLERS if key == "sampler" else PRUNERS
+    spec = {"name": spec} if isinstance(spec, str) else spec
+    if not isinstance(spec, dict) or spec.get("name") not in table:
+        fail(key, f"expected one of {', '.join(table)} (or a mapping with name: and options), got {spec!r}")
+    class_name = table[spec["name"]][0]
+    module = optuna.samplers if key == "sampler" else optuna.pruners
+    accepted = set(inspect.signature(getattr(module, class_name)).parameters) - SET_BY_SWEEPLAB if class_name \
+        else set()
+    for option, value in spec.items():
+        if option == "name":
+            continue
+        if option not in accepted:
+            fail(f"{key}.{option}", f"{spec['name']} takes no such option"
+                 + (f" (it takes {', '.join(sorted(accepted))})" if accepted else ""))
+        if not (value is None or isinstance(value, (bool, int, float, str))):
+            fail(f"{key}.{option}", f"expected a scalar, got {type(value).__name__} {value!r}"[:80])
+    return dict(spec)
+
+
+def build(key: str, choice: dict, sweep, workers: int = 1, **fixed):
+    """The Optuna sampler or pruner ``choice`` names, with sweeplab's defaults under the sweep file's options."""
+    import optuna
+
+    table = SAMPLERS if key == "sampler" else PRUNERS
+    class_name, defaults = table[choice["name"]]
+    options = {name: value(sweep, workers) if callable(value) else value for name, value in defaults.items()}
+    options.update({k: v for k, v in choice.items() if k != "name"})
+    module = optuna.samplers if key == "sampler" else optuna.pruners
+    return getattr(module, class_name or "RandomSampler")(**options, **fixed)

@@ -1,0 +1,27 @@
+"""Every name sweeplab writes into MLflow (run tags) and Optuna (study and trial attributes), in one place.
+
+Readers (leaderboard, export, the reuse lookup) and writers (tracking, the Optuna engine) import them from here, so
+a name cannot drift between the side that writes it and the side that reads it.
+"""
+
+PREFIX = "sweeplab."
+
+# --- MLflow run tags ----------------------------------------------------------------------------------------------
+KIND = PREFIX + "kind"  # "sweep" on an experiment; "dataset", "trial" or "retrain" on a run
+SWEEP, SOURCE, MODEL, ENGINE = PREFIX + "sweep", PREFIX + "source", PREFIX + "model", PREFIX + "engine"
+TRIALS, DATA_SHA = PREFIX + "trials", PREFIX + "data_sha256"
+METRIC = PREFIX + "metric"  # the metric a dataset run ranks by
+STATE, BEST, NOTE, TRIAL = PREFIX + "state", PREFIX + "best", PREFIX + "note", PREFIX + "trial"
+RESUME = PREFIX + "study_key"  # ties an Optuna study to its MLflow parent run
+WORKER = PREFIX + "worker"  # host:pid of the process that ran a run
+TRIAL_KEY = PREFIX + "trial_key"  # what determines a trial's result, hashed (sweeplab.trial.trial_key)
+CV_KEY = PREFIX + "cv_key"  # the dataset, split and folds part of it: finds a dataset's reusable trials at once
+REUSED_FROM = PREFIX + "reused_from"  # the run whose result a reused trial's run repeats
+EXPERIMENT_FILE = PREFIX + "experiment_file"
+PARENT = "mlflow.parentRunId"  # MLflow's own
+
+# --- Optuna attributes --------------------------------------------------------------------------------------------
+SLOT, SURPLUS = PREFIX + "slot", PREFIX + "surplus"  # a queued trial; one that lost the race for the last slot
+SWEEP_ATTR, DATA_ATTR = PREFIX + "sweep", PREFIX + "dataset"  # a study's resolved sweep and data reference
+FOLD_SCORES, FOLD_MEASURES = PREFIX + "fold_scores", PREFIX + "fold_measures"
+FIT_TIME = PREFIX + "fit_time"
