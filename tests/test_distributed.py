@@ -159,7 +159,8 @@ def test_a_worker_killed_mid_trial_does_not_cost_the_study_a_trial(tmp_path, pos
     sweep.wait_for_study(main)
     deadline = time.monotonic() + 180
     while True:  # a helper's trial that has reported at least one epoch
-        victims = [t for t in sweep.trials_in("RUNNING") if t.intermediate_values
+        # Step 1 is the first epoch of fold 1: a trial that trains (a reused one reports only its folds' ends).
+        victims = [t for t in sweep.trials_in("RUNNING") if 1 in t.intermediate_values
                    and t.user_attrs.get("sweeplab.worker", ":").split(":")[1] not in ("", str(main.pid))]
         if victims:
             break

@@ -43,6 +43,12 @@ def main(argv: list[str] | None = None) -> int:
         print("sweeplab: interrupted; the open runs were closed as KILLED", file=sys.stderr)
         return 130
     except Exception as exc:
+        if errors.INTERRUPTED.is_set():
+            # After Ctrl-C, cleanup code may fail in turn (a store busy with a stopping worker's last writes) and
+            # replace the KeyboardInterrupt: the user still asked to stop, and that is how the command ends.
+            print(f"sweeplab: interrupted ({type(exc).__name__} while stopping: {str(exc).splitlines()[0][:200]})",
+                  file=sys.stderr)
+            return 130
         exit_code = getattr(exc, "exit_code", None)
         if exit_code is None:
             raise
