@@ -39,6 +39,18 @@ def rows() -> list[tuple[str, str, str, str]]:
                 f"{speed}; whole search {r['reference_wall_median_s']:.0f} s "
                 f"vs {r['sweeplab_wall_median_s']:.0f} s); test {tests['sweeplab']:.3f} vs {tests['reference']:.3f}",
                 yes(r["meets_target"])))
+    grid = load("cnn_grid")
+    if grid:
+        for source, r in grid["sources"].items():
+            same = "the same fold scores" if r["largest_fold_score_difference"] == 0 else (
+                f"fold scores within {r['largest_fold_score_difference']:.3f}")
+            found.append((
+                f"`make sweep SPACE=cnn_grid` vs the tutorial's search, {source}", "≥ 2× faster, same candidates",
+                f"{r['speedup']:.2f}× ({r['tutorial_wall_median_s']:.0f} s → {r['sweeplab_wall_median_s']:.0f} s; "
+                f"pairs {min(r['speedup_per_pair']):.2f}–{max(r['speedup_per_pair']):.2f}×; CPU time "
+                f"{r['cpu_speedup']:.2f}×); same candidates: {'yes' if r['same_candidates'] else 'no'}, {same}; "
+                f"best CV {r['sweeplab'][-1]['best_cv']:.3f} vs {r['tutorial'][-1]['best_cv']:.3f}",
+                yes(r["speedup"] >= grid["target_speedup"] and r["same_candidates"])))
     overhead = load("overhead")
     if overhead:
         found.append((

@@ -2,7 +2,9 @@
 (num_filters 32/64/128 x kernel_size 3/5/7, 5 of the 9 points), 4 stratified folds, 20 epochs, batch size 10,
 embedding 50, maxlen 100, 5,000 words, the tokenizer fit inside each fold (a Pipeline), refit on the training split
 and one test score. It reads ``sweeps/cnn_grid.yaml`` for these settings and the split, so it searches exactly what
-``sweeplab sweep cnn_grid`` searches, with scikit-learn doing the fitting; it writes its fold scores as JSON.
+``sweeplab sweep cnn_grid`` searches, with scikit-learn doing the fitting (a fresh pipeline per fold, Keras' own
+``predict``), every batch padded to ``maxlen`` and one training step per call, as plain scikeras trains; it
+writes its fold scores as JSON.
 
     python bench/tutorial_search.py SOURCE OUT.json
 """
@@ -25,7 +27,9 @@ def main(source: str, out: str) -> int:
 
     sweep = space.load("cnn_grid")
     [split] = runner.prepare(sweep, [data.load(source)])
-    search = RandomizedSearchCV(pipeline.build(sweep.model, sweep.fixed(), sweep.seed),
+    tutorial = pipeline.build(sweep.model, sweep.fixed(), sweep.seed).set_params(clf__trim_padding=False,
+                                                                             clf__steps_per_execution=1)
+    search = RandomizedSearchCV(tutorial,
                                 pipeline_space(sweep, "random"), n_iter=sweep.trials, random_state=sweep.seed,
                                 cv=runner.folds_of(sweep), refit=True)
     search.fit(split.X_train, split.y_train)

@@ -112,3 +112,32 @@ def test_fit_again_rebuilds_when_the_shape_differs(tiny_texts):
     bigger[0, 0] = shared.vocab_size_  # an id past its table
     shared.fit_again(bigger, y2)
     assert shared.model_ is not model and shared.vocab_size_ == int(bigger.max()) + 1
+
+
+@pytest.mark.parametrize("model", ["cnn", "embedding_pool", "rnn"])
+def test_cutting_padding_to_the_models_margin_leaves_its_output_unchanged(model, tiny_texts):
+    from sweeplab.classifier import cut
+
+    texts, labels = tiny_texts
+    fitted = pipeline.build(model, {**FAST, "maxlen": 40, "epochs": 2}, seed=0).fit(texts, labels)
+    keras_model = fitted.named_steps["clf"].model_
+    X = np.asarray(fitted.named_steps["vectorize"].transform(texts))
+    full = np.asarray(keras_model(X, training=False))
+    shorter = cut(X, keras_model.padding_margin)
+    assert shorter.shape[1] <= 7 + 5 < X.shape[1]  # the texts have 7 words; the widest margin is the kernel, 5
+    np.testing.assert_allclose(np.asarray(keras_model(shorter, training=False)), full, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(fitted.predict_proba(texts)[:, -1], full[:, -1], rtol=0, atol=1e-6)
+    if model == "cnn":  # the margin is needed: without a window wholly in padding the maximum can differ
+        assert not np.allclose(np.asarray(keras_model(cut(X, 0), training=False)), full, rtol=0, atol=1e-6)
+
+
+def test_training_batches_are_cut_to_their_longest_row(tiny_texts):
+    from sweeplab.classifier import trimmed_batches
+
+    X = np.zeros((6, 50), dtype=np.int32)
+    for row, length in enumerate([3, 9, 2, 5, 1, 4]):
+        X[row, :length] = 7
+    widths = [x.shape[1] for x, _ in trimmed_batches(X, np.arange(6), 3, margin=2, seed=0, shuffle=False)]
+    assert widths == [9 + 2, 5 + 2]
+    orders = [[int(y) for _, ys in trimmed_batches(X, np.arange(6), 6, 2, seed=0) for y in ys] for _ in range(2)]
+    assert orders[0] == orders[1] and orders[0] != list(range(6))  # shuffled, the same way for the same seed

@@ -1,11 +1,12 @@
 """sweeplab: declarative hyperparameter sweeps for Keras text classifiers, tracked in MLflow.
 
-Where things are: data enters in ``data``; a sweep file becomes a ``space.Sweep``; ``engines`` choose and
-cross-validate configurations of the ``pipeline`` (``vectorize`` + a ``models`` factory); ``sweep`` refits and
-tests the winner; ``tracking`` writes it all to MLflow and ``leaderboard`` reads it back.
+Where things are: data enters in ``data``; a sweep file becomes a ``space.Sweep``; ``engines`` propose
+configurations and the ``trainer`` cross-validates each (``cv``) over the ``pipeline`` (``vectorize`` + a ``models``
+factory), reusing identical finished ``trial``s; ``sweep`` refits and tests the winner; ``tracking`` writes it all
+to MLflow and ``leaderboard`` reads it back.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 import os
 

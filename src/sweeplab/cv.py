@@ -23,13 +23,10 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable
 
-import numpy as np
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from sweeplab.metrics import measure_predictions
-
-CHUNK = 2048  # validation rows per call when scoring an epoch
 
 
 @dataclass
@@ -89,7 +86,7 @@ def cross_validate(make_pipeline: Callable, X, y, cv, on_epoch=None, on_fold=Non
                 on_epoch(fold, epoch, value)
 
         # A parameter, not a fit() argument: scikeras ignores callbacks passed to fit().
-        classifier.set_params(callbacks=[_epoch_scorer(part.valid, y[valid], report, metric)])
+        classifier.set_params(callbacks=[_epoch_scorer(part.valid, y[valid], report, metric, classifier)])
         started = time.perf_counter()
         try:
             if fold == 1:
@@ -106,24 +103,20 @@ def cross_validate(make_pipeline: Callable, X, y, cv, on_epoch=None, on_fold=Non
     return run
 
 
-def _epoch_scorer(X_valid, y_valid, report, metric: str):
+def _epoch_scorer(X_valid, y_valid, report, metric: str, classifier):
     """A Keras callback scoring the fold's vectorized validation part after each epoch.
 
-    The model is called directly, in chunks: ``model.predict`` would build a new data pipeline every epoch, which
-    costs more than the prediction itself on small data, and chunks keep a large fold's activations
-    (rows × length × width floats) within memory.
+    The model is called directly (:func:`~sweeplab.classifier.probabilities`): ``model.predict`` would build a
+    new data pipeline every epoch, which costs more than the prediction itself on small data.
     """
     import keras
 
+    from sweeplab.classifier import probabilities
+
     class EpochScorer(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            probabilities = np.concatenate([
-                keras.ops.convert_to_numpy(self.model(X_valid[start:start + CHUNK], training=False))
-                for start in range(0, len(X_valid), CHUNK)])
-            if probabilities.shape[1] == 1:
-                predicted = (probabilities[:, 0] > 0.5).astype(int)
-            else:
-                predicted = probabilities.argmax(axis=1)
+            found = probabilities(self.model, X_valid, trim=classifier.trim_padding)
+            predicted = (found[:, 0] > 0.5).astype(int) if found.shape[1] == 1 else found.argmax(axis=1)
             report(epoch + 1, measure_predictions(y_valid, predicted)[metric])
 
     return EpochScorer()

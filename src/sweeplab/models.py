@@ -81,13 +81,16 @@ def choices(name: str) -> dict:
 # --- shared layers ------------------------------------------------------------------------------------------------
 
 
-def _embedded_input(meta: dict, embedding_dim: int, mask_zero: bool = False):
+def _embedded_input(meta: dict, embedding_dim: int, mask_zero: bool = False, any_length: bool = True):
     """Token ids -> vectors. With pretrained vectors (``meta["pretrained_"]``) the width is theirs, not
-    ``embedding_dim``, and the layer starts from them, frozen unless they are trainable."""
+    ``embedding_dim``, and the layer starts from them, frozen unless they are trainable.
+
+    ``any_length``: the model takes sequences of any length, so batches can be cut to the padding they need
+    (see ``padding_margin`` in :func:`_compiled`); a model whose weights depend on the length says False."""
     import numpy as np
     from keras import Input, layers
 
-    inputs = Input(shape=(meta["X_shape_"][1],), dtype="int32", name="tokens")
+    inputs = Input(shape=(None if any_length else meta["X_shape_"][1],), dtype="int32", name="tokens")
     pretrained = meta.get("pretrained_")
     width = embedding_dim if pretrained is None else pretrained.matrix.shape[1]
     embedding = layers.Embedding(meta["vocab_size_"], width, mask_zero=mask_zero, name="embedding",
@@ -116,20 +119,24 @@ def _classifier_head(x, meta: dict, dense_units: int, dropout: float):
     return layers.Dense(meta["n_classes_"], activation="softmax", name="output")(x)
 
 
-def _compiled(inputs, outputs, meta: dict, learning_rate: float, name: str):
+def _compiled(inputs, outputs, meta: dict, learning_rate: float, name: str, padding_margin: int | None = None):
+    """``padding_margin``: how many trailing padding positions each row must keep for the output to stay what it
+    is at full length (None: the model needs the full length); the classifier cuts batches to that."""
     import keras
 
     model = keras.Model(inputs, outputs, name=name)
     loss = "binary_crossentropy" if meta["n_classes_"] == 2 else "sparse_categorical_crossentropy"
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"])
+    model.padding_margin = padding_margin
     return model
 
 
 def _embedding_then(reduce, name: str, meta: dict, embedding_dim: int, dense_units: int, dropout: float,
-                    learning_rate: float):
+                    learning_rate: float, padding_margin: int | None):
     """Embedding -> one layer that turns the sequence into a vector (``reduce``) -> the classifier head."""
-    inputs, x = _embedded_input(meta, embedding_dim)
-    return _compiled(inputs, _classifier_head(reduce(x), meta, dense_units, dropout), meta, learning_rate, name)
+    inputs, x = _embedded_input(meta, embedding_dim, any_length=padding_margin is not None)
+    return _compiled(inputs, _classifier_head(reduce(x), meta, dense_units, dropout), meta, learning_rate, name,
+                     padding_margin)
 
 
 # --- factories ----------------------------------------------------------------------------------------------------
@@ -149,10 +156,14 @@ def cnn(
     """Embedding -> Conv1D(relu) -> GlobalMaxPooling1D -> Dense(relu) -> output: the reference tutorial's CNN."""
     from keras import layers
 
+    if kernel_size > meta["X_shape_"][1]:  # the input takes any length, so Keras would only fail mid-fit
+        raise ValueError(f"cnn: kernel_size {kernel_size} is wider than the sequences ({meta['X_shape_'][1]} tokens)")
     inputs, x = _embedded_input(meta, embedding_dim)
     x = layers.Conv1D(num_filters, kernel_size, activation="relu")(x)
     x = layers.GlobalMaxPooling1D()(x)
-    return _compiled(inputs, _classifier_head(x, meta, dense_units, dropout), meta, learning_rate, "cnn")
+    # One window wholly in padding gives the value every such window gives: the maximum is the full length's.
+    return _compiled(inputs, _classifier_head(x, meta, dense_units, dropout), meta, learning_rate, "cnn",
+                     padding_margin=kernel_size)
 
 
 @register
@@ -167,8 +178,9 @@ def embedding_pool(
     """Embedding -> GlobalMaxPooling1D -> Dense(relu) -> output: a fast order-free baseline."""
     from keras import layers
 
+    # One padding position keeps the padding vector among those the maximum is taken over.
     return _embedding_then(layers.GlobalMaxPooling1D(), "embedding_pool", meta, embedding_dim, dense_units, dropout,
-                           learning_rate)
+                           learning_rate, padding_margin=1)
 
 
 @register
@@ -205,7 +217,9 @@ def rnn(
         x = layers.Bidirectional(recurrent)(x) if bidirectional else recurrent(x)
         if dropout and depth < n_layers - 1:
             x = layers.Dropout(dropout)(x)
-    return _compiled(inputs, _classifier_head(x, meta, dense_units, dropout), meta, learning_rate, "rnn")
+    # Masked padding leaves the state as it was, in either direction: no row needs any of it.
+    return _compiled(inputs, _classifier_head(x, meta, dense_units, dropout), meta, learning_rate, "rnn",
+                     padding_margin=0)
 
 
 @register
@@ -221,7 +235,8 @@ def flatten(
     weights, so a word's meaning depends on where it stands)."""
     from keras import layers
 
-    return _embedding_then(layers.Flatten(), "flatten", meta, embedding_dim, dense_units, dropout, learning_rate)
+    return _embedding_then(layers.Flatten(), "flatten", meta, embedding_dim, dense_units, dropout, learning_rate,
+                           padding_margin=None)  # a weight per position: the length is part of the model
 
 
 @register(reads=BAG_OF_WORDS)

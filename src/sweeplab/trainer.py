@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from typing import Callable
 
 from sweeplab import cv, pipeline
 from sweeplab.errors import INTERRUPTED
