@@ -20,6 +20,10 @@ def load(name: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def _mean(values: list) -> float:
+    return sum(values) / len(values)
+
+
 def yes(met: bool | None) -> str:
     return "—" if met is None else ("**yes**" if met else "**no**")
 
@@ -51,6 +55,17 @@ def rows() -> list[tuple[str, str, str, str]]:
                 f"{r['cpu_speedup']:.2f}×); same candidates: {'yes' if r['same_candidates'] else 'no'}, {same}; "
                 f"best CV {r['sweeplab'][-1]['best_cv']:.3f} vs {r['tutorial'][-1]['best_cv']:.3f}",
                 yes(r["speedup"] >= grid["target_speedup"] and r["same_candidates"])))
+    levers = load("levers")
+    if levers:
+        for configuration, sides in levers["configurations"].items():
+            full, cut, fused = (sides[name] for name in ("full, 1 step/call", "cut, 1 step/call",
+                                                         "cut, 32 steps/call"))
+            found.append((
+                f"a cnn_grid trial ({configuration.replace('x', ' filters × kernel ')}, {levers['source']}): padding "
+                "cut per batch, then 32 steps per call", "report",
+                f"{full['median_s']:.1f} s → {cut['median_s']:.1f} s ({cut['speedup']:.2f}×) → {fused['median_s']:.1f} s "
+                f"({fused['speedup']:.2f}×); fold scores {_mean(full['fold_scores']):.3f} → "
+                f"{_mean(cut['fold_scores']):.3f} → {_mean(fused['fold_scores']):.3f}", "—"))
     overhead = load("overhead")
     if overhead:
         found.append((

@@ -17,6 +17,7 @@ from sweeplab.listener import Listeners
 from sweeplab.metrics import METRICS, class_report, measure_predictions
 from sweeplab.pipeline import measure
 from sweeplab.progress import format_params
+from sweeplab.trainer import configuration_key
 from sweeplab.trial import COMPLETE, FAIL, PRUNED, TrialResult, best, cv_key
 
 
@@ -143,8 +144,8 @@ def _run_one(sweep, split: Split, engine, tracker, progress, worker_args, fresh:
         planned, done = engine.planned(sweep), engine.finished(sweep, dataset.name)
         context = _context(sweep, split, cv, Listeners(progress, run), finished, worker_args)
         proposals = engine.proposals(sweep)
-        reused = 0 if proposals is None else sum(context.trainer.key(sweep.configuration(chosen)) in finished
-                                                 for chosen in proposals)
+        reused = 0 if proposals is None else sum(
+            configuration_key(sweep, context.cv_key, sweep.configuration(chosen)) in finished for chosen in proposals)
         progress.say(
             f"== {sweep.name} on {dataset.name}: {len(split.X_train)} train / {len(split.X_test)} test rows, "
             f"{dataset.n_classes} classes; {planned} trials x {sweep.folds} folds ({sweep.engine})"
@@ -202,39 +203,45 @@ class Plan:
 def plan(sweep, splits: list[Split], tracker, engine, fresh: bool = False) -> list[Plan]:
     """Per dataset: the trials a run of ``sweep`` would train and reuse, and how long the training would take
     going by the fit times of matching finished trials in the store."""
-    import statistics as stats
-
-    from sweeplab.trial import trial_key
-
     plans = []
     for split in splits:
         finished = reusable(sweep, split, tracker, fresh)
-        search = search_key(sweep, split)
         proposals = engine.proposals(sweep)
         before = engine.finished(sweep, split.dataset.name) if engine.has_state(sweep, split.dataset.name) else 0
         if proposals is None:  # Optuna proposes as it goes: only its budget is known
-            left = [sweep.configuration(sweep.fixed())] * max(engine.planned(sweep) - before, 0)
-            reused = 0
+            left = [None] * max(engine.planned(sweep) - before, 0)
         else:
-            keys = [trial_key(search, pipeline.resolve(sweep.model_of(p), sweep.configuration(p))) for p in proposals]
-            left = [sweep.configuration(p) for p, key in zip(proposals, keys) if key not in finished]
-            reused = len(proposals) - len(left)
-        per_fold_epoch = {}  # model -> seconds per fold-epoch of the finished trials that trained
-        for done in finished.values():
-            epochs = int(done.params.get("epochs", pipeline.FIT_DEFAULTS["epochs"]))
-            per_fold_epoch.setdefault(done.params.get("model", sweep.model), []).append(
-                done.fit_time / (sweep.folds * epochs))
-        estimate, basis = 0.0, 0
-        for params in left:
-            rates = per_fold_epoch.get(sweep.model_of(params))
-            if not rates:
-                estimate = None
-                break
-            estimate += stats.median(rates) * sweep.folds * int(params.get("epochs", pipeline.FIT_DEFAULTS["epochs"]))
-            basis = len(rates)
-        plans.append(Plan(split.dataset.name, engine.planned(sweep), proposals is not None, reused, before,
-                          sweep.folds, sweep.max_epochs(), estimate if left else 0.0, basis))
+            cv = search_key(sweep, split)
+            left = [sweep.configuration(chosen) for chosen in proposals
+                    if configuration_key(sweep, cv, sweep.configuration(chosen)) not in finished]
+        estimate, basis = _estimate(sweep, left, finished.values())
+        plans.append(Plan(split.dataset.name, engine.planned(sweep), proposals is not None,
+                          0 if proposals is None else len(proposals) - len(left), before, sweep.folds,
+                          sweep.max_epochs(), estimate, basis))
     return plans
+
+
+def _estimate(sweep, left: list, finished) -> tuple[float | None, int]:
+    """Seconds of fitting for the configurations ``left`` (None: one Optuna will choose), from the median seconds
+    per fold-epoch of the ``finished`` trials of the same model (of any of the sweep's models for Optuna's); and
+    how many trials that rests on. None when there are none to go by."""
+    import statistics
+
+    def epochs(params: dict) -> int:
+        return int(params.get("epochs", pipeline.FIT_DEFAULTS["epochs"]))
+
+    rates = {}
+    for done in finished:
+        rates.setdefault(done.params.get("model"), []).append(done.fit_time / (sweep.folds * epochs(done.params)))
+    total, basis = 0.0, 0
+    for params in left:
+        models = [sweep.model_of(params)] if params is not None else list(sweep.models)
+        found = [rate for model in models for rate in rates.get(model, [])]
+        if not found:
+            return None, 0
+        total += statistics.median(found) * sweep.folds * (sweep.max_epochs() if params is None else epochs(params))
+        basis = max(basis, len(found))
+    return total, basis
 
 
 def join(engine, sweep, split: Split, tracker, progress, fresh: bool = False) -> None:

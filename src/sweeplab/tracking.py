@@ -208,6 +208,8 @@ class Tracker:
         """Trial key -> :class:`~sweeplab.trainer.Finished` for every COMPLETE trial run of any sweep in this
         store whose search had ``cv_key`` (same data, split, folds and code). A run that trained is preferred to
         one that reused it."""
+        import yaml
+
         from sweeplab.trainer import Finished
 
         if not self.has_store():
@@ -227,8 +229,6 @@ class Tracker:
             tags = run.data.tags
             measures = _fold_measures(run.data.metrics)
             if run.info.status == "FINISHED" and tags.get(STATE) == "COMPLETE" and TRIAL_KEY in tags and measures:
-                import yaml
-
                 params = {"model": tags.get(MODEL), **{k: yaml.safe_load(v) for k, v in run.data.params.items()}}
                 found[tags[TRIAL_KEY]] = Finished(tags.get(REUSED_FROM) or run.info.run_id, measures,
                                                   run.data.metrics.get("fit_time_s", 0.0), params)

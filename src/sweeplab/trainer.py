@@ -17,6 +17,12 @@ from sweeplab.errors import INTERRUPTED
 from sweeplab.trial import COMPLETE, FAIL, PRUNED, TrialResult, trial_key
 
 
+def configuration_key(sweep, cv_key: str, params: dict) -> str:
+    """The trial key of a whole configuration of ``sweep`` in the search whose :func:`~sweeplab.trial.cv_key` is
+    ``cv_key``."""
+    return trial_key(cv_key, pipeline.resolve(sweep.model_of(params), params))
+
+
 class Stop(Exception):
     """Raised by a judge to end a trial early; the message says where (the trial is PRUNED)."""
 
@@ -59,14 +65,11 @@ class Trainer:
         # Every trial of the search shares the folds: each fold's vectorizer and its output are made once.
         self.folds = cv.VectorizedFolds(ctx.X, list(ctx.cv.split(ctx.X, ctx.y)))
 
-    def key(self, params: dict) -> str:
-        return trial_key(self.ctx.cv_key, pipeline.resolve(self.ctx.sweep.model_of(params), params))
-
     def run(self, number: int, chosen: dict, judge: Judge | None = None) -> TrialResult:
         """Trial ``number`` of the configuration an engine ``chosen`` (sweep names; the fixed ones are added)."""
         sweep, listener = self.ctx.sweep, self.ctx.listener
         params = sweep.configuration(chosen)
-        key = self.key(params)
+        key = configuration_key(sweep, self.ctx.cv_key, params)
         listener.trial_started(number, params)
         earlier = self.finished.get(key)
         try:
