@@ -3,7 +3,8 @@ the same fold loop and folds, three ways, alternating, ``--repeats`` times (defa
 
 - ``full, 1 step/call``: every batch padded to ``maxlen``, one training step per TensorFlow call (plain scikeras);
 - ``cut, 1 step/call``: batches cut to the padding the model needs (``KerasTextClassifier.trim_padding``);
-- ``cut, 32 steps/call``: and 32 training steps per call (``steps_per_execution``), sweeplab's default.
+- ``cut, 1 epoch/call``: and a whole epoch of training steps per call (``steps_per_execution`` 0), sweeplab's
+  default.
 
 For the smallest and the largest configuration of the grid (32 filters x kernel 3, 128 x 7), on one source.
 
@@ -19,7 +20,7 @@ from common import alternate, median, say, write
 
 SIDES = {"full, 1 step/call": {"trim_padding": False, "steps_per_execution": 1},
          "cut, 1 step/call": {"trim_padding": True, "steps_per_execution": 1},
-         "cut, 32 steps/call": {"trim_padding": True, "steps_per_execution": 32}}
+         "cut, 1 epoch/call": {"trim_padding": True, "steps_per_execution": 0}}
 
 
 def main() -> int:

@@ -59,10 +59,10 @@ def rows() -> list[tuple[str, str, str, str]]:
     if levers:
         for configuration, sides in levers["configurations"].items():
             full, cut, fused = (sides[name] for name in ("full, 1 step/call", "cut, 1 step/call",
-                                                         "cut, 32 steps/call"))
+                                                         "cut, 1 epoch/call"))
             found.append((
                 f"a cnn_grid trial ({configuration.replace('x', ' filters × kernel ')}, {levers['source']}): padding "
-                "cut per batch, then 32 steps per call", "report",
+                "cut per batch, then an epoch per call", "report",
                 f"{full['median_s']:.1f} s → {cut['median_s']:.1f} s ({cut['speedup']:.2f}×) → {fused['median_s']:.1f} s "
                 f"({fused['speedup']:.2f}×); fold scores {_mean(full['fold_scores']):.3f} → "
                 f"{_mean(cut['fold_scores']):.3f} → {_mean(fused['fold_scores']):.3f}", "—"))

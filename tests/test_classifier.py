@@ -137,7 +137,10 @@ def test_training_batches_are_cut_to_their_longest_row(tiny_texts):
     X = np.zeros((6, 50), dtype=np.int32)
     for row, length in enumerate([3, 9, 2, 5, 1, 4]):
         X[row, :length] = 7
-    widths = [x.shape[1] for x, _ in trimmed_batches(X, np.arange(6), 3, margin=2, seed=0, shuffle=False)]
-    assert widths == [9 + 2, 5 + 2]
-    orders = [[int(y) for _, ys in trimmed_batches(X, np.arange(6), 6, 2, seed=0) for y in ys] for _ in range(2)]
-    assert orders[0] == orders[1] and orders[0] != list(range(6))  # shuffled, the same way for the same seed
+    assert [x.shape[1] for x, _ in trimmed_batches(X, np.arange(6), 3, margin=2, seed=0, shuffle=False)] == [11, 7]
+    endless = trimmed_batches(X, np.arange(6), 3, margin=2, seed=0, shuffle=False, endless=True)
+    assert [x.shape[1] for x, _ in endless.take(4)] == [9 + 2, 5 + 2] * 2  # epoch after epoch
+    orders = [[[int(y) for y in ys] for _, ys in trimmed_batches(X, np.arange(6), 6, 2, 0, endless=True).take(2)]
+              for _ in range(2)]
+    assert orders[0] == orders[1]  # the same seed, the same order
+    assert orders[0][0] != list(range(6)) and orders[0][0] != orders[0][1]  # shuffled, anew each epoch

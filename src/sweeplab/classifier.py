@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 from scikeras.wrappers import KerasClassifier
 from sklearn.utils import ClassifierTags
@@ -38,15 +40,15 @@ class KerasTextClassifier(KerasClassifier):
     """
 
     def __init__(self, model=None, *, embeddings: str = "", embeddings_trainable: bool = True, vocab_size: int = 0,
-                 trim_padding: bool = True, steps_per_execution: int = 32, **kwargs):
+                 trim_padding: bool = True, steps_per_execution: int = 0, **kwargs):
         super().__init__(model=model, **kwargs)
         # Set here, not passed on: scikeras hands its other keyword arguments to the model factory.
         self.embeddings = embeddings
         self.embeddings_trainable = embeddings_trainable
         self.vocab_size = vocab_size
         self.trim_padding = trim_padding  # False: every batch at full length, as plain scikeras trains
-        # Training steps per call into TensorFlow: a small model's step costs less than the Python around it, and
-        # the same batches in the same order give the same weights however many steps one call runs.
+        # Training steps per call into TensorFlow (0: a whole epoch): a small model's step costs less than the Python
+        # around it, and the same batches in the same order give the same weights however many steps a call runs.
         self.steps_per_execution = steps_per_execution
 
     def __sklearn_tags__(self):
@@ -85,11 +87,22 @@ class KerasTextClassifier(KerasClassifier):
 
     def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
         """Trains on batches cut to the padding they need (see :func:`trimmed_batches`) when the model says how much
-        trailing padding keeps its output unchanged (``padding_margin``); otherwise as scikeras does."""
+        trailing padding keeps its output unchanged (``padding_margin``); otherwise as scikeras does. Either way
+        ``steps_per_execution`` training steps per call into TensorFlow (0: a whole epoch per call)."""
+        batch_size = self.batch_size or 32
+        steps = -(-len(X) // batch_size)
+        per_call = self.steps_per_execution or steps
+        if self.model_.steps_per_execution != per_call:
+            self.model_.steps_per_execution = per_call
+            self.model_.train_function = None  # traced for another count: trace again
         margin = self._padding_margin()
         if margin is not None and sample_weight is None and np.issubdtype(np.asarray(X).dtype, np.integer):
-            X = trimmed_batches(X, y, self.batch_size or 32, margin, self._random_state, self.shuffle)
-            y, kwargs = None, {**kwargs, "shuffle": False}  # the batches are shuffled already
+            # A whole epoch per call: the batches can run on endlessly, and Keras keeps one iterator for all
+            # epochs instead of making one per epoch (about 25 ms each). Otherwise a call may not run past an
+            # epoch's last batch, so the data must end there.
+            endless = per_call == steps
+            X = trimmed_batches(X, y, batch_size, margin, self._random_state, self.shuffle, endless)
+            y, kwargs = None, {**kwargs, "shuffle": False, **({"steps_per_epoch": steps} if endless else {})}
         return super()._fit_keras_model(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
 
     def _predict_raw(self, X, **kwargs):
@@ -103,7 +116,6 @@ class KerasTextClassifier(KerasClassifier):
 
     def _build_keras_model(self):
         model = super()._build_keras_model()
-        model.steps_per_execution = self.steps_per_execution
         # Snapshot the starting point, seed states and optimizer slots included, for fit_again.
         model.optimizer.build(model.trainable_variables)
         self._initial_state = [np.array(variable) for variable in [*model.variables, *model.optimizer.variables]]
@@ -152,22 +164,32 @@ def cut(X, margin: int):
     return X[:, :max(width, 1)]
 
 
-def probabilities(model, X, trim: bool = True) -> np.ndarray:
-    """``model``'s output for every row of ``X``, in chunks, each cut to the padding it needs (``trim``)."""
-    import keras
+_FORWARD = weakref.WeakKeyDictionary()  # model -> its compiled forward pass
 
+
+def probabilities(model, X, trim: bool = True) -> np.ndarray:
+    """``model``'s output for every row of ``X``, in chunks, each cut to the padding it needs (``trim``).
+
+    Through one compiled function per model: called eagerly, every layer is dispatched op by op from Python,
+    which on a fold's validation part costs more than the arithmetic (and ``model.predict`` builds a data pipeline
+    per call)."""
+    import tensorflow as tf
+
+    forward = _FORWARD.get(model)
+    if forward is None:
+        forward = _FORWARD[model] = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     margin = getattr(model, "padding_margin", None) if trim else None
     outputs = []
     for start in range(0, len(X), CHUNK):
         chunk = np.asarray(X[start:start + CHUNK])
-        outputs.append(keras.ops.convert_to_numpy(model(chunk if margin is None else cut(chunk, margin),
-                                                        training=False)))
+        outputs.append(forward(chunk if margin is None else cut(chunk, margin)).numpy())
     return np.concatenate(outputs)
 
 
-def trimmed_batches(X, y, batch_size: int, margin: int, seed, shuffle: bool = True):
-    """A tf.data pipeline of ``(x, y)`` batches in a seeded random order, each batch's ``x`` cut to the longest of
-    its rows plus ``margin`` padding positions (never longer than ``X``).
+def trimmed_batches(X, y, batch_size: int, margin: int, seed, shuffle: bool = True, endless: bool = False):
+    """A tf.data pipeline of one epoch of ``(x, y)`` batches (``endless``: epoch after epoch), each epoch in a new
+    seeded random order, each batch's ``x`` cut to the longest of its rows plus ``margin`` padding positions (never
+    longer than ``X``).
 
     The UCI sentences average 11 to 15 tokens of a ``maxlen`` of 100: most of a convolution's arithmetic would go
     to padding. A ``Conv1D`` (kernel k) followed by ``GlobalMaxPooling1D`` sees the same maximum once every row
@@ -189,4 +211,5 @@ def trimmed_batches(X, y, batch_size: int, margin: int, seed, shuffle: bool = Tr
         batches = tf.data.Dataset.from_tensor_slices((X, y, length))
         if shuffle:
             batches = batches.shuffle(len(X), seed=seed, reshuffle_each_iteration=True)
-        return batches.batch(batch_size).map(cut).prefetch(1)
+        batches = batches.batch(batch_size).map(cut)
+        return (batches.repeat() if endless else batches).prefetch(1)
