@@ -28,7 +28,8 @@ def machine() -> dict:
     from sweeplab import versions
 
     return {"cores": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine(),
-            **{name: versions.current().get(name) for name in ("tensorflow-cpu", "keras", "mlflow", "optuna")}}
+            **{name: versions.current().get(name)
+               for name in ("sweeplab", "tensorflow-cpu", "keras", "mlflow", "optuna")}}
 
 
 def alternate(sides: dict[str, Callable[[], dict | None]], repeats: int) -> dict[str, list[dict]]:

@@ -15,9 +15,20 @@ from common import RESULTS, ROOT
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
+_MEASURED_WITH = ["?"]  # the sweeplab version of the result loaded last: the rows made from it carry it
+
+
 def load(name: str) -> dict | None:
     path = RESULTS / f"{name}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    result = json.loads(path.read_text()) if path.exists() else None
+    if result:  # results from before benches recorded it were made with 0.1.0
+        _MEASURED_WITH[0] = result["machine"].get("sweeplab", "0.1.0")
+    return result
+
+
+class _Rows(list):
+    def append(self, row: tuple) -> None:
+        super().append((*row, _MEASURED_WITH[0]))
 
 
 def _mean(values: list) -> float:
@@ -28,8 +39,8 @@ def yes(met: bool | None) -> str:
     return "—" if met is None else ("**yes**" if met else "**no**")
 
 
-def rows() -> list[tuple[str, str, str, str]]:
-    found = []
+def rows() -> list[tuple[str, str, str, str, str]]:
+    found = _Rows()
     tta = load("time_to_accuracy")
     if tta:
         for source, r in tta["sources"].items():
@@ -112,9 +123,10 @@ def main() -> int:
     machine = next((r["machine"] for r in map(load, ("overhead", "scaling", "time_to_accuracy")) if r), {})
     lines = [f"`make bench` on {machine.get('cores', '?')} CPU cores, no GPU (tensorflow-cpu "
              f"{machine.get('tensorflow-cpu', '?')}, keras {machine.get('keras', '?')}); medians of alternating "
-             "repeats; every figure is in `bench/results/*.json` with the command that made it.", "",
-             "| measure | target | measured | met |", "|---|---|---|---|"]
-    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows()]
+             "repeats; every figure is in `bench/results/*.json` with the command that made it, and the sweeplab version "
+             "it was measured with (a row from an older version awaits re-measuring).", "",
+             "| measure | target | measured | met | sweeplab |", "|---|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows()]
     table = "\n".join(lines) + "\n"
     (RESULTS / "summary.md").write_text(table)
     readme = ROOT / "README.md"

@@ -25,6 +25,7 @@ from sweeplab.metrics import METRICS
 from sweeplab.tags import (BEST, CV_KEY, DATA_SHA, ENGINE, EXPERIMENT_FILE, KIND, MODEL, NOTE, PARENT, PREFIX,
                            RESUME, REUSED_FROM, SOURCE, STATE, SWEEP, TRIAL, TRIAL_KEY, TRIALS, WORKER)
 from sweeplab.tags import METRIC as METRIC_TAG
+from sweeplab.trial import Finished
 from sweeplab.urls import check_writable, ensure_sqlite_dir, local_directory, sqlite_path
 
 # mlflow's SQL store trips SQLAlchemy 2.x deprecation warnings that are mlflow's to fix, not ours.
@@ -209,8 +210,6 @@ class Tracker:
         store whose search had ``cv_key`` (same data, split, folds and code). A run that trained is preferred to
         one that reused it."""
         import yaml
-
-        from sweeplab.trainer import Finished
 
         if not self.has_store():
             return {}

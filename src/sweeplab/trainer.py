@@ -10,11 +10,9 @@ epoch's and fold's score and may raise :class:`Stop`.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
-
 from sweeplab import cv, pipeline
 from sweeplab.errors import INTERRUPTED
-from sweeplab.trial import COMPLETE, FAIL, PRUNED, TrialResult, trial_key
+from sweeplab.trial import COMPLETE, FAIL, PRUNED, Finished, TrialResult, trial_key
 
 
 def configuration_key(sweep, cv_key: str, params: dict) -> str:
@@ -35,16 +33,6 @@ class Interrupted(KeyboardInterrupt):
         self.result = result
 
 
-@dataclass(frozen=True)
-class Finished:
-    """A finished trial in the store that an identical one may reuse: its run and what it measured."""
-
-    run_id: str
-    fold_measures: tuple  # per fold: every metric of METRICS, and the fold's facts
-    fit_time: float
-    params: dict  # its configuration, the family under "model"
-
-
 class Judge:
     """Sees a trial's scores as they come; raises :class:`Stop` to end it. This one never does."""
 
@@ -56,8 +44,8 @@ class Judge:
 
 
 class Trainer:
-    """Runs the trials of one dataset's search. ``finished`` maps trial keys to reusable :class:`Finished`
-    trials (empty with ``--fresh``)."""
+    """Runs the trials of one dataset's search. ``finished`` maps trial keys to reusable
+    :class:`~sweeplab.trial.Finished` trials (empty with ``--fresh``)."""
 
     def __init__(self, ctx, finished: dict | None = None):
         self.ctx = ctx

@@ -61,6 +61,16 @@ class TrialResult:
                                                                    ("std", statistics.pstdev))}
 
 
+@dataclass(frozen=True)
+class Finished:
+    """A finished trial in the store that an identical one may reuse: its run and what it measured."""
+
+    run_id: str
+    fold_measures: tuple  # per fold: every metric of METRICS, and the fold's facts
+    fit_time: float
+    params: dict  # its configuration, the family under "model"
+
+
 def best(trials: list[TrialResult]) -> TrialResult | None:
     """Highest CV mean among complete trials; ties go to the earlier trial."""
     finished = [t for t in trials if t.ok]

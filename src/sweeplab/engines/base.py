@@ -18,7 +18,7 @@ class SearchContext:
     cv: object
     listener: object  # a sweeplab.listener.Listener
     cv_key: str  # sweeplab.trial.cv_key of this dataset's search
-    finished: dict = field(default_factory=dict)  # trial key -> sweeplab.trainer.Finished
+    finished: dict = field(default_factory=dict)  # trial key -> sweeplab.trial.Finished
     worker_args: tuple = ()  # command-line options a helper process needs to report to the same place
 
     @functools.cached_property
