@@ -48,7 +48,8 @@ class KerasTextClassifier(KerasClassifier):
         self.vocab_size = vocab_size
         self.trim_padding = trim_padding  # False: every batch at full length, as plain scikeras trains
         # Training steps per call into TensorFlow (0: a whole epoch): a small model's step costs less than the Python
-        # around it, and the same batches in the same order give the same weights however many steps a call runs.
+        # around it. On a finite stream the count does not change the weights; a whole epoch per call makes the cut
+        # batches one endless stream, which shuffles in another (equally seeded) order.
         self.steps_per_execution = steps_per_execution
 
     def __sklearn_tags__(self):
@@ -204,12 +205,12 @@ def trimmed_batches(X, y, batch_size: int, margin: int, seed, shuffle: bool = Tr
     length = lengths(X).astype(np.int32)
     X = np.asarray(X)
 
-    def cut(x, y, n):
+    def shorten(x, y, n):
         return x[:, :tf.minimum(tf.shape(x)[1], tf.maximum(tf.reduce_max(n) + margin, 1))], y
 
     with tensorflow_random_state(seed if seed is not None else 0):
         batches = tf.data.Dataset.from_tensor_slices((X, y, length))
         if shuffle:
             batches = batches.shuffle(len(X), seed=seed, reshuffle_each_iteration=True)
-        batches = batches.batch(batch_size).map(cut)
+        batches = batches.batch(batch_size).map(shorten)
         return (batches.repeat() if endless else batches).prefetch(1)

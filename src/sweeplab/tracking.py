@@ -202,11 +202,10 @@ class Tracker:
                 [experiment_id], f"tags.`{PARENT}` = '{parent.info.run_id}' and attributes.status = 'RUNNING'",
                 max_results=50000)
             for run in [*children, parent]:
-                self.client.set_tag(run.info.run_id, NOTE, "abandoned: the process running it stopped")
-                self.client.set_terminated(run.info.run_id, "KILLED")
+                _abandon(self.client, run.info.run_id)
 
     def finished_trials(self, cv_key: str) -> dict:
-        """Trial key -> :class:`~sweeplab.trainer.Finished` for every COMPLETE trial run of any sweep in this
+        """Trial key -> :class:`~sweeplab.trial.Finished` for every COMPLETE trial run of any sweep in this
         store whose search had ``cv_key`` (same data, split, folds and code). A run that trained is preferred to
         one that reused it."""
         import yaml
@@ -310,6 +309,13 @@ def _fold_measures(metrics: dict) -> tuple:
     measures = tuple(folds[k] for k in sorted(folds))
     complete = sorted(folds) == list(range(1, len(folds) + 1)) and all(set(METRICS) <= set(m) for m in measures)
     return measures if complete else ()
+
+
+def _abandon(client, run_id: str) -> None:
+    """Close a run whose process died: KILLED, its trial state FAIL, and a note saying why."""
+    client.set_tag(run_id, STATE, "FAIL")
+    client.set_tag(run_id, NOTE, "abandoned: the process running it stopped")
+    client.set_terminated(run_id, "KILLED")
 
 
 def _this_process() -> str:
@@ -463,9 +469,7 @@ class DatasetRun(Listener):
             if child.info.status == "RUNNING" and int(child.data.tags.get(TRIAL, -1)) not in live
         ]
         for child in orphans:
-            self.client.set_tag(child.info.run_id, STATE, "FAIL")
-            self.client.set_tag(child.info.run_id, NOTE, "abandoned: the process running it stopped")
-            self.client.set_terminated(child.info.run_id, "KILLED")
+            _abandon(self.client, child.info.run_id)
         return len(orphans)
 
     def _children(self) -> list:

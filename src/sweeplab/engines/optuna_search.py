@@ -51,7 +51,6 @@ from sweeplab.trainer import Judge, Stop
 from sweeplab.trial import COMPLETE, FAIL, PRUNED, TrialResult
 from sweeplab.urls import check_writable, ensure_sqlite_dir, local_directory, sqlite_path
 
-KEY, SHA_ATTR = RESUME, DATA_SHA
 # Settings that may change between runs of one study; any other difference needs --fresh.
 MAY_CHANGE = {"trials", "timeout", "description", "sources", "engine", "path"}
 
@@ -141,14 +140,14 @@ class OptunaEngine(Engine):
             optuna.delete_study(study_name=name, storage=storage)
         study = optuna.create_study(study_name=name, storage=storage, direction="maximize", load_if_exists=True)
         attrs = study.user_attrs
-        if KEY in attrs:
+        if RESUME in attrs:
             _check_same_search(name, attrs, sweep, dataset)
         else:
-            study.set_user_attr(KEY, uuid.uuid4().hex)
+            study.set_user_attr(RESUME, uuid.uuid4().hex)
             study.set_user_attr(DATA_ATTR, dataset.reference)
-            study.set_user_attr(SHA_ATTR, dataset.integrity["sha256"])
+            study.set_user_attr(DATA_SHA, dataset.integrity["sha256"])
         study.set_user_attr(SWEEP_ATTR, sweep.to_dict())  # workers follow the latest total and timeout
-        return study.user_attrs[KEY]
+        return study.user_attrs[RESUME]
 
     def joinable(self, sweep_name: str, dataset_name: str | None = None) -> list[tuple[dict, dict]]:
         """(resolved sweep, dataset reference) of each study of this sweep in the storage, for a worker to join."""
@@ -382,8 +381,8 @@ def _pruner(sweep):
 
 
 def _check_same_search(name: str, attrs: dict, sweep, dataset) -> None:
-    if attrs.get(SHA_ATTR) != dataset.integrity["sha256"]:
-        raise SweepLabError(f"study {name}: its data had sha256 {attrs.get(SHA_ATTR)}, "
+    if attrs.get(DATA_SHA) != dataset.integrity["sha256"]:
+        raise SweepLabError(f"study {name}: its data had sha256 {attrs.get(DATA_SHA)}, "
                             f"{dataset.integrity['path']} now has {dataset.integrity['sha256']}; use --fresh")
     # Studies begun before sweeps had a metric ranked by accuracy.
     before, now = {"metric": "accuracy", **attrs.get(SWEEP_ATTR, {})}, sweep.to_dict()
