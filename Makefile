@@ -79,7 +79,7 @@ serve: install
 # The real MLflow UI over the same store, on loopback unless HOST says otherwise.
 ui: install
 	$(LOOPBACK_WARNING)
-	mkdir -p $(STORE)
+	$(BIN)/sweeplab store --tracking-uri sqlite:///$(STORE)/mlflow.db  # created once, under the lock sweeps take
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(STORE)/mlflow.db \
 		--default-artifact-root $(STORE)/artifacts --host $(HOST) --port $(PORT)
 

@@ -6,15 +6,17 @@ no Optuna storage.
 
 import contextlib
 import io
+import json
 import math
+import os
 from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from sweeplab import space
+from sweeplab import data, space
 from sweeplab.cli import main
 from sweeplab.errors import SweepLabError
 from tests.conftest import ROOT
@@ -36,7 +38,9 @@ def refuse(argv, tmp_path):
 
 def filled(text: str, tmp_path) -> str:
     sweeps = ROOT / "sweeps"
+    cores = len(os.sched_getaffinity(0))
     places = {"{dir}": CORPUS, "{sweeps}": sweeps, "{good_csv}": tmp_path / "reviews.csv",
+              "{cores}": cores, "{most_workers}": 2 * cores,
               "{known}": ", ".join(sorted(p.stem for p in sweeps.glob("*.yaml")))}
     for place, value in places.items():
         text = text.replace(place, str(value))
@@ -130,3 +134,92 @@ def test_fuzzed_yaml_text_is_read_or_refused_in_one_line(tmp_path_factory, text)
         assert str(exc).startswith(f"{path}: ") and "\n" not in str(exc)
         return
     parses_or_refuses_in_one_line(raw)
+
+
+# --- fuzzing the data readers -----------------------------------------------------------------------------------
+
+# Cells a user's file really holds: pandas' missing-value words, padded and numeric-looking labels, separators,
+# quotes and line breaks inside cells, a NUL, a byte-order mark, U+0085, and arbitrary text.
+cells = st.sampled_from(["", "NA", "None", "N/A", "nan", "null", "1", "0", " pos", "neg ", "1.0", "-1", "01", "great food",
+                         "awful", '"', '""', ",", "\t", "\n", "\r\n", "\r", "\x00", "\ufeff", "\x85", "é", "{", "}"]
+                        ) | st.text(max_size=10)
+headers = st.sampled_from([["text", "label"], ["label", "text"], ["text"], ["text", "label", "extra"], [], ["", ""]])
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8) | cells,
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
+                                                                                       max_size=3), max_leaves=6)
+json_lines = (st.fixed_dictionaries({}, optional={"text": json_values, "label": json_values, "x": json_values})
+              .map(json.dumps)
+              | json_values.map(json.dumps) | st.text(max_size=30))
+
+
+def _table(separator):
+    rows = st.lists(st.lists(cells, max_size=4), max_size=30)
+    return st.tuples(headers, rows).map(
+        lambda parts: "\n".join(separator.join(row) for row in [parts[0], *parts[1]]).encode("utf-8"))
+
+
+def _as_bytes(lines):
+    return lines.map(lambda ls: "\n".join(ls).encode("utf-8"))
+
+
+# Mostly well-formed rows of two columns, which get past parsing to the checks behind it (labels, classes,
+# split sizes, words); the free-form tables and raw bytes test the parsing itself.
+texts = st.sampled_from(["good film", "bad plot", "NA", "None", "12345", " padded text ", "é ü", ":)"])
+odd = cells.filter(str.strip)  # empty cells are frequent enough in the tables below
+# Each file draws two labels (or a few odd ones), so that classes are large enough to split more often than not.
+label_pairs = st.sampled_from([("pos", "neg"), ("0", "1"), ("NA", "None"), ("1", "1.0"), (" pos", "pos "),
+                               ("-1", "1"), ("pos", "neg ")]) | st.tuples(odd, odd)
+
+
+@st.composite
+def pairs(draw):
+    two = draw(label_pairs)
+    rows = draw(st.lists(st.tuples(st.one_of(*[texts] * 9, odd), st.integers(0, 20)), min_size=8, max_size=40))
+    return [(text, two[pick % 2] if pick < 20 else draw(odd)) for text, pick in rows]
+
+
+def _rows(separator):
+    return pairs().map(lambda rs: ("text" + separator + "label\n" + "".join(
+        f"{t}{separator}{lab}\n" for t, lab in rs)).encode("utf-8"))
+
+
+def _objects():
+    return pairs().map(lambda rs: "".join(json.dumps({"text": t, "label": lab}) + "\n" for t, lab in rs).encode())
+
+
+FORMATS = {
+    "csv": _rows(",") | _table(",") | st.binary(max_size=120),
+    "tsv": _rows("\t") | _table("\t") | st.binary(max_size=120),
+    "jsonl": _objects() | _as_bytes(st.lists(json_lines, max_size=30)) | st.binary(max_size=120),
+}
+SMOKE = space.load(str(ROOT / "sweeps" / "smoke.yaml"))
+
+
+def loads_or_refuses_in_one_line(path) -> None:
+    """The readers' contract: a dataset every sweep can split, or one line that names the file (or the sweep)."""
+    from sweeplab import sweep as runner
+
+    try:
+        dataset = data.load_file(path)
+        runner.prepare(SMOKE, [dataset])
+    except SweepLabError as exc:
+        message = str(exc)
+        assert message.startswith((str(path), SMOKE.path)) and "\n" not in message, message
+        event("refused")
+        return
+    event("loaded and split")
+    assert dataset.n_classes >= 2 and len(dataset.texts) == len(dataset.labels)
+    assert all(isinstance(t, str) and t.strip() for t in dataset.texts)
+
+
+@pytest.mark.parametrize("kind", sorted(FORMATS))
+def test_fuzzed_data_files_load_or_are_refused_in_one_line(kind, tmp_path_factory):
+    @settings(max_examples=int(os.environ.get("SWEEPLAB_FUZZ_EXAMPLES", "1000")), deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @given(FORMATS[kind])
+    def check(content):
+        path = tmp_path_factory.mktemp("data") / f"fuzz.{kind}"
+        path.write_bytes(content)
+        loads_or_refuses_in_one_line(path)
+
+    check()

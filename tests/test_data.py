@@ -59,6 +59,49 @@ def test_user_tsv_and_jsonl(tmp_path):
     assert data.load_file(jsonl).classes == ["neg", "pos"]
 
 
+@pytest.mark.parametrize("suffix, write", [
+    (".csv", lambda rows: "text,label\n" + "".join(f"{t},{lab}\n" for t, lab in rows)),
+    (".tsv", lambda rows: "text\tlabel\n" + "".join(f"{t}\t{lab}\n" for t, lab in rows)),
+    (".jsonl", lambda rows: "".join(json.dumps({"text": t, "label": lab}) + "\n" for t, lab in rows)),
+])
+def test_cells_mean_what_the_user_wrote(tmp_path, suffix, write):
+    # pandas' defaults would call "None", "N/A" and the region code "NA" missing, and type a digit-only text.
+    rows = [("None", "NA"), ("N/A", "EU"), ("12345", "NA"), ("nan", "EU"), ("null", "NA"), ("007", "EU")]
+    path = tmp_path / f"regions{suffix}"
+    path.write_text(write(rows), encoding="utf-8")
+    dataset = data.load_file(path)
+    assert dataset.texts.tolist() == ["None", "N/A", "12345", "nan", "null", "007"]
+    assert dataset.classes == ["EU", "NA"] and dataset.labels.tolist() == [1, 0, 1, 0, 1, 0]
+    assert dataset.notes == ()
+
+
+def test_label_whitespace_is_stripped_and_counted(tmp_path):
+    path = tmp_path / "padded.csv"
+    path.write_text('text,label\ngood,pos\nfine,"pos "\nbad, neg\nawful,neg\n')
+    dataset = data.load_file(path)
+    assert dataset.classes == ["neg", "pos"] and dataset.integrity["class_counts"] == {"neg": 2, "pos": 2}
+    assert dataset.notes == (f"{path}: column 'label': surrounding whitespace removed from 2 of 4 labels",)
+
+
+@pytest.mark.parametrize("written, classes", [
+    (["0", "1", "1", "0"], [0, 1]),  # plain integers: ints, ordered as numbers
+    (["-1", "10", "2", "2"], [-1, 2, 10]),
+    (["1", "1.0", "1", "1.0"], ["1", "1.0"]),  # not all plain integers: every label is its text
+    (["01", "1", "01", "1"], ["01", "1"]),
+    (["+1", "-1", "+1", "-1"], ["+1", "-1"]),
+])
+def test_one_rule_for_numeric_looking_labels(tmp_path, written, classes):
+    path = tmp_path / "numbers.csv"
+    path.write_text("text,label\n" + "".join(f"text {i},{lab}\n" for i, lab in enumerate(written)))
+    assert data.load_file(path).classes == classes
+
+
+def test_a_data_file_stem_becomes_a_safe_dataset_name(tmp_path):
+    path = tmp_path / "my reviews (v2)\n.csv"
+    path.write_text("text,label\ngood,1\nbad,0\n")
+    assert data.load_file(path).name == "my_reviews_v2"
+
+
 @pytest.mark.parametrize("content, args, fragment", [
     ("text,label\na,1\n", {"text_col": "review"}, "text column 'review' not found (columns: text, label)"),
     ("text,label\na,1\n", {"label_col": "y"}, "label column 'y' not found"),

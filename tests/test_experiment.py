@@ -75,7 +75,7 @@ def test_a_missing_key_is_named(tmp_path, missing):
 
 
 def test_files_that_are_not_experiments(tmp_path):
-    with pytest.raises(SweepLabError, match="experiment file not found"):
+    with pytest.raises(SweepLabError, match="experiment settings file not found"):
         experiment.load(tmp_path / "nope.yaml")
     with pytest.raises(SweepLabError, match="invalid YAML at line 3"):
         experiment.load(write(tmp_path, "model: cnn\nparams: [unclosed\n"))

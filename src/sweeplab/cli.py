@@ -15,7 +15,7 @@ import threading
 import warnings
 from pathlib import Path
 
-from sweeplab import data, engines, errors
+from sweeplab import data, engines, errors, files
 from sweeplab.metrics import METRICS
 from sweeplab.errors import SweepLabError
 
@@ -32,31 +32,37 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=r".*(Add type hints|Inferred schema contains integer)")
     args = build_parser().parse_args(argv)
     errors.INTERRUPTED.clear()
+    errors.INTERRUPTED.signum = signal.SIGINT
     in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, errors.interrupt) if in_main_thread else None
+    previous = {signum: signal.signal(signum, errors.interrupt) for signum in errors.STOP_SIGNALS} \
+        if in_main_thread else {}
     try:
         return args.handler(args) or 0
     except SweepLabError as exc:
         print(f"sweeplab: error: {exc}", file=sys.stderr)
         return SweepLabError.exit_code
     except KeyboardInterrupt:
-        print("sweeplab: interrupted; the open runs were closed as KILLED", file=sys.stderr)
-        return 130
+        print(f"sweeplab: {_stopped()}; the open runs were closed as KILLED", file=sys.stderr)
+        return errors.stop_status()
     except Exception as exc:
         if errors.INTERRUPTED.is_set():
             # After Ctrl-C, cleanup code may fail in turn (a store busy with a stopping worker's last writes) and
             # replace the KeyboardInterrupt: the user still asked to stop, and that is how the command ends.
-            print(f"sweeplab: interrupted ({type(exc).__name__} while stopping: {str(exc).splitlines()[0][:200]})",
+            print(f"sweeplab: {_stopped()} ({type(exc).__name__} while stopping: {str(exc).splitlines()[0][:200]})",
                   file=sys.stderr)
-            return 130
+            return errors.stop_status()
         exit_code = getattr(exc, "exit_code", None)
         if exit_code is None:
             raise
         print(f"sweeplab: error: {exc}", file=sys.stderr)
         return exit_code
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _stopped() -> str:
+    return "interrupted" if errors.INTERRUPTED.signum == signal.SIGINT else f"stopped by {errors.stop_name()}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,6 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--tracking-uri", help="MLflow store for models:/ URIs (default: as for sweep)")
     predict.set_defaults(handler=cmd_predict)
 
+    store = commands.add_parser("store", help="create (or check) the MLflow store and the Optuna storage now, "
+                                              "safely while other sweeps start; 'make ui' runs it first")
+    store.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or mlruns/mlflow.db)")
+    store.add_argument("--storage", help="also this Optuna storage (default: none)")
+    store.set_defaults(handler=cmd_store)
+
     fetch = commands.add_parser("data", help="fetch and verify the UCI Sentiment Labelled Sentences files")
     fetch.add_argument("--check", action="store_true", help="only report whether the files are present and intact")
     fetch.set_defaults(handler=cmd_data)
@@ -165,7 +177,10 @@ def cmd_sweep(args) -> int:
     optuna_options = {"storage": args.storage, "fresh": args.fresh, "workers": args.workers,
                       "heartbeat": args.heartbeat}
     _check_optuna_options(sweep, args)
-    splits = runner.prepare(sweep, runner.load_datasets(sweep, args.data, args.text_col, args.label_col))
+    datasets = runner.load_datasets(sweep, args.data, args.text_col, args.label_col)
+    splits = runner.prepare(sweep, datasets)
+    for note in (note for dataset in datasets for note in dataset.notes):
+        print(f"sweeplab: note: {note}", file=sys.stderr)
     tracker = Tracker(args.tracking_uri)
     engine = engines.get(sweep.engine, **optuna_options, local_dir=tracker.local_dir())
     if args.dry_run:
@@ -215,6 +230,10 @@ def _check_optuna_options(sweep, args) -> None:
             raise SweepLabError(f"{', '.join(given)} need engine optuna (this sweep uses {sweep.engine})")
     if args.workers < 1 or args.heartbeat < 1:
         raise SweepLabError("--workers and --heartbeat must be at least 1")
+    most = 2 * _cores()
+    if args.workers > most:
+        raise SweepLabError(f"--workers {args.workers}: at most {most} here (2 per core, {_cores()} cores; more only "
+                            "wait for a core); add machines with 'sweeplab worker' instead")
 
 
 def _outbox_retries_instead_of_mlflow() -> None:
@@ -228,9 +247,14 @@ def _outbox_retries_instead_of_mlflow() -> None:
 def _share_cores(workers: int) -> None:
     """Each of N worker processes gets its share of the cores, instead of all of them fighting over every core."""
     if workers > 1:
-        share = max(1, (os.cpu_count() or 1) // workers)
+        share = max(1, _cores() // workers)
         os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(share))
         os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's or taskset's share, not the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def cmd_worker(args) -> int:
@@ -278,6 +302,8 @@ def cmd_export(args) -> int:
     from sweeplab.progress import format_params
     from sweeplab.tracking import Tracker
 
+    if args.out:
+        experiment.check_destination(args.out)  # before reading the store: a mistyped --out costs nothing
     tracker = Tracker(args.tracking_uri)
     if not tracker.has_store():
         raise SweepLabError(f"no MLflow store at {tracker.uri}: run a sweep first")
@@ -299,8 +325,7 @@ def cmd_retrain(args) -> int:
     if args.early_stopping is not None and args.early_stopping < 1:
         raise SweepLabError(f"--early-stopping must be at least 1, got {args.early_stopping}")
     out = Path(args.out or Path("models") / f"{exp.name}.keras")
-    if out.suffix != ".keras":
-        raise SweepLabError(f"--out {out}: a Keras model file must end in .keras")
+    files.check_destination(out, "Keras model file", (".keras",))
     dataset = exp.load_dataset()  # refuse a changed dataset before training anything
     from sweeplab import retrain, textmodel
     from sweeplab.tracking import Tracker
@@ -392,17 +417,32 @@ def _load_predictor(model: str, tracking_uri: str | None):
 
 
 def _read_texts(source: str, text_col: str) -> list[str]:
+    """One text per non-blank line of a file or of standard input (-), or a column of a CSV/TSV/JSONL file."""
     if source == "-":
-        return [line for line in sys.stdin.read().split("\n") if line.strip()]
+        import io
+
+        buffer = getattr(sys.stdin, "buffer", None)  # None when a caller replaced stdin with a text stream
+        stdin = sys.stdin if buffer is None else io.TextIOWrapper(buffer, encoding="utf-8", newline="\n")
+        return [line for _, line in files.stream_lines(stdin, "standard input") if line.strip()]
     path = Path(source)
     if path.suffix.lower() in data.USER_FILE_SUFFIXES:
         return [str(t) for t in data.read_column(path, text_col)]
-    if not path.is_file():
-        raise SweepLabError(f"{path}: file not found")
-    try:
-        return [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
-    except UnicodeDecodeError as exc:
-        raise SweepLabError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    return [line for _, line in files.lines(path, "file") if line.strip()]
+
+
+def cmd_store(args) -> int:
+    from sweeplab.tracking import Tracker
+
+    tracker = Tracker(args.tracking_uri)
+    tracker.client  # noqa: B018 (opening the store creates or migrates it, under the creation lock)
+    print(f"MLflow store ready: {tracker.uri}")
+    if args.storage:
+        from sweeplab.engines.optuna_search import OptunaEngine
+
+        engine = OptunaEngine(storage=args.storage)
+        engine.check()
+        print(f"Optuna storage ready: {engine.storage_url()}")
+    return 0
 
 
 def cmd_data(args) -> int:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import math
 import os
-import tempfile
+import re
 import urllib.error
 import urllib.request
 import zipfile
@@ -19,7 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sweeplab.errors import SweepLabError
+from sweeplab import files
+from sweeplab.errors import SweepLabError, brief
+from sweeplab.names import DATASET_NAME_LENGTH, safe_name
 
 ARCHIVE_URL = "https://archive.ics.uci.edu/static/public/331/sentiment+labelled+sentences.zip"
 SUBDIR = "sentiment_labelled_sentences"
@@ -54,6 +58,7 @@ class Dataset:
     integrity: dict
     reference: dict = field(default_factory=dict)  # how to load it again: {"source": ...} or {"data": ...}
     sources: np.ndarray | None = field(default=None, repr=False)
+    notes: tuple = ()  # what reading changed, for the user to see (labels whose whitespace was removed)
 
     @property
     def n_classes(self) -> int:
@@ -101,7 +106,7 @@ def fetch(directory: Path | None = None, mirror: str | Path | None = None, url: 
         if digest != expected[name]:
             raise SweepLabError(f"{name}: sha256 {digest} does not match the published {expected[name]}")
     for name in wanted:
-        _write_atomically(directory / name, blobs[name])
+        files.write_atomically(directory / name, blobs[name])
     return directory
 
 
@@ -124,7 +129,7 @@ def fetch_glove(mirror: str | Path, target: Path | None = None) -> Path:
     if actual != digest:
         raise SweepLabError(f"{Path(mirror) / name}: sha256 {actual} is not the expected {digest}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomically(target, blob)
+    files.write_atomically(target, blob)
     return target
 
 
@@ -159,12 +164,6 @@ def _read_archive(url: str, names: list[str]) -> dict[str, bytes]:
     return {name: members.read(by_name[name]) for name in names}
 
 
-def _write_atomically(path: Path, payload: bytes) -> None:
-    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
-        tmp.write(payload)
-    Path(tmp.name).replace(path)
-
-
 # --- reading datasets ---------------------------------------------------------------------------------------------
 
 
@@ -193,10 +192,11 @@ def _read_labelled_sentences(path: Path) -> tuple[list[str], list[int]]:
     """Parse ``sentence<TAB>label`` lines.
 
     Not with a CSV reader: imdb_labelled.txt has unbalanced quotes (default quoting reads 748 rows), and not with
-    ``str.splitlines``: it holds U+0085, which that treats as a line break. Split on '\\n' and the last TAB only.
+    ``str.splitlines``: it holds U+0085, which that treats as a line break. Split on '\\n' (as
+    :func:`sweeplab.files.lines` does) and the last TAB only.
     """
     texts, labels = [], []
-    for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
+    for number, line in files.lines(path, "UCI file"):
         if not line.strip():
             continue
         text, sep, label = line.rpartition("\t")
@@ -226,63 +226,111 @@ def _load_pooled(directory: Path | None) -> Dataset:
 
 
 def load_file(path: str | Path, text_col: str = "text", label_col: str = "label") -> Dataset:
-    """A user's CSV, TSV or JSONL file with a text column and a label column (strings or integers)."""
+    """A user's CSV, TSV or JSONL file with a text column and a label column.
+
+    Cells are read as the text the user wrote: "NA", "None", "N/A" and "123" are texts and labels like any other;
+    only an empty cell (or a JSON null) is empty. Labels lose surrounding whitespace ("pos " is "pos"), and the
+    dataset's ``notes`` say how many did. See :func:`label_values` for how labels order.
+    """
     path = Path(path)
-    frame = read_table(path, {"text": text_col, "label": label_col})
-    # pandas 3 keeps strings as Arrow arrays, which sklearn cannot index: take plain object arrays.
+    frame, line_of = read_table(path, {"text": text_col, "label": label_col})
     texts = frame[text_col].to_numpy(dtype=object)
-    labels = frame[label_col].to_numpy(dtype=object)
-    _reject_empty(path, text_col, [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()])
-    _reject_empty(path, label_col, [i for i, v in enumerate(labels) if v is None or v != v or str(v).strip() == ""])
+    written = frame[label_col].to_numpy(dtype=object)
+    stripped = [label.strip() for label in written]
+    _reject_empty(path, text_col, [i for i, t in enumerate(texts) if not t.strip()], line_of)
+    _reject_empty(path, label_col, [i for i, v in enumerate(stripped) if not v], line_of)
+    changed = sum(a != b for a, b in zip(written, stripped))
+    notes = (f"{path}: column '{label_col}': surrounding whitespace removed from {changed} of {len(stripped)} "
+             "labels",) if changed else ()
     reference = {"data": str(path.resolve()), "text_col": text_col, "label_col": label_col}
-    return _encode(path.stem, texts, list(labels), path=str(path), sha256=sha256_of(path), reference=reference)
+    return _encode(safe_name(path.stem, DATASET_NAME_LENGTH, fallback="data"), texts, stripped, path=str(path),
+                   sha256=sha256_of(path), reference=reference, notes=notes)
 
 
 def read_column(path: str | Path, column: str) -> np.ndarray:
-    """One column of a CSV, TSV or JSONL file, as a plain object array."""
-    return read_table(Path(path), {"text": column})[column].to_numpy(dtype=object)
+    """One column of a CSV, TSV or JSONL file, as a plain object array of strings."""
+    frame, _ = read_table(Path(path), {"text": column})
+    return frame[column].to_numpy(dtype=object)
 
 
 def read_table(path: Path, columns: dict):
-    """A CSV, TSV or JSONL file as a DataFrame with at least one row and ``columns`` ({role: column name})."""
+    """A CSV, TSV or JSONL file as a DataFrame of strings with at least one row and ``columns`` ({role: column
+    name}), and a function from a row's index to its line in the file, for messages."""
     import pandas as pd
 
     kind = USER_FILE_SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise SweepLabError(f"{path}: unsupported file type '{path.suffix}', expected .csv, .tsv or .jsonl")
-    if not path.is_file():
-        raise SweepLabError(f"{path}: file not found")
-    try:
-        if kind == "jsonl":
-            frame = pd.read_json(path, lines=True, encoding="utf-8")
-        else:
-            frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",", encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise SweepLabError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise SweepLabError(f"{path}: cannot parse as {kind}: {str(exc).splitlines()[0]}") from None
+    files.regular_file(path, "file")
+    if kind == "jsonl":
+        frame, lines = _read_jsonl(path, list(columns.values()))
+        line_of = lines.__getitem__
+    else:
+        try:
+            # Strings as written: no type guessing (digit-only texts) and no missing-value guessing ("NA").
+            frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",", encoding="utf-8", dtype=str,
+                                keep_default_na=False, na_filter=False)
+        except UnicodeDecodeError as exc:
+            raise SweepLabError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+        except (ValueError, pd.errors.ParserError) as exc:
+            raise SweepLabError(f"{path}: cannot parse as {kind}: {str(exc).splitlines()[0]}") from None
+        line_of = (lambda row: row + 2)  # 1-based, after the header line
     for role, column in columns.items():
         if column not in frame.columns:
             found = ", ".join(map(str, frame.columns)) or "none"
             raise SweepLabError(f"{path}: {role} column '{column}' not found (columns: {found})")
     if frame.empty:
         raise SweepLabError(f"{path}: no rows")
-    return frame
+    return frame, line_of
 
 
-def _reject_empty(path: Path, column: str, bad_rows: list[int]) -> None:
+def _read_jsonl(path: Path, wanted: list[str]):
+    """The ``wanted`` fields of a JSON-lines file (one object per line) as strings: a JSON string as it is, null or
+    a missing field as empty, any other scalar as its JSON text (``1``, ``1.5``, ``true``)."""
+    import pandas as pd
+
+    rows, lines, seen = {column: [] for column in wanted}, [], {}
+    for number, line in files.lines(path, "file"):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError) as exc:  # ValueError: bad JSON, or an integer of 5,000 digits
+            where = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+            raise SweepLabError(f"{path}:{number}: not valid JSON ({getattr(exc, 'msg', None) or exc}{where})") from None
+        if not isinstance(record, dict):
+            raise SweepLabError(f"{path}:{number}: expected a JSON object per line, got {_json_type(record)}")
+        seen.update(dict.fromkeys(record))
+        for column in wanted:
+            value = record.get(column)
+            if isinstance(value, (dict, list)):
+                raise SweepLabError(f"{path}:{number}: field '{column}' is {_json_type(value)}, expected a string")
+            rows[column].append(value if isinstance(value, str) else "" if value is None else json.dumps(value))
+        lines.append(number)
+    # Every column seen (for the "not found" message), the wanted ones filled in.
+    frame = pd.DataFrame({column: pd.Series(rows[column] if column in rows else [""] * len(lines), dtype=object)
+                          for column in seen})
+    return frame, lines
+
+
+def _json_type(value) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number")
+
+
+def _reject_empty(path: Path, column: str, bad_rows: list[int], line_of) -> None:
     if bad_rows:
-        shown = ", ".join(str(i + 2) for i in bad_rows[:5])  # +2: 1-based and the header line
+        shown = ", ".join(str(line_of(i)) for i in bad_rows[:5])
         rows = f"1 row (line {shown})" if len(bad_rows) == 1 else \
             f"{len(bad_rows)} rows (lines {shown}{', ...' if len(bad_rows) > 5 else ''})"
         raise SweepLabError(f"{path}: column '{column}' is empty on {rows}")
 
 
-def _encode(name, texts, raw_labels, *, path, sha256, reference, sources=None) -> Dataset:
-    raw_labels = _uniform_labels(raw_labels)
+def _encode(name, texts, raw_labels, *, path, sha256, reference, sources=None, notes=()) -> Dataset:
+    raw_labels = label_values(raw_labels)
     classes = sorted(set(raw_labels))
     if len(classes) < 2:
-        raise SweepLabError(f"{path}: labels have a single class {classes}, at least two are needed")
+        raise SweepLabError(f"{path}: labels have a single class {brief(classes)}, at least two are needed")
     index = {label: i for i, label in enumerate(classes)}
     labels = np.array([index[label] for label in raw_labels], dtype=np.int64)
     counts = Counter(raw_labels)
@@ -292,22 +340,21 @@ def _encode(name, texts, raw_labels, *, path, sha256, reference, sources=None) -
         "class_counts": {str(label): counts[label] for label in classes},
         "sha256": sha256,
     }
-    return Dataset(name, np.asarray(texts, dtype=object), labels, classes, integrity, reference, sources)
+    return Dataset(name, np.asarray(texts, dtype=object), labels, classes, integrity, reference, sources,
+                   tuple(notes))
 
 
-def _uniform_labels(raw_labels: list) -> list:
-    """Integer-like labels stay ints (1.0 from a float column too); anything else compares as strings."""
-    def as_int(value):
-        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-            return int(value)
-        if isinstance(value, (float, np.floating)) and float(value).is_integer():
-            return int(value)
-        raise TypeError
+def label_values(labels: list) -> list:
+    """The one rule for numeric-looking labels: when every label is an integer written the plain way ("0", "1",
+    "-1", "10": no plus sign, leading zero, point or space), labels are those integers and order as numbers;
+    otherwise every label is its text and orders as text. So "1.0" is not "1", and "01" and "1" are two classes."""
+    text = [str(label) for label in labels]
+    if all(_PLAIN_INTEGER.fullmatch(label) for label in text):
+        return [int(label) for label in text]
+    return text
 
-    try:
-        return [as_int(value) for value in raw_labels]
-    except TypeError:
-        return [str(value) for value in raw_labels]
+
+_PLAIN_INTEGER = re.compile(r"-?(0|[1-9][0-9]{0,17})")
 
 
 # --- the held-out split -------------------------------------------------------------------------------------------
@@ -317,10 +364,17 @@ def holdout_split(dataset: Dataset, test_size: float, seed: int):
     """A fixed stratified train/test split. The search only ever sees the train part."""
     from sklearn.model_selection import train_test_split
 
+    path, rows, classes = dataset.integrity["path"], len(dataset.texts), dataset.n_classes
     label, smallest = min(dataset.integrity["class_counts"].items(), key=lambda item: item[1])
     if smallest < 2:
-        raise SweepLabError(f"{dataset.integrity['path']}: class {label!r} has {smallest} row, a held-out split "
-                            "needs at least 2 of each class")
+        raise SweepLabError(f"{path}: class {brief(label)} has {smallest} row, a held-out split needs at least 2 of "
+                            "each class")
+    n_test = math.ceil(test_size * rows)  # as scikit-learn sizes it
+    for part, size in (("test", n_test), ("training", rows - n_test)):
+        if size < classes:
+            raise SweepLabError(f"{path}: test_size {test_size:g} of {rows:,} rows leaves {size} for the {part} "
+                                f"split, too few to hold each of the {classes} classes; choose a test_size "
+                                f"between {classes / rows:.3g} and {1 - classes / rows:.3g}")
     return train_test_split(
         dataset.texts, dataset.labels, test_size=test_size, random_state=seed, stratify=dataset.labels
     )

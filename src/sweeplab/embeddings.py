@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sweeplab import files
 from sweeplab.errors import SweepLabError
 
 
@@ -28,51 +29,52 @@ class Vectors:
 
 
 def load(path: str | Path) -> Vectors:
-    """The vectors in ``path`` (read once per process and file version)."""
-    path = Path(path)
-    try:
-        stat = path.stat()
-    except OSError:
-        raise SweepLabError(f"{path}: embeddings file not found") from None
+    """The vectors in ``path`` (read once per process and file version), every line checked: a file that is
+    malformed anywhere fails here, when the sweep file is read, not in every trial."""
+    path = files.regular_file(path, "embeddings file")
+    stat = path.stat()
     return _load(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
 
 
 @functools.lru_cache(maxsize=2)
 def _load(path: str, mtime_ns: int, size: int) -> Vectors:
-    words, rows, width = {}, [], None
-    with open(path, encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            parts = line.rstrip("\n").split(" ")
-            if width is None:
-                width = len(parts) - 1
-            if len(parts) - 1 != width or width < 1:
-                raise SweepLabError(f"{path}:{number}: expected a word and {width} numbers separated by spaces")
-            if parts[0] in words:  # GloVe has none; a later duplicate would only shadow the first
-                continue
-            words[parts[0]] = len(rows)
-            rows.append(parts[1:])
+    words, rows, numbers, width = {}, [], [], None
+    for number, line in files.lines(path, "embeddings file"):
+        parts = line.split(" ")
+        if width is None:
+            width = len(parts) - 1
+        if len(parts) - 1 != width or width < 1:
+            raise SweepLabError(f"{path}:{number}: expected a word and {max(width, 1)} numbers separated by spaces "
+                                "(GloVe's text format)")
+        if parts[0] in words:  # GloVe has none; a later duplicate would only shadow the first
+            continue
+        words[parts[0]] = len(rows)
+        rows.append(parts[1:])
+        numbers.append(number)
     if not rows:
         raise SweepLabError(f"{path}: no vectors in it")
     try:
         matrix = np.asarray(rows, dtype=np.float32)
     except ValueError:
-        raise SweepLabError(f"{path}: a vector has a value that is not a number") from None
+        bad = next(i for i, row in enumerate(rows) if not _numbers(row))
+        raise SweepLabError(f"{path}:{numbers[bad]}: a vector has a value that is not a number") from None
+    if not np.isfinite(matrix).all():
+        bad = int(np.flatnonzero(~np.isfinite(matrix).all(axis=1))[0])
+        raise SweepLabError(f"{path}:{numbers[bad]}: a vector has an infinite or NaN value")
     return Vectors(words, matrix)
 
 
-def width(path: str | Path) -> int:
-    """The vectors' dimension, from the first line only (cheap enough for validating a sweep file)."""
-    path = Path(path)
+def _numbers(row: list[str]) -> bool:
     try:
-        with open(path, encoding="utf-8") as lines:
-            first = lines.readline().rstrip("\n").split(" ")
-    except OSError:
-        raise SweepLabError(f"{path}: embeddings file not found") from None
-    except UnicodeDecodeError:
-        raise SweepLabError(f"{path}: not valid UTF-8") from None
-    if len(first) < 2:
-        raise SweepLabError(f"{path}: expected GloVe text lines 'word v1 ... vD'")
-    return len(first) - 1
+        np.asarray(row, dtype=np.float32)
+    except ValueError:
+        return False
+    return True
+
+
+def width(path: str | Path) -> int:
+    """The vectors' dimension; reading them checks the whole file (and caches it for the trials)."""
+    return load(path).width
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,20 @@
 """The one error type users see: bad input, reported on one line with exit code 2."""
 
+import reprlib
+import signal
 import threading
+
+# A message quotes the user's values through this: a 10**23 typed by mistake, a 1 MB string or a structure of a
+# million nodes must not fill the screen, nor take minutes and gigabytes to format.
+_BRIEF = reprlib.Repr()  # keyword arguments only from Python 3.12
+_BRIEF.maxlevel, _BRIEF.maxstring, _BRIEF.maxother, _BRIEF.maxlong = 3, 60, 40, 24
+_BRIEF.maxdict = _BRIEF.maxlist = _BRIEF.maxtuple = _BRIEF.maxset = 4
+MAX_MESSAGE = 600
+
+
+def brief(value) -> str:
+    """``repr(value)``, bounded in size and in the work it takes."""
+    return _BRIEF.repr(value)
 
 
 class SweepLabError(Exception):
@@ -13,15 +27,35 @@ class SweepLabError(Exception):
     exit_code = 2
 
     def __init__(self, message: str):
-        super().__init__("".join(c if c.isprintable() else repr(c)[1:-1] for c in str(message)))
+        text = str(message)
+        if len(text) > MAX_MESSAGE:
+            text = f"{text[:MAX_MESSAGE]}... ({len(text):,} characters)"
+        super().__init__("".join(c if c.isprintable() else repr(c)[1:-1] for c in text))
 
 
-# Set by the command line's Ctrl-C handler. A library may turn the KeyboardInterrupt raised inside its code into an
+class _StopRequest(threading.Event):
+    signum = signal.SIGINT  # which signal asked, for the exit status
+
+
+# Set by the command line's stop handler. A library may turn the KeyboardInterrupt raised inside its code into an
 # ordinary exception (a failed fit, to an engine); engines check this to stop instead of going on to the next trial.
-INTERRUPTED = threading.Event()
+INTERRUPTED = _StopRequest()
+# The ways a process is asked to stop: Ctrl-C; kill, timeout, systemd, Kubernetes and batch schedulers; a closed
+# terminal. Each ends a command the same way, with the conventional status 128 + the signal's number.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 def interrupt(signum, frame):
-    """SIGINT handler: remember that the user asked to stop, then raise KeyboardInterrupt as Python would."""
+    """Stop handler: remember that a stop was asked and by which signal, then raise KeyboardInterrupt as Python
+    does for Ctrl-C, so that every cleanup written for Ctrl-C runs for the others too."""
+    INTERRUPTED.signum = signum
     INTERRUPTED.set()
     raise KeyboardInterrupt
+
+
+def stop_status() -> int:
+    return 128 + int(INTERRUPTED.signum)
+
+
+def stop_name() -> str:
+    return signal.Signals(INTERRUPTED.signum).name

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import yaml
 
-from sweeplab import data, models, space, versions
-from sweeplab.errors import SweepLabError
+from sweeplab import data, files, models, names, space, versions
+from sweeplab.errors import SweepLabError, brief
+from sweeplab.files import describe
 
 REQUIRED = ("model", "params", "fit", "data", "split")
 OPTIONAL = ("name", "sweep", "description", "early_stopping", "origin", "versions")
@@ -158,15 +159,20 @@ def _portable(uri: str) -> str:
 
 
 def default_path(mapping: dict) -> Path:
+    wrong = names.problem(mapping["name"], names.MAX_EXPERIMENT_NAME_LENGTH)
+    if wrong:  # a name from a store written before names were checked
+        raise SweepLabError(f"experiment name: {wrong}; give the file's path with --out")
     return Path("experiments") / f"{mapping['name']}.yaml"
 
 
+def check_destination(path: str | Path) -> Path:
+    return files.check_destination(path, "experiment file", (".yaml", ".yml"))
+
+
 def write(mapping: dict, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = check_destination(path)
     body = yaml.safe_dump(mapping, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
-    path.write_text(HEADER.format(path=path) + body, encoding="utf-8")
-    return path
+    return files.write_atomically(path, (HEADER.format(path=path) + body).encode("utf-8"), "experiment file")
 
 
 # --- load ---------------------------------------------------------------------------------------------------------
@@ -174,9 +180,7 @@ def write(mapping: dict, path: str | Path) -> Path:
 
 def load(path: str | Path) -> Experiment:
     path = Path(path)
-    if not path.is_file():
-        raise SweepLabError(f"{path}: experiment file not found")
-    raw = space.read_yaml(path, "experiment settings")
+    raw = files.read_yaml(path, "experiment settings")
 
     def fail(key, problem):
         raise SweepLabError(f"{path}: {key}: {problem}")
@@ -189,7 +193,7 @@ def load(path: str | Path) -> Experiment:
             fail(key, "missing")
     model = raw["model"]
     if model not in models.registry():
-        fail("model", f"unknown model {model!r}, expected one of {', '.join(sorted(models.registry()))}")
+        fail("model", f"unknown model {brief(model)}, expected one of {', '.join(sorted(models.registry()))}")
     params, fit = _mapping(raw, "params", fail), _mapping(raw, "fit", fail)
     from sweeplab.pipeline import FIT_DEFAULTS
 
@@ -204,11 +208,11 @@ def load(path: str | Path) -> Experiment:
     split = _mapping(raw, "split", fail)
     test_size, seed = split.get("test_size"), split.get("seed")
     if isinstance(test_size, bool) or not isinstance(test_size, (int, float)) or not 0 < test_size < 1:
-        fail("split.test_size", f"expected a fraction between 0 and 1, got {test_size!r}")
+        fail("split.test_size", f"expected a fraction between 0 and 1, got {brief(test_size)}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        fail("split.seed", f"expected an integer >= 0, got {seed!r}")
+        fail("split.seed", f"expected an integer >= 0, got {brief(seed)}")
     return Experiment(
-        name=_string(raw.get("name", path.stem), "name", fail), path=str(path), model=model,
+        name=_name(raw.get("name", path.stem), fail), path=str(path), model=model,
         params=params, fit=fit, data=_data(raw, fail), test_size=float(test_size), seed=seed,
         sweep=_string(raw.get("sweep", ""), "sweep", fail, empty=True),
         early_stopping=_early_stopping(raw.get("early_stopping"), fail),
@@ -221,13 +225,21 @@ def _mapping(raw: dict, key: str, fail, required: bool = True) -> dict:
     if value is None and not required:
         return {}
     if not isinstance(value, dict):
-        fail(key, f"expected a mapping, got {space.describe(value)}")
+        fail(key, f"expected a mapping, got {describe(value)}")
+    return value
+
+
+def _name(value, fail) -> str:
+    """The experiment's name names its model file and its registered model."""
+    wrong = names.problem(value, names.MAX_EXPERIMENT_NAME_LENGTH)
+    if wrong:
+        fail("name", wrong)
     return value
 
 
 def _string(value, key: str, fail, empty: bool = False) -> str:
     if not isinstance(value, str) or (not value and not empty):
-        fail(key, f"expected a non-empty string, got {space.describe(value)}")
+        fail(key, f"expected a non-empty string, got {describe(value)}")
     return value
 
 
@@ -241,11 +253,11 @@ def _data(raw: dict, fail) -> dict:
     if unknown:
         fail(f"data.{unknown[0]}", f"unknown key, expected some of {', '.join(sorted(known))}")
     if "source" in section and section["source"] not in [*data.SOURCES, data.POOLED]:
-        fail("data.source", f"unknown source {section['source']!r}, expected one of "
+        fail("data.source", f"unknown source {brief(section['source'])}, expected one of "
                             f"{', '.join([*data.SOURCES, data.POOLED])}")
     sha = section.get("sha256")
     if not isinstance(sha, str) or not SHA256.fullmatch(sha):
-        fail("data.sha256", f"expected 64 lowercase hex digits, got {space.describe(sha)}")
+        fail("data.sha256", f"expected 64 lowercase hex digits, got {describe(sha)}")
     checked = dict(section)
     if "file" in section:
         _string(section["file"], "data.file", fail)
@@ -261,14 +273,14 @@ def _early_stopping(value, fail) -> dict | None:
         value = {}
     if not isinstance(value, dict):
         fail("early_stopping", f"expected null or a mapping with patience and validation_split, got "
-                               f"{space.describe(value)}")
+                               f"{describe(value)}")
     unknown = sorted(set(value) - set(EARLY_STOPPING), key=str)
     if unknown:
         fail(f"early_stopping.{unknown[0]}", f"unknown key, expected {', '.join(EARLY_STOPPING)}")
     settings = {**EARLY_STOPPING, **value}
     patience, fraction = settings["patience"], settings["validation_split"]
     if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-        fail("early_stopping.patience", f"expected an integer >= 1, got {patience!r}")
+        fail("early_stopping.patience", f"expected an integer >= 1, got {brief(patience)}")
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 0.5:
-        fail("early_stopping.validation_split", f"expected a fraction between 0 and 0.5, got {fraction!r}")
+        fail("early_stopping.validation_split", f"expected a fraction between 0 and 0.5, got {brief(fraction)}")
     return settings

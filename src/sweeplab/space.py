@@ -12,11 +12,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from sweeplab import data, engines, models
+from sweeplab import data, engines, models, names
 from sweeplab.engines import ENGINES, optuna_settings
-from sweeplab.errors import SweepLabError
+from sweeplab.errors import SweepLabError, brief
+from sweeplab.files import describe, read_yaml
 from sweeplab.metrics import METRICS
 
 TOP_LEVEL = {
@@ -230,22 +229,6 @@ def load(space: str) -> Sweep:
     return parse(raw, str(path))
 
 
-def read_yaml(path: Path, what: str) -> dict:
-    """A YAML mapping from ``path``, read with the safe loader (no tags that construct Python objects)."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise SweepLabError(f"{path}: not valid UTF-8") from None
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" at line {where.line + 1}" if where else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SweepLabError(f"{path}: invalid YAML{line}: {problem}") from None
-    if not isinstance(raw, dict):
-        raise SweepLabError(f"{path}: expected a mapping of {what}, got {describe(raw)}")
-    return raw
-
-
 def parse(raw: dict, origin: str) -> Sweep:
     """Validate a sweep mapping; ``origin`` names the file in error messages."""
     def fail(key, problem):
@@ -255,34 +238,35 @@ def parse(raw: dict, origin: str) -> Sweep:
     if unknown:
         fail(unknown[0], f"unknown key, expected one of {', '.join(sorted(TOP_LEVEL))}")
     settings = {**DEFAULTS, **raw}
-    for key in ("name",):
-        if not isinstance(settings.get(key), str) or not settings[key]:
-            fail(key, f"expected a non-empty string, got {describe(settings.get(key))}")
-    names = _parse_models(settings["model"], fail)
+    wrong = names.problem(settings.get("name"))
+    if wrong:
+        fail("name", wrong)
+    families_named = _parse_models(settings["model"], fail)
     if settings["metric"] not in METRICS:
-        fail("metric", f"unknown metric {settings['metric']!r}, expected one of {', '.join(METRICS)}")
+        fail("metric", f"unknown metric {brief(settings['metric'])}, expected one of {', '.join(METRICS)}")
     if settings["engine"] not in ENGINES:
-        fail("engine", f"unknown engine {settings['engine']!r}, expected one of {', '.join(ENGINES)}")
+        fail("engine", f"unknown engine {brief(settings['engine'])}, expected one of {', '.join(ENGINES)}")
     sources = settings["sources"]
     if not isinstance(sources, list) or not sources:
         fail("sources", f"expected a non-empty list of source names, got {describe(sources)}")
     for source in sources:
         if source not in [*data.SOURCES, data.POOLED]:
-            fail("sources", f"unknown source {source!r}, expected some of {', '.join([*data.SOURCES, data.POOLED])}")
+            fail("sources", f"unknown source {brief(source)}, "
+                            f"expected some of {', '.join([*data.SOURCES, data.POOLED])}")
     trials = _integer(settings["trials"], 1, MAX_TRIALS, lambda p: fail("trials", p))
     folds = _integer(settings["folds"], 2, MAX_FOLDS, lambda p: fail("folds", p))
     seed = _integer(settings["seed"], 0, MAX_SEED, lambda p: fail("seed", p))
     test_size = settings["test_size"]
     if isinstance(test_size, bool) or not isinstance(test_size, (int, float)) or not 0 < test_size < 1:
-        fail("test_size", f"expected a fraction between 0 and 1, got {test_size!r}")
+        fail("test_size", f"expected a fraction between 0 and 1, got {brief(test_size)}")
     if not isinstance(settings.get("description", ""), str):
         fail("description", "expected a string")
     timeout = settings["timeout"]
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
-        fail("timeout", f"expected a number of seconds > 0, got {timeout!r}")
-    space, families = _parse_space(settings, names, fail)
+        fail("timeout", f"expected a number of seconds > 0, got {brief(timeout)}")
+    space, families = _parse_space(settings, families_named, fail)
     sweep = Sweep(
-        name=settings["name"], path=origin, model="|".join(names), engine=settings["engine"], families=families,
+        name=settings["name"], path=origin, model="|".join(families_named), engine=settings["engine"], families=families,
         sources=tuple(dict.fromkeys(sources)), trials=trials, folds=folds, test_size=float(test_size), seed=seed,
         space=space, description=settings.get("description") or "",
         sampler=optuna_settings.parse_choice("sampler", settings["sampler"], fail),
@@ -299,15 +283,15 @@ def _compact(choice: dict):
 
 def _parse_models(spec, fail) -> list[str]:
     """``model: cnn``, or ``model: [cnn, rnn, ...]`` to search across families."""
-    names = spec if isinstance(spec, list) else [spec]
-    if not names or not all(isinstance(name, str) and name for name in names):
+    chosen = spec if isinstance(spec, list) else [spec]
+    if not chosen or not all(isinstance(name, str) and name for name in chosen):
         fail("model", f"expected a model name or a list of them, got {describe(spec)}")
-    for name in names:
+    for name in chosen:
         if name not in models.registry():
             fail("model", f"unknown model '{name}', expected one of {', '.join(sorted(models.registry()))}")
-    if len(set(names)) != len(names):
-        fail("model", f"a family is listed twice in {names}")
-    return names
+    if len(set(chosen)) != len(chosen):
+        fail("model", f"a family is listed twice in {chosen}")
+    return chosen
 
 
 def _parse_space(settings: dict, names: list[str], fail) -> tuple[dict, dict]:
@@ -412,7 +396,7 @@ def _percentile_maxlen(space_raw: dict, where: str, fail) -> dict:
     percentiles = spec["percentile"] if isinstance(spec["percentile"], list) else [spec["percentile"]]
     for value in percentiles:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 100:
-            fail(f"{where}.maxlen", f"a percentile must be a number in (0, 100], got {value!r}")
+            fail(f"{where}.maxlen", f"a percentile must be a number in (0, 100], got {brief(value)}")
     rewritten = {k: v for k, v in space_raw.items() if k != "maxlen"}
     rewritten["maxlen_percentile"] = [float(p) for p in percentiles] if len(percentiles) > 1 else float(percentiles[0])
     return rewritten
@@ -478,7 +462,7 @@ def _parse_range(name: str, spec: dict, default, fail) -> Param:
     step = _typed(spec["step"], default, fail) if spec.get("step") is not None else None
     log = spec.get("log", False)
     if not isinstance(log, bool):
-        fail(f"log must be true or false, got {log!r}")
+        fail(f"log must be true or false, got {brief(log)}")
     if low > high:
         fail(f"low {low} is greater than high {high}")
     if step is not None and step <= 0:
@@ -493,7 +477,7 @@ def _typed(value, default, fail, allowed: tuple | None = None):
     and against the ``allowed`` values when the parameter has a fixed set."""
     if allowed is not None:
         if value not in allowed or isinstance(value, bool) != isinstance(allowed[0], bool):
-            fail(f"expected one of {', '.join(map(str, allowed))}, got {value!r}")
+            fail(f"expected one of {', '.join(map(str, allowed))}, got {brief(value)}")
         return value
     if isinstance(default, bool):
         if isinstance(value, bool):
@@ -514,12 +498,12 @@ def _typed(value, default, fail, allowed: tuple | None = None):
             return value
     elif value is None or isinstance(value, (int, float, str, bool)):
         return value
-    fail(f"expected {type(default).__name__} values, got {value!r}")
+    fail(f"expected {type(default).__name__} values, got {brief(value)}")
 
 
 def _integer(value, minimum: int, maximum: int, fail) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-        fail(f"expected an integer from {minimum} to {maximum:,}, got {_short(value)}")
+        fail(f"expected an integer from {minimum} to {maximum:,}, got {brief(value)}")
     return value
 
 
@@ -529,15 +513,5 @@ def _within(name: str, value, fail):
 
     low, high = BOUNDS.get(name, (None, None))
     if low is not None and not low <= value <= high:
-        fail(f"{_short(value)} is out of range: expected {low:,} to {high:,}")
+        fail(f"{brief(value)} is out of range: expected {low:,} to {high:,}")
     return value
-
-
-def _short(value) -> str:
-    """A value as a message quotes it: a 10**23 typed by mistake should not fill the screen."""
-    text = repr(value)
-    return text if len(text) <= 24 else f"{text[:10]}...({len(text)} characters)"
-
-
-def describe(value) -> str:
-    return "nothing" if value is None else f"{type(value).__name__} {value!r}"[:80]

@@ -91,8 +91,25 @@ def prepare(sweep, datasets) -> list[Split]:
                 f"{sweep.path}: folds: {sweep.folds} folds need at least {sweep.folds} training rows per class, "
                 f"{dataset.name} has {smallest} in its smallest class"
             )
+        _check_words(sweep, dataset, X_train, y_train)
         splits.append(Split(dataset, X_train, X_test, y_train, y_test))
     return splits
+
+
+def _check_words(sweep, dataset, X_train, y_train) -> None:
+    """Every fold's training part has a word the baseline's tokenizer keeps, or its bag of words is empty."""
+    import numpy as np
+
+    analyzer = models.baseline().named_steps["bow"].build_analyzer()
+    has_words = np.fromiter((bool(analyzer(text)) for text in X_train), dtype=bool, count=len(X_train))
+    parts = [("training split", np.arange(len(X_train)))]
+    parts += [(f"training part of fold {k}", train) for k, (train, _) in
+              enumerate(folds_of(sweep).split(X_train, y_train), start=1)]
+    for part, rows in parts:
+        if not has_words[rows].any():
+            raise SweepLabError(f"{dataset.integrity['path']}: no text in the {part} has a word the tokenizer keeps "
+                                "(two or more letters or digits in a row); these texts cannot be classified by "
+                                "their words")
 
 
 def run(sweep, splits: list[Split], tracker, progress, engine=None, worker_args=(), fresh: bool = False

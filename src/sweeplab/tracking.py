@@ -26,7 +26,7 @@ from sweeplab.tags import (BEST, CV_KEY, DATA_SHA, ENGINE, EXPERIMENT_FILE, KIND
                            RESUME, REUSED_FROM, SOURCE, STATE, SWEEP, TRIAL, TRIAL_KEY, TRIALS, WORKER)
 from sweeplab.tags import METRIC as METRIC_TAG
 from sweeplab.trial import Finished
-from sweeplab.urls import check_writable, ensure_sqlite_dir, local_directory, sqlite_path
+from sweeplab.urls import check_sqlite_store, check_writable, creation_lock, local_directory, sqlite_path
 
 # mlflow's SQL store trips SQLAlchemy 2.x deprecation warnings that are mlflow's to fix, not ours.
 warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(mlflow|sqlalchemy|alembic)(\.|$)")
@@ -78,8 +78,12 @@ class Tracker:
         if self._client is None:
             from mlflow import MlflowClient
 
-            ensure_sqlite_dir(self.uri)
-            self._client = MlflowClient(tracking_uri=self.uri)
+            with creation_lock(self.uri):
+                check_sqlite_store(self.uri, "experiments", "an MLflow store")
+                client = MlflowClient(tracking_uri=self.uri)
+                if sqlite_path(self.uri) is not None:
+                    client.search_experiments(max_results=1)  # creates or migrates the store, under the lock
+            self._client = client
         return self._client
 
     def sweep_experiments(self) -> list[tuple[str, str]]:

@@ -1,8 +1,10 @@
-"""Store URLs, as both stores use them (MLflow's tracking store and Optuna's study storage), and the check that a
-local store can be written before a sweep starts."""
+"""Store URLs, as both stores use them (MLflow's tracking store and Optuna's study storage): where a local store
+lives, the check that it can be written before a sweep starts, that it is the store it claims to be, and the lock
+under which one process creates it."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -54,3 +56,48 @@ def local_directory(url: str) -> Path | None:
     if url.startswith("journal:") or url.endswith((".log", ".jsonl")):
         return Path(url.removeprefix("journal:")).parent
     return None
+
+
+@contextlib.contextmanager
+def creation_lock(url: str):
+    """Held while a process creates or migrates a local SQLite store, so that any number of sweeps, workers and
+    readers may start at once on a store that does not exist yet: one creates it, the others wait, then find it
+    made. Two processes migrating one database at once can leave it half-migrated for good. The lock is a file
+    beside the database held with flock, which the kernel releases when its process ends, however it ends. Other
+    stores need none: a server database migrates inside its own transactions."""
+    database = sqlite_path(url)
+    if database is None:
+        yield
+        return
+    import fcntl
+
+    ensure_sqlite_dir(url)
+    with open(database.with_name(f"{database.name}.lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def check_sqlite_store(url: str, marker_table: str, what: str) -> None:
+    """A local SQLite store that exists is ``what`` (it has ``marker_table``) or is empty: never another program's
+    database, into which opening it would write tables of its own."""
+    import sqlite3
+
+    from sweeplab.errors import SweepLabError
+    from sweeplab.files import regular_file
+
+    database = sqlite_path(url)
+    if database is None or not database.exists():
+        return
+    if regular_file(database, what).stat().st_size == 0:
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error as exc:
+        raise SweepLabError(f"{database}: not {what} ({exc})") from None
+    if tables and marker_table not in tables:
+        raise SweepLabError(f"{database}: not {what} (an SQLite database with other tables: "
+                            f"{', '.join(sorted(tables)[:5])})")

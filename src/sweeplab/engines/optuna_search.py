@@ -44,12 +44,12 @@ from pathlib import Path
 
 from sweeplab.engines import optuna_settings
 from sweeplab.engines.base import Engine
-from sweeplab.errors import SweepLabError
+from sweeplab.errors import INTERRUPTED, SweepLabError
 from sweeplab.tags import (DATA_ATTR, DATA_SHA, FIT_TIME, FOLD_MEASURES, FOLD_SCORES, NOTE, RESUME, SLOT, SURPLUS,
                            SWEEP_ATTR, WORKER)
 from sweeplab.trainer import Judge, Stop
 from sweeplab.trial import COMPLETE, FAIL, PRUNED, TrialResult
-from sweeplab.urls import check_writable, ensure_sqlite_dir, local_directory, sqlite_path
+from sweeplab.urls import check_sqlite_store, check_writable, creation_lock, local_directory, sqlite_path
 
 # Settings that may change between runs of one study; any other difference needs --fresh.
 MAY_CHANGE = {"trials", "timeout", "description", "sources", "engine", "path"}
@@ -103,16 +103,19 @@ class OptunaEngine(Engine):
         if url.startswith("journal:") or url.endswith((".log", ".jsonl")):
             from optuna.storages.journal import JournalFileBackend
 
-            return optuna.storages.JournalStorage(JournalFileBackend(url.removeprefix("journal:")))
+            journal = Path(url.removeprefix("journal:"))
+            _check_journal(journal)
+            return optuna.storages.JournalStorage(JournalFileBackend(str(journal)))
         from sqlalchemy.exc import SQLAlchemyError
 
-        ensure_sqlite_dir(url)
         options = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
         try:
-            return optuna.storages.RDBStorage(
-                url, engine_kwargs=options, heartbeat_interval=self.heartbeat, grace_period=2 * self.heartbeat,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3),
-            )
+            with creation_lock(url):
+                check_sqlite_store(url, "studies", "an Optuna storage")
+                return optuna.storages.RDBStorage(
+                    url, engine_kwargs=options, heartbeat_interval=self.heartbeat, grace_period=2 * self.heartbeat,
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3),
+                )
         except (SQLAlchemyError, ValueError, ImportError) as exc:
             problem = str(exc).splitlines()[0]
             raise SweepLabError(f"--storage {url}: cannot open it as an Optuna storage ({problem})") from None
@@ -188,9 +191,9 @@ class OptunaEngine(Engine):
         helpers = [self._spawn(ctx, index) for index in range(1, self.workers)]
         try:
             self.work(study, ctx)
-        except KeyboardInterrupt:  # a terminal's Ctrl-C reaches them too, a kill -INT of this process does not
+        except KeyboardInterrupt:  # a terminal's Ctrl-C reaches them too, a kill of this process alone does not
             for helper in helpers:
-                helper.send_signal(signal.SIGINT)
+                helper.send_signal(INTERRUPTED.signum if INTERRUPTED.is_set() else signal.SIGINT)
             raise
         finally:
             for index, helper in enumerate(helpers, start=1):
@@ -390,3 +393,22 @@ def _check_same_search(name: str, attrs: dict, sweep, dataset) -> None:
         if key not in MAY_CHANGE and before.get(key) != now.get(key):
             raise SweepLabError(f"study {name}: '{key}' was {before.get(key)!r} when the study began, now "
                                 f"{now.get(key)!r}; run with --fresh to start a new study")
+
+
+def _check_journal(path: Path) -> None:
+    """A journal file that exists is one: its first line is one of Optuna's JSON operations (a file that is not
+    would fail later, mid-sweep, with a decoding traceback)."""
+    import json
+
+    from sweeplab import files
+
+    if not path.exists():
+        return
+    for number, line in files.lines(path, "Optuna journal"):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict) or "op_code" not in record:
+            raise SweepLabError(f"{path}:{number}: not an Optuna journal (expected one JSON operation per line)")
+        return

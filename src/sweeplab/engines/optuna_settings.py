@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import inspect
 
+from sweeplab.errors import brief
+from sweeplab.files import describe
+
 # name -> (Optuna class, sweeplab's defaults for its options)
 SAMPLERS = {
     # Parallel workers avoid each other's running trials.
@@ -34,7 +37,7 @@ def parse_choice(key: str, spec, fail) -> dict:
     table = SAMPLERS if key == "sampler" else PRUNERS
     spec = {"name": spec} if isinstance(spec, str) else spec
     if not isinstance(spec, dict) or spec.get("name") not in table:
-        fail(key, f"expected one of {', '.join(table)} (or a mapping with name: and options), got {spec!r}")
+        fail(key, f"expected one of {', '.join(table)} (or a mapping with name: and options), got {brief(spec)}")
     class_name = table[spec["name"]][0]
     module = optuna.samplers if key == "sampler" else optuna.pruners
     accepted = set(inspect.signature(getattr(module, class_name)).parameters) - SET_BY_SWEEPLAB if class_name \
@@ -46,7 +49,7 @@ def parse_choice(key: str, spec, fail) -> dict:
             fail(f"{key}.{option}", f"{spec['name']} takes no such option"
                  + (f" (it takes {', '.join(sorted(accepted))})" if accepted else ""))
         if not (value is None or isinstance(value, (bool, int, float, str))):
-            fail(f"{key}.{option}", f"expected a scalar, got {type(value).__name__} {value!r}"[:80])
+            fail(f"{key}.{option}", f"expected a scalar, got {describe(value)}")
     return dict(spec)
 
 
