@@ -1,0 +1,196 @@
+"""Hostile round two, for real processes: four sweeps racing to create one store, stop signals on every engine,
+files that never end, stores that are not stores, and names that would lead writes out of their directories.
+
+Each process is started as a user starts it (``python -m sweeplab``), with a timeout that turns a hang into a
+failure instead of a stuck suite.
+"""
+
+import hashlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from sweeplab.errors import SweepLabError
+from sweeplab.tags import KIND
+from tests.test_optuna import reviews_csv, running_children, start_and_stop_mid_trial, sweep_yaml
+
+pytestmark = pytest.mark.integration
+
+ROUNDS = int(os.environ.get("SWEEPLAB_RACE_ROUNDS", "2"))
+
+
+def sweeplab(*args, timeout=120, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sweeplab", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, **kwargs)
+
+
+def one_line_refusal(result, fragment: str) -> None:
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("sweeplab: error: "), result.stderr
+    assert fragment in result.stderr, result.stderr
+
+
+def engine_sweep(directory: Path, engine: str, trials: int = 2) -> Path:
+    """A tiny sweep any engine can run: a finite space, so the grid engine takes it too."""
+    path = sweep_yaml(directory, trials=trials, space="learning_rate: [0.01, 0.03]", name=f"tiny_{engine}")
+    path.write_text(path.read_text().replace("engine: optuna", f"engine: {engine}"))
+    return path
+
+
+# --- concurrent first use ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_four_sweeps_started_at_once_on_a_fresh_store_all_finish(tmp_path, round_):
+    """Two random and two optuna sweeps race to create the MLflow store and the Optuna storage beside it."""
+    data = reviews_csv(tmp_path, rows=40)
+    store = tmp_path / "store"
+    uri = f"sqlite:///{store / 'mlflow.db'}"
+    commands = []
+    for k, engine in enumerate(["random", "random", "optuna", "optuna"]):
+        (tmp_path / str(k)).mkdir()
+        path = sweep_yaml(tmp_path / str(k), trials=1, space="learning_rate: [0.01]", name=f"race{k}")
+        path.write_text(path.read_text().replace("engine: optuna", f"engine: {engine}"))
+        commands.append([sys.executable, "-m", "sweeplab", "sweep", path, "--data", data, "--tracking-uri", uri,
+                         "--epochs", "1"])
+    processes = [subprocess.Popen(list(map(str, command)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  text=True) for command in commands]
+    results = [(process.wait(timeout=300), process.stderr.read()) for process in processes]
+    assert [code for code, _ in results] == [0, 0, 0, 0], [err[-1500:] for _, err in results]
+    client = MlflowClient(uri)
+    parents = client.search_runs([e.experiment_id for e in client.search_experiments()], f"tags.`{KIND}` = 'dataset'")
+    assert len(parents) == 4 and all(p.info.status == "FINISHED" for p in parents)
+    with sqlite3.connect(store / "mlflow.db") as db:  # no half-applied migration left behind
+        assert not [name for (name,) in db.execute("SELECT name FROM sqlite_master") if "_alembic_tmp" in name]
+    assert sweeplab("leaderboard", "--tracking-uri", uri).returncode == 0
+
+
+# --- every stop is a clean stop ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine, stop, extra", [
+    ("random", signal.SIGTERM, ()),
+    ("grid", signal.SIGTERM, ()),
+    ("optuna", signal.SIGTERM, ("--workers", "2")),
+    ("optuna", signal.SIGHUP, ()),
+])
+def test_a_stop_signal_ends_a_sweep_like_ctrl_c(tmp_path, engine, stop, extra):
+    uri, storage = f"sqlite:///{tmp_path / 'mlflow.db'}", f"sqlite:///{tmp_path / 'optuna.db'}"
+    args = ["sweep", str(engine_sweep(tmp_path, engine, trials=4)), "--data", str(reviews_csv(tmp_path)),
+            "--tracking-uri", uri, *(["--storage", storage] if engine == "optuna" else [])]
+    code = start_and_stop_mid_trial(type("Sweep", (), {"args": args, "uri": uri}), stop, *extra)
+    assert code == 128 + stop  # 143 for SIGTERM, 129 for SIGHUP: what schedulers and shells expect
+    assert running_children(uri) == 0
+    client = MlflowClient(uri)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert runs and not [r for r in runs if r.info.status == "RUNNING"]
+    assert {r.info.status for r in runs if r.data.tags[KIND] == "dataset"} == {"KILLED"}
+    if engine == "optuna":
+        import optuna
+
+        study = optuna.load_study(study_name=f"tiny_{engine}-reviews", storage=storage)
+        assert not [t for t in study.trials if t.state.name == "RUNNING"]
+
+
+# --- reads that never end ----------------------------------------------------------------------------------------
+
+
+def test_fifos_and_devices_are_refused_at_once(tmp_path):
+    """open() on a FIFO blocks until a writer comes, and /dev/zero never ends: neither may be read."""
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    zero = tmp_path / "zero.yaml"
+    zero.symlink_to("/dev/zero")
+    vectors = tmp_path / "vectors.txt"
+    os.mkfifo(vectors)
+    sweep = tmp_path / "vectors.yaml"
+    sweep.write_text(f"model: embedding_pool\nembeddings: {{path: {vectors}}}\nspace: {{maxlen: 8}}\n")
+    texts = tmp_path / "texts.txt"
+    os.mkfifo(texts)
+    good = reviews_csv(tmp_path)
+    for args, fragment in [
+        (["sweep", "smoke", "--data", fifo], f"{fifo}: not a regular file (a device, FIFO or socket)"),
+        (["sweep", zero, "--data", good], f"{zero}: sweep file not found"),
+        (["sweep", sweep, "--data", good], f"{vectors}: not a regular file"),
+        (["retrain", zero], f"{zero}: not a regular file"),
+        (["predict", "model.keras", "--file", texts], f"{texts}: not a regular file"),
+    ]:
+        one_line_refusal(sweeplab(*args, "--tracking-uri", f"sqlite:///{tmp_path / 'store' / 'm.db'}", timeout=60),
+                         fragment)
+    assert not (tmp_path / "store").exists()
+
+
+def test_an_endless_line_is_refused_without_reading_it_all(tmp_path):
+    from sweeplab import files
+
+    path = tmp_path / "one_line.txt"
+    path.write_text("x" * (files.MAX_LINE_CHARS + 10))
+    with pytest.raises(SweepLabError, match=r"one_line.txt:1: a line longer than 1,048,576 characters"):
+        list(files.lines(path, "file"))
+
+
+# --- stores that are not stores ---------------------------------------------------------------------------------
+
+
+def test_a_file_that_is_not_a_store_is_refused_and_left_as_it_was(tmp_path):
+    text_file = tmp_path / "notes.db"
+    text_file.write_text("my notes, not a database\n")
+    other = tmp_path / "inventory.db"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE parts (name TEXT)")
+    journal = tmp_path / "journal.log"
+    journal.write_text("this is not an optuna journal\n")
+    before = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in (text_file, other, journal)}
+
+    one_line_refusal(sweeplab("leaderboard", "--tracking-uri", f"sqlite:///{text_file}"),
+                     f"{text_file}: not an MLflow store (file is not a database)")
+    one_line_refusal(sweeplab("leaderboard", "--tracking-uri", f"sqlite:///{other}"),
+                     f"{other}: not an MLflow store (an SQLite database with other tables: parts)")
+    one_line_refusal(sweeplab("sweep", engine_sweep(tmp_path, "optuna"), "--data", reviews_csv(tmp_path),
+                              "--storage", journal, "--tracking-uri", f"sqlite:///{tmp_path / 's' / 'm.db'}"),
+                     f"{journal}:1: not an Optuna journal")
+    one_line_refusal(sweeplab("sweep", engine_sweep(tmp_path, "optuna"), "--data", reviews_csv(tmp_path),
+                              "--storage", f"sqlite:///{other}", "--tracking-uri", f"sqlite:///{tmp_path / 's' / 'm.db'}"),
+                     f"{other}: not an Optuna storage")
+    assert before == {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in before}
+
+
+# --- names are names ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["../../../escaped", "/tmp/escaped", "x" * 300, "nul\x00name", "two\nlines", ".hidden",
+                                  "-rf", "a/b"])
+def test_no_name_can_lead_a_write_outside_its_directory(tmp_path, name):
+    from sweeplab import experiment, space
+
+    with pytest.raises(SweepLabError, match=r"^fuzz.yaml: name: "):
+        space.parse({"name": name, "model": "cnn"}, "fuzz.yaml")
+    with pytest.raises(SweepLabError, match=r"^experiment name: .*give the file's path with --out"):
+        experiment.default_path({"name": name})
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump({"name": name, "model": "cnn", "params": {}, "fit": {},
+                                    "data": {"source": "yelp", "sha256": "0" * 64}, "split": {"test_size": 0.25,
+                                                                                          "seed": 0}}))
+    with pytest.raises(SweepLabError, match=rf"^{path}: name: "):
+        experiment.load(path)
+
+
+def test_glove_vectors_malformed_late_fail_when_the_sweep_is_read(tmp_path):
+    from sweeplab import space
+
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("good 0.1 0.2\nfilm 0.3 0.4\nbroken 0.5\n")
+    sweep = tmp_path / "glove.yaml"
+    sweep.write_text(f"model: embedding_pool\nembeddings: {{path: {vectors}}}\nspace: {{maxlen: 8}}\n")
+    with pytest.raises(SweepLabError, match=rf"embeddings.path: {vectors}:3: expected a word and 2 numbers"):
+        space.load(str(sweep))
+    vectors.write_text("good 0.1 0.2\nfilm 0.3 nan\n")
+    with pytest.raises(SweepLabError, match=rf"{vectors}:2: a vector has an infinite or NaN value"):
+        space.load(str(sweep))
