@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -29,10 +30,12 @@ BEFORE_TIMEOUT_S, BEFORE_MEMORY = 30, 4 << 30
 def cases(work: Path) -> dict[str, list[str]]:
     data = work / "reviews.csv"
     data.write_text("text,label\n" + "".join(f"great film {i},1\nawful plot {i},0\n" for i in range(20)))
-    laughs = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
-    laughs += [f"{k}: &{k} [{', '.join([f'*{p}'] * 9)}]" for p, k in zip("abcdefgh", "bcdefghi")]
-    (work / "laughs.yaml").write_text("\n".join(laughs) + "\nmodel: cnn\n")
-    (work / "laughs_name.yaml").write_text("\n".join(laughs) + "\nname: *i\nmodel: cnn\n")
+    # Nine anchors, each nine aliases of the one before: 9**9 values, inside a key the parser reads.
+    laughs = ["  - &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    laughs += [f"  - &{k} [{', '.join([f'*{p}'] * 9)}]" for p, k in zip("abcdefgh", "bcdefghi")]
+    (work / "laughs.yaml").write_text("model: cnn\nspace:\n maxlen:\n" + "\n".join(" " + line for line in laughs)
+                                      + "\n")
+    (work / "laughs_name.yaml").write_text("model: cnn\nname:\n" + "\n".join(laughs) + "\n")
     (work / "zero.yaml").write_text("model: embedding_pool\nembeddings: {path: /dev/zero}\nspace: {maxlen: 8}\n")
     (work / "deep.yaml").write_text("model: cnn\nseed: " + "[" * 100_000 + "]" * 100_000 + "\n")
     (work / "big.yaml").write_text("model: cnn\ndescription: " + "x" * (64 << 20) + "\n")
@@ -62,15 +65,16 @@ def run(args: list, pythonpath: str | None = None, limited: bool = False) -> dic
             resource.setrlimit(resource.RLIMIT_AS, (BEFORE_MEMORY, BEFORE_MEMORY))
 
     started = time.perf_counter()
+    # A session of its own, so that a timeout kills what it started too: 0.2.0 spawned --workers without bound.
     process = subprocess.Popen([sys.executable, "-m", "sweeplab", *map(str, args)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, env=env, preexec_fn=limit)
+                               stderr=subprocess.PIPE, env=env, preexec_fn=limit, start_new_session=True)
     deadline = started + BEFORE_TIMEOUT_S if limited else None
     while True:
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
         if pid:
             break
         if deadline and time.perf_counter() > deadline:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             pid, status, usage = os.wait4(process.pid, 0)
             break
         time.sleep(0.02)

@@ -116,6 +116,17 @@ def rows() -> list[tuple[str, str, str, str, str]]:
                       f"{backends['jax_speedup']:.2f}× ({backends['tensorflow_trials_median_s']:.1f} s → "
                       f"{backends['jax_trials_median_s']:.1f} s; import {backends['tensorflow_import_median_s']:.1f} s vs "
                       f"{backends['jax_import_median_s']:.1f} s)", "—"))
+    bombs = load("bombs")
+    if bombs:
+        cases = bombs["cases"]
+        worst_s = max(c["wall_s_median"] for c in cases.values())
+        worst_mb = max(c["peak_mb_median"] for c in cases.values())
+        stuck = [name for name, c in cases.items() if c.get("before", {}).get("timed_out")]
+        found.append((f"hostile inputs ({len(cases)} bombs: alias bombs, /dev/zero, a FIFO, a 256 MB line, …), "
+                      "whole command", "< 5 s, < 300 MB, one line, exit 2",
+                      f"at most {worst_s:.1f} s and {worst_mb:.0f} MB"
+                      + (f"; before the bounds {len(stuck)} ran past 30 s" if stuck else ""),
+                      yes(all(c["met"] and c["one_line"] for c in cases.values()))))
     return found
 
 

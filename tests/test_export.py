@@ -156,6 +156,16 @@ def test_export_refuses_what_is_not_there(store, tmp_path, capsys):
                  f"sqlite:///{tmp_path / 'none.db'}"]) == 2
 
 
+def test_export_refuses_a_destination_it_cannot_write_and_leaves_nothing(store, tmp_path, capsys):
+    for out, fragment in [(tmp_path, f"{tmp_path}: a directory; give the path of the experiment file to write"),
+                          (tmp_path / "x.txt", "the experiment file must end in .yaml or .yml"),
+                          ("/proc/sweeplab-export.yaml", "/proc/sweeplab-export.yaml: ")]:
+        assert main(["export", "smoke", "--source", "yelp", "--out", str(out), "--tracking-uri", store]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and fragment in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_pivot_puts_a_configuration_on_one_line(store, capsys):
     assert main(["leaderboard", "--pivot", "--format", "json", "--tracking-uri", store]) == 0
     rows = json.loads(capsys.readouterr().out)

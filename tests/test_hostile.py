@@ -194,3 +194,25 @@ def test_glove_vectors_malformed_late_fail_when_the_sweep_is_read(tmp_path):
     vectors.write_text("good 0.1 0.2\nfilm 0.3 nan\n")
     with pytest.raises(SweepLabError, match=rf"{vectors}:2: a vector has an infinite or NaN value"):
         space.load(str(sweep))
+
+
+def test_a_stop_signal_the_caller_ignores_stays_ignored(tmp_path):
+    """`nohup sweeplab sweep ...` ignores SIGHUP so that closing the terminal does not end the sweep: sweeplab
+    must not undo that. The sweep outlives a SIGHUP, then stops cleanly on SIGTERM."""
+    import time
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sweeplab", "sweep", engine_sweep(tmp_path, "random", trials=4), "--data",
+         reviews_csv(tmp_path), "--tracking-uri", uri], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    deadline = time.monotonic() + 120
+    while running_children(uri) == 0:
+        assert process.poll() is None and time.monotonic() < deadline, "no trial started"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGHUP)
+    time.sleep(1.5)
+    assert process.poll() is None, "the ignored SIGHUP stopped the sweep"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=120) == 128 + signal.SIGTERM
+    assert running_children(uri) == 0

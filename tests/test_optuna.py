@@ -179,9 +179,17 @@ def running_children(uri):
             return 0
 
 
+def _stop_signals_default():
+    for stop in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop, signal.SIG_DFL)
+
+
 def start_and_stop_mid_trial(sweep, stop_signal, *extra):
     command = [sys.executable, "-m", "sweeplab", *sweep.args, *extra]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # sweeplab keeps a stop signal its caller ignores ignored (nohup, a shell's background job): give the sweep
+    # the dispositions of a foreground command, whatever those of the test run are.
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               preexec_fn=_stop_signals_default)
     deadline = time.monotonic() + 120
     while running_children(sweep.uri) == 0:  # wait until a trial is mid-way
         assert process.poll() is None and time.monotonic() < deadline, "no trial started"

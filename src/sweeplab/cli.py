@@ -34,8 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     errors.INTERRUPTED.clear()
     errors.INTERRUPTED.signum = signal.SIGINT
     in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = {signum: signal.signal(signum, errors.interrupt) for signum in errors.STOP_SIGNALS} \
-        if in_main_thread else {}
+    # A signal the caller ignores stays ignored: nohup ignores SIGHUP, a shell's background job SIGINT.
+    previous = {signum: signal.signal(signum, errors.interrupt) for signum in errors.STOP_SIGNALS
+                if signal.getsignal(signum) is not signal.SIG_IGN} if in_main_thread else {}
     try:
         return args.handler(args) or 0
     except SweepLabError as exc:

@@ -22,6 +22,8 @@ MAX_YAML_BYTES = 1 << 20
 # What a YAML document may expand to through its aliases, in nodes (a scalar counts one per 80 characters). An
 # anchor reused for shared settings costs tens; a "billion laughs" of nested aliases would cost 10**9.
 YAML_BUDGET = 10_000
+# A sweep file nests four or five levels; PyYAML's recursion would take seconds to fail on 100,000.
+MAX_YAML_DEPTH = 50
 # A GloVe line of 300 dimensions is about 3 KB and a review rarely 100 KB: a longer line is not a line.
 MAX_LINE_CHARS = 1 << 20
 
@@ -101,14 +103,15 @@ def write_atomically(path: str | Path, payload: bytes, what: str = "file") -> Pa
     half-written file, and a failed write leaves the old one."""
     import tempfile
 
-    path = check_destination(path, what)
+    path, tmp = check_destination(path, what), None
     try:
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name[:40]}.", delete=False) as tmp:
             tmp.write(payload)
         Path(tmp.name).replace(path)
     except OSError as exc:
-        with contextlib.suppress(OSError, UnboundLocalError):
-            os.unlink(tmp.name)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp.name)
         raise SweepLabError(f"{path}: cannot write the {what} ({exc.strerror or exc})") from None
     return path
 
@@ -134,6 +137,16 @@ class _Loader(yaml.SafeLoader):
                 first_line[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep=deep)
 
+    def compose_node(self, parent, index):
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_YAML_DEPTH} levels",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
 
 def _expanded_size(root) -> int:
     """What the node graph weighs with every alias expanded, counted without expanding it; refuses a structure that
@@ -151,10 +164,10 @@ def _expanded_size(root) -> int:
         open_nodes.add(id(node))
         total = 1
         for child in node.value:
-            for part in (child if isinstance(child, tuple) else (child,)):
+            for part in (child if isinstance(child, tuple) else (child,)):  # a mapping's children: (key, value)
                 total += size(part)
-                if total > YAML_BUDGET:
-                    break
+            if total > YAML_BUDGET:
+                break  # over the budget already: the rest need not be counted
         open_nodes.discard(id(node))
         sizes[id(node)] = total
         return total
