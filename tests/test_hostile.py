@@ -23,7 +23,7 @@ from tests.test_optuna import reviews_csv, running_children, start_and_stop_mid_
 
 pytestmark = pytest.mark.integration
 
-ROUNDS = int(os.environ.get("SWEEPLAB_RACE_ROUNDS", "2"))
+ROUNDS = int(os.environ.get("SWEEPLAB_RACE_ROUNDS", "1"))  # 0.2.0 failed every round; 10 by hand
 
 
 def sweeplab(*args, timeout=120, **kwargs) -> subprocess.CompletedProcess:

@@ -424,7 +424,10 @@ def _read_texts(source: str, text_col: str) -> list[str]:
 
         buffer = getattr(sys.stdin, "buffer", None)  # None when a caller replaced stdin with a text stream
         stdin = sys.stdin if buffer is None else io.TextIOWrapper(buffer, encoding="utf-8", newline="\n")
-        return [line for _, line in files.stream_lines(stdin, "standard input") if line.strip()]
+        texts = [line for _, line in files.stream_lines(stdin, "standard input") if line.strip()]
+        if buffer is not None:
+            stdin.detach()  # leave sys.stdin's buffer open for whoever reads it next
+        return texts
     path = Path(source)
     if path.suffix.lower() in data.USER_FILE_SUFFIXES:
         return [str(t) for t in data.read_column(path, text_col)]
