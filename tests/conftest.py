@@ -8,6 +8,17 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+def require(component: str, problem: str | None) -> None:
+    """A test needs ``component`` (PostgreSQL, Chromium, unshare), and ``problem`` says why it is missing (None: it
+    is there). CI (``CI=true``) is meant to run every such test, so there its absence fails the test; on a laptop
+    without root the test is skipped with this one line."""
+    if problem is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{component} is missing, and CI must run this test: {problem}", pytrace=False)
+    pytest.skip(f"{component} missing: {problem}")
+
+
 @pytest.fixture(scope="session")
 def uci_dir() -> Path:
     """The UCI files as `make data` leaves them (make test fetches them first)."""

@@ -118,6 +118,13 @@ def test_bad_user_files_name_file_and_column(tmp_path, content, args, fragment):
     assert str(caught.value).startswith(str(path)) and fragment in str(caught.value)
 
 
+def test_the_glove_mirror_is_named_by_its_own_variable(tmp_path, glove_file):
+    with pytest.raises(SweepLabError, match=rf"^SWEEPLAB_GLOVE_MIRROR={tmp_path}: missing glove.6B.50d.subset.txt"):
+        data.fetch_glove(tmp_path, tmp_path / "out" / "glove.txt")
+    copied = data.fetch_glove(glove_file.parent, tmp_path / "out" / "glove.txt")
+    assert copied.read_bytes() == glove_file.read_bytes()
+
+
 def test_non_utf8_and_unknown_suffix(tmp_path):
     latin = tmp_path / "l.csv"
     latin.write_bytes("text,label\ncaf\xe9,1\nb,0\n".encode("latin-1"))

@@ -13,7 +13,7 @@ import optuna
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, require
 from tests.test_optuna import reviews_csv, sweep_yaml
 from sweeplab.tags import KIND, NOTE, PARENT, TRIAL
 
@@ -26,7 +26,11 @@ def postgres():
     """`make postgres` on a free port for this module; `make postgres-stop` afterwards (it deletes the cluster)."""
     port = free_port()
     env = {**os.environ, "PG_PORT": str(port)}
-    subprocess.run(["make", "-s", "-C", str(ROOT), "postgres"], env=env, check=True, timeout=600)
+    started = subprocess.run(["make", "-s", "-C", str(ROOT), "postgres"], env=env, timeout=600, capture_output=True,
+                             text=True)
+    last = (started.stderr.strip() or started.stdout.strip() or "no output").splitlines()[-1][:160]
+    require("PostgreSQL", None if started.returncode == 0 else
+            f"'make postgres' failed ({last}); it needs Debian's postgresql packages or root to install them")
     yield SimpleNamespace(env=env, url=lambda db: f"postgresql://sweeplab:sweeplab@127.0.0.1:{port}/{db}")
     subprocess.run(["make", "-s", "-C", str(ROOT), "postgres-stop"], env=env, check=True, timeout=120)
 

@@ -216,3 +216,15 @@ def test_a_stop_signal_the_caller_ignores_stays_ignored(tmp_path):
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=120) == 128 + signal.SIGTERM
     assert running_children(uri) == 0
+
+
+def test_ctrl_c_in_a_command_that_opens_no_run_says_no_more_than_that(monkeypatch, capsys):
+    from sweeplab import leaderboard
+    from sweeplab.cli import main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(leaderboard, "collect", interrupted)
+    assert main(["leaderboard", "--tracking-uri", "sqlite:////nonexistent/mlflow.db"]) == 130
+    assert capsys.readouterr().err == "sweeplab: interrupted\n"

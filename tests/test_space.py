@@ -280,3 +280,20 @@ def test_factories_come_from_the_registry_or_entry_points_only(plugin, tiny_text
     with pytest.raises(SweepLabError, match=r"p.yaml: model: unknown model 'tests.plugin_factories:tiny_dense'"):
         space.parse({"name": "p", "model": "tests.plugin_factories:tiny_dense", "space": {"embedding_dim": [4]}},
                     "p.yaml")
+
+
+def test_a_plugin_registered_under_another_name_keeps_it_in_family_sweeps(monkeypatch):
+    """The family of a proposal is the name the factory is registered under, not its function's __name__."""
+    import importlib.metadata
+
+    from sweeplab import engines
+
+    point = importlib.metadata.EntryPoint("small_dense", "tests.plugin_factories:tiny_dense", models.ENTRY_POINTS)
+    monkeypatch.setattr(importlib.metadata, "entry_points",
+                        lambda group=None: [point] if group == models.ENTRY_POINTS else [])
+    monkeypatch.setattr(models, "_plugins", None)
+    for engine in ("random", "grid"):
+        sweep = space.parse({"name": "p", "model": ["small_dense", "embedding_pool"], "engine": engine,
+                             "trials": 4, "space": {"embedding_dim": [4, 8]}}, "p.yaml")
+        assert {p["model"] for p in engines.get(engine).proposals(sweep)} == {"small_dense", "embedding_pool"}
+

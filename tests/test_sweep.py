@@ -28,9 +28,10 @@ def test_smoke_sweep_logs_one_parent_and_a_child_per_trial(smoke_store):
     assert parent.data.params["data.rows"] == "1000"
     assert json.loads(parent.data.params["data.class_counts"]) == {"0": 500, "1": 500}
     assert parent.data.params["n_test"] == "250" and parent.data.params["engine"] == "random"
-    for key in ("test_accuracy", "baseline_test_accuracy", "lift", "best_cv_accuracy_mean", "baseline_cv_accuracy",
+    for key in ("test_accuracy", "baseline_test_accuracy", "best_cv_accuracy_mean", "baseline_cv_accuracy",
                 "test_macro_f1", "baseline_test_macro_f1", "baseline_cv_macro_f1"):
-        assert 0 <= abs(parent.data.metrics[key]) <= 1, key
+        assert 0.3 <= parent.data.metrics[key] <= 1, key  # scores of a real fit on yelp, not zeros or garbage
+    assert -1 <= parent.data.metrics["lift"] <= 1
     assert parent.data.metrics["lift"] == pytest.approx(
         parent.data.metrics["test_accuracy"] - parent.data.metrics["baseline_test_accuracy"])
 
@@ -180,12 +181,14 @@ def test_the_mlflow_ui_reads_as_a_leaderboard(smoke_store, serve, tmp_path):
     from selenium.webdriver.support.ui import WebDriverWait
 
     from sweeplab.tracking import ui_url
-    from tests.conftest import ROOT, free_port
+    from tests.conftest import ROOT, free_port, require
 
     store, port = Path(smoke_store[len("sqlite:///"):]).parent, free_port()
     experiment = serve(["make", "-s", "-C", str(ROOT), "ui", f"PORT={port}", f"STORE={store}"],
                        f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name?experiment_name=smoke")
     trials = sorted(runs(smoke_store, "trial"), key=lambda r: -r.data.metrics["cv_accuracy_mean"])
+    missing = [path for path in ("/usr/bin/chromium", "/usr/bin/chromedriver") if not Path(path).exists()]
+    require("Chromium", f"{', '.join(missing)} not found ('make browser' installs them)" if missing else None)
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1600,1000"):

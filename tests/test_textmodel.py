@@ -3,12 +3,10 @@ and it survives a save and a safe-mode load with its label names."""
 
 import numpy as np
 import pytest
+import tensorflow as tf  # a hard dependency: a broken import must fail these tests, not skip them
 
-from sweeplab import data, pipeline, vectorize
+from sweeplab import data, pipeline, textmodel, vectorize
 from sweeplab.errors import SweepLabError
-
-tf = pytest.importorskip("tensorflow")
-from sweeplab import textmodel  # noqa: E402  (imports TensorFlow)
 
 TRICKY = [
     "Don't 'quote' me", "rock'n'roll", "can''t", "x' 'y", "'a", "b'", "ÉCOLE naïve café", "under_score",

@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sweeplab: error: {exc}", file=sys.stderr)
         return SweepLabError.exit_code
     except KeyboardInterrupt:
-        print(f"sweeplab: {_stopped()}; the open runs were closed as KILLED", file=sys.stderr)
+        closed = "; the open runs were closed as KILLED" if getattr(args, "opens_runs", False) else ""
+        print(f"sweeplab: {_stopped()}{closed}", file=sys.stderr)
         return errors.stop_status()
     except Exception as exc:
         if errors.INTERRUPTED.is_set():
@@ -93,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     optuna.add_argument("--workers", type=int, default=1, help="processes sharing each study (default: 1)")
     optuna.add_argument("--heartbeat", type=int, default=30,
                         help="seconds between trial heartbeats; a trial silent for twice that is retried")
-    sweep.set_defaults(handler=cmd_sweep)
+    sweep.set_defaults(handler=cmd_sweep, opens_runs=True)
 
     worker = commands.add_parser("worker", help="join a running optuna sweep from this process or machine")
     worker.add_argument("space", metavar="SPACE", help="the sweep's name (or its YAML file)")
@@ -103,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--heartbeat", type=int, default=30, help="seconds between trial heartbeats")
     worker.add_argument("--worker-index", type=int, default=1, help="seeds this worker's sampler (default: 1)")
     worker.add_argument("--workers", type=int, default=2, help="workers in all, for the sampler (default: 2)")
-    worker.set_defaults(handler=cmd_worker)
+    worker.set_defaults(handler=cmd_worker, opens_runs=True)
 
     board = commands.add_parser("leaderboard", help="best trials per source, read back from MLflow")
     board.add_argument("--sweep", help="only this sweep")
@@ -137,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument("--out", help="the .keras file to write (default: models/<experiment name>.keras)")
     again.add_argument("--no-register", action="store_true", help="log the model but do not register it")
     again.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or mlruns/mlflow.db)")
-    again.set_defaults(handler=cmd_retrain)
+    again.set_defaults(handler=cmd_retrain, opens_runs=True)
 
     predict = commands.add_parser("predict", help="label raw texts with a retrained model")
     predict.add_argument("model", metavar="MODEL", help="a .keras file from 'sweeplab retrain', or an MLflow model "
@@ -367,13 +368,14 @@ def _report_retrain(result, out, run_id: str, info, uri: str) -> None:
         if result.early_stopping else ""
     print(f"retrained {exp.name}: {exp.model} on {result.n_train} rows of {result.dataset.name}{held} in "
           f"{result.wall_time:.0f} s ({result.epochs_run} epochs{stopped})")
-    sweep_cv = exp.origin.get("cv_accuracy_mean")
-    sweep_test = exp.origin.get("sweep_test_accuracy")
+    metric = exp.origin.get("metric", "accuracy")  # compare in the metric the sweep ranked by
+    sweep_cv = exp.origin.get(f"cv_{metric}_mean")
+    sweep_test = exp.origin.get(f"sweep_test_{metric}")
     if evaluation is not None:
         print(f"  held-out test ({result.n_test} rows): accuracy {evaluation.accuracy:.3f}, "
               f"macro-F1 {evaluation.macro_f1:.3f}"
-              + (f"; the sweep's cv {sweep_cv:.3f}" if sweep_cv is not None else "")
-              + (f", its refit's test {sweep_test:.3f}" if sweep_test is not None else ""))
+              + (f"; the sweep's cv {metric} {sweep_cv:.3f}" if sweep_cv is not None else "")
+              + (f", its refit's test {metric} {sweep_test:.3f}" if sweep_test is not None else ""))
         print(f"  the raw-text model agrees with the pipeline on {evaluation.agreement:.1%} of the test texts")
     print(f"  saved {out}; logged run {run_id} to {uri}")
     if info.registered_model_version is not None:

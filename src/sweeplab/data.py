@@ -124,7 +124,7 @@ def fetch_glove(mirror: str | Path, target: Path | None = None) -> Path:
     name, digest = GLOVE
     if target.is_file() and sha256_of(target) == digest:
         return target
-    blob = _read_mirror(Path(mirror), [name])[name]
+    blob = _read_mirror(Path(mirror), [name], "SWEEPLAB_GLOVE_MIRROR")[name]
     actual = hashlib.sha256(blob).hexdigest()
     if actual != digest:
         raise SweepLabError(f"{Path(mirror) / name}: sha256 {actual} is not the expected {digest}")
@@ -133,10 +133,11 @@ def fetch_glove(mirror: str | Path, target: Path | None = None) -> Path:
     return target
 
 
-def _read_mirror(mirror: Path, names: list[str]) -> dict[str, bytes]:
+def _read_mirror(mirror: Path, names: list[str], variable: str = "SWEEPLAB_DATA_MIRROR") -> dict[str, bytes]:
+    """``names`` from the directory ``mirror``, which the environment variable ``variable`` named."""
     missing = [name for name in names if not (mirror / name).is_file()]
     if missing:
-        raise SweepLabError(f"SWEEPLAB_DATA_MIRROR={mirror}: missing {', '.join(missing)}")
+        raise SweepLabError(f"{variable}={mirror}: missing {', '.join(missing)}")
     return {name: (mirror / name).read_bytes() for name in names}
 
 

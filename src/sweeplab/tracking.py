@@ -570,10 +570,9 @@ class RetrainRun:
             "data.path": result.dataset.integrity["path"], "origin.run_id": experiment.origin.get("run_id", ""),
         }
         metrics = {"epochs_run": result.epochs_run, "wall_time_s": result.wall_time}
-        origin = experiment.origin  # what the sweep measured for this configuration, to compare with
-        reference = {f"sweep_cv_{METRIC}_mean": origin.get(f"cv_{METRIC}_mean"),
-                     f"sweep_cv_{METRIC}_std": origin.get(f"cv_{METRIC}_std"),
-                     f"sweep_test_{METRIC}": origin.get(f"sweep_test_{METRIC}")}
+        origin = experiment.origin  # what the sweep measured for this configuration, in every metric, to compare
+        reference = {f"sweep_{key}": origin.get(key) for m in METRICS for key in (f"cv_{m}_mean", f"cv_{m}_std")}
+        reference.update({f"sweep_test_{m}": origin.get(f"sweep_test_{m}") for m in METRICS})
         metrics.update({k: v for k, v in reference.items() if isinstance(v, (int, float))})
         if evaluation is not None:
             metrics.update({
