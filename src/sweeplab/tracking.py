@@ -258,13 +258,28 @@ class SqliteRuns:
     a store whose schema does not match raises ``sqlite3.Error`` and the caller falls back to MLflow's client.
     """
 
+    # The MLflow schema revisions (alembic heads) these queries were written against: MLflow 3.17's. Another
+    # revision may rename a column or change what one means, so the fast path steps aside for MLflow's client
+    # rather than trusting it; add a revision here once the queries are checked against it.
+    SCHEMA_REVISIONS = frozenset({"dc11669786a5"})
+
     def __init__(self, database: Path):
         self.database = database
 
     def _connect(self):
         import sqlite3
 
-        return sqlite3.connect(f"{self.database.resolve().as_uri()}?mode=ro", uri=True)
+        db = sqlite3.connect(f"{self.database.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            found = db.execute("SELECT version_num FROM alembic_version").fetchone()
+        except sqlite3.Error:
+            db.close()
+            raise
+        if found is None or found[0] not in self.SCHEMA_REVISIONS:
+            db.close()
+            raise sqlite3.DatabaseError(f"MLflow schema revision {found and found[0]}, not one of "
+                                        f"{sorted(self.SCHEMA_REVISIONS)} this reader was written for")
+        return db
 
     def sweep_experiments(self) -> list[tuple[str, str]]:
         """(experiment id, name) of every active sweep experiment."""
