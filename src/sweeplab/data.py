@@ -235,6 +235,7 @@ def load_file(path: str | Path, text_col: str = "text", label_col: str = "label"
     """
     path = Path(path)
     frame, line_of = read_table(path, {"text": text_col, "label": label_col})
+    # pandas 3 keeps strings as Arrow arrays, which sklearn cannot index: take plain object arrays.
     texts = frame[text_col].to_numpy(dtype=object)
     written = frame[label_col].to_numpy(dtype=object)
     stripped = [label.strip() for label in written]
