@@ -48,14 +48,22 @@ def check_writable(directory: Path, what: str) -> None:
                             "(SWEEPLAB_MIN_FREE_MB): free some space or choose another location")
 
 
+def journal_path(url: str) -> Path | None:
+    """The file of an Optuna journal storage (``journal:PATH``, or a path ending in .log or .jsonl); None else."""
+    if url.startswith("journal:") or url.endswith((".log", ".jsonl")):
+        return Path(url.removeprefix("journal:"))
+    return None
+
+
+def local_file(url: str) -> Path | None:
+    """The file a local store lives in: a SQLite database or a journal; None for a server."""
+    return sqlite_path(url) or journal_path(url)
+
+
 def local_directory(url: str) -> Path | None:
     """The directory a local store writes to: a SQLite database's or a journal file's; None for a server."""
-    database = sqlite_path(url)
-    if database is not None:
-        return database.parent
-    if url.startswith("journal:") or url.endswith((".log", ".jsonl")):
-        return Path(url.removeprefix("journal:")).parent
-    return None
+    path = local_file(url)
+    return None if path is None else path.parent
 
 
 @contextlib.contextmanager

@@ -49,7 +49,8 @@ from sweeplab.tags import (DATA_ATTR, DATA_SHA, FIT_TIME, FOLD_MEASURES, FOLD_SC
                            SWEEP_ATTR, WORKER)
 from sweeplab.trainer import Judge, Stop
 from sweeplab.trial import COMPLETE, FAIL, PRUNED, TrialResult
-from sweeplab.urls import check_sqlite_store, check_writable, creation_lock, local_directory, sqlite_path
+from sweeplab.urls import (check_sqlite_store, check_writable, creation_lock, journal_path, local_directory,
+                           local_file)
 
 # Settings that may change between runs of one study; any other difference needs --fresh.
 MAY_CHANGE = {"trials", "timeout", "description", "sources", "engine", "path"}
@@ -100,10 +101,10 @@ class OptunaEngine(Engine):
     def _storage(self):
         optuna = _optuna()
         url = self.storage_url()
-        if url.startswith("journal:") or url.endswith((".log", ".jsonl")):
+        journal = journal_path(url)
+        if journal is not None:
             from optuna.storages.journal import JournalFileBackend
 
-            journal = Path(url.removeprefix("journal:"))
             _check_journal(journal)
             return optuna.storages.JournalStorage(JournalFileBackend(str(journal)))
         from sqlalchemy.exc import SQLAlchemyError
@@ -168,9 +169,8 @@ class OptunaEngine(Engine):
 
     def has_state(self, sweep, dataset_name: str) -> bool:
         """Whether the dataset's study exists, found without creating a storage or a study."""
-        local = local_directory(self.storage_url())
-        url = self.storage_url()
-        if local is not None and not (sqlite_path(url) or Path(url.removeprefix("journal:"))).exists():
+        local = local_file(self.storage_url())
+        if local is not None and not local.exists():
             return False
         name = self.study_name(sweep.name, dataset_name)
         return name in {s.study_name for s in _optuna().get_all_study_summaries(self._storage)}
@@ -402,13 +402,12 @@ def _check_journal(path: Path) -> None:
 
     from sweeplab import files
 
-    if not path.exists():
+    first = next(files.lines(path, "Optuna journal"), None) if path.exists() else None
+    if first is None:  # a new or empty journal
         return
-    for number, line in files.lines(path, "Optuna journal"):
-        try:
-            record = json.loads(line)
-        except ValueError:
-            record = None
-        if not isinstance(record, dict) or "op_code" not in record:
-            raise SweepLabError(f"{path}:{number}: not an Optuna journal (expected one JSON operation per line)")
-        return
+    try:
+        record = json.loads(first[1])
+    except ValueError:
+        record = None
+    if not isinstance(record, dict) or "op_code" not in record:
+        raise SweepLabError(f"{path}:1: not an Optuna journal (expected one JSON operation per line)")
