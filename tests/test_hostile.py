@@ -228,3 +228,27 @@ def test_ctrl_c_in_a_command_that_opens_no_run_says_no_more_than_that(monkeypatc
     monkeypatch.setattr(leaderboard, "collect", interrupted)
     assert main(["leaderboard", "--tracking-uri", "sqlite:////nonexistent/mlflow.db"]) == 130
     assert capsys.readouterr().err == "sweeplab: interrupted\n"
+
+
+@pytest.mark.parametrize("engine", ["random", "optuna"])
+def test_a_stop_between_a_trial_run_opening_and_its_training_leaves_nothing_running(tmp_path, monkeypatch, engine):
+    """The window a stop signal hit in CI: the child run exists, its parameters are being written, and no trial
+    result exists yet to close it with. The parent's close takes the run with it."""
+    from sweeplab.cli import main
+    from sweeplab.tracking import DatasetRun
+
+    opened = DatasetRun._create_child
+
+    def stopped_after_opening(self, *args, **kwargs):
+        opened(self, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DatasetRun, "_create_child", stopped_after_opening)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ["sweep", str(engine_sweep(tmp_path, engine)), "--data", str(reviews_csv(tmp_path)), "--tracking-uri", uri,
+            *(["--storage", f"sqlite:///{tmp_path / 'optuna.db'}"] if engine == "optuna" else [])]
+    assert main(args) == 130
+    assert running_children(uri) == 0
+    client = MlflowClient(uri)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert len(runs) == 2 and {r.info.status for r in runs} == {"KILLED"}

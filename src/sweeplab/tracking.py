@@ -158,9 +158,15 @@ class Tracker:
             self.client.update_run(parent.info.run_id, status="RUNNING")
             for key in (TRIALS, ENGINE, WORKER):
                 self.client.set_tag(parent.info.run_id, key, tags[key])
+        run = DatasetRun(outbox.Outbox(self.client, self.uri), parent.info.run_id, experiment, tags,
+                         _dataset_input(dataset), cv_key)
         with _closing(self.client, parent.info.run_id):
-            yield DatasetRun(outbox.Outbox(self.client, self.uri), parent.info.run_id, experiment, tags,
-                             _dataset_input(dataset), cv_key)
+            try:
+                yield run
+            except BaseException:
+                with contextlib.suppress(Exception):  # the search's own error is the one the user sees
+                    run.close_open_children()
+                raise
 
     def attach(self, sweep, dataset, resume_key: str, cv_key: str | None = None):
         """The parent run another process opened for this search, to add trials to (a worker's view)."""
@@ -394,6 +400,7 @@ class DatasetRun(Listener):
         self.metric = tags.get(METRIC_TAG, "accuracy")  # parents from before sweeps had a metric: accuracy
         self.baseline_cv = None  # what each trial's lift is measured against
         self.child_ids = {}
+        self._open = set()  # child runs this process opened and has not closed yet
         self._curves = {}
         self._flushed = {}  # trial number -> when its curve was last written
 
@@ -475,6 +482,15 @@ class DatasetRun(Listener):
                 run_id, params=params, tags=[RunTag(k, v) for k, v in tags.items()],
                 metrics=[Metric(k, float(v), _now(), 0) for k, v in metrics.items()],
             )
+        self._open.discard(run_id)
+
+    def close_open_children(self) -> None:
+        """Close as KILLED the trial runs this process opened and did not close: a stop signal can land between
+        a child's creation and the trainer's hold on it (while its parameters are written), where no trial
+        result exists to close it with."""
+        for run_id in sorted(self._open):
+            _abandon(self.client, run_id)
+        self._open.clear()
 
     def settle(self) -> None:
         """Wait until every trial write of this process reached the store."""
@@ -500,6 +516,7 @@ class DatasetRun(Listener):
         run_id = self.client.create_run(self.experiment_id, run_name=name, start_time=start_time,
                                         tags={**self._child_tags(number), **(tags or {})})
         self.child_ids[number] = run_id
+        self._open.add(run_id)
         if self.dataset_input is not None:
             self.client.log_inputs(run_id, datasets=[self.dataset_input])
         return run_id
