@@ -33,18 +33,20 @@ def child() -> None:
     started = time.perf_counter()
     import keras
 
-    from sweeplab import cv, data, pipeline
-    from sweeplab import sweep as runner
-    from sweeplab.space import parse
+    from sweeplab.search import folds
+    from sweeplab import data
+    from sweeplab.modeling import pipeline
+    from sweeplab.search import runner
+    from sweeplab.config.parse import parse_sweep as parse
 
     imported = time.perf_counter() - started
     sweep = parse({"name": "backends", "model": "cnn", "folds": 4, "seed": 1000, "space": {"maxlen": 100}},
                   "bench/backends.py")
-    [split] = runner.prepare(sweep, [data.load("yelp")])
+    [split] = runner.prepare(sweep, [data.load_source("yelp")])
     trials = []
     for model, params in CONFIGS:
         started = time.perf_counter()
-        run = cv.cross_validate(lambda: pipeline.build(model, params, sweep.seed), split.X_train, split.y_train,
+        run = folds.cross_validate(lambda: pipeline.build(model, params, sweep.seed), split.X_train, split.y_train,
                                 runner.folds_of(sweep))
         trials.append({"model": model, "seconds": round(time.perf_counter() - started, 2),
                        "cv_accuracy": round(sum(run.scores) / len(run.scores), 4)})

@@ -56,7 +56,7 @@ def cases(work: Path) -> dict[str, list[str]]:
 
 
 def run(args: list, pythonpath: str | None = None, limited: bool = False) -> dict:
-    env = {**os.environ, "SWEEPLAB_SWEEPS_DIR": str(ROOT / "sweeps")}
+    env = dict(os.environ)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
 

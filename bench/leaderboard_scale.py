@@ -58,7 +58,7 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=1200)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    from sweeplab import leaderboard
+    from sweeplab.results import leaderboard
     from sweeplab.tracking import Tracker
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -28,11 +28,14 @@ def main() -> int:
     parser.add_argument("--source", default="yelp")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    from sweeplab import cv, data, pipeline, space
-    from sweeplab import sweep as runner
+    from sweeplab.search.folds import cross_validate
+    from sweeplab import data
+    from sweeplab.modeling import pipeline
+    from sweeplab import config
+    from sweeplab.search import runner
 
-    sweep = space.load("cnn_grid")
-    [split] = runner.prepare(sweep, [data.load(args.source)])
+    sweep = config.load_sweep("cnn_grid")
+    [split] = runner.prepare(sweep, [data.load_source(args.source)])
     configurations = {}
     for filters, kernel in ((32, 3), (128, 7)):
         params = {**sweep.fixed(), "num_filters": filters, "kernel_size": kernel}
@@ -44,7 +47,7 @@ def main() -> int:
                     return pipeline.for_sweep(sweep, params).set_params(
                         **{f"clf__{k}": v for k, v in settings.items()})
 
-                folds = cv.cross_validate(make, split.X_train, split.y_train, runner.folds_of(sweep))
+                folds = cross_validate(make, split.X_train, split.y_train, runner.folds_of(sweep))
                 return {"fold_scores": [round(s, 4) for s in folds.scores]}
             return run
 

@@ -27,8 +27,8 @@ def bare_loop(X, y, folds, epochs: int, seed: int) -> dict:
     import keras
     import numpy as np
 
-    from sweeplab.models import cnn
-    from sweeplab.vectorize import SequenceVectorizer
+    from sweeplab.modeling.factories import cnn
+    from sweeplab.modeling.vectorize import SequenceVectorizer
 
     keras.utils.set_random_seed(seed)
     scores = []
@@ -46,17 +46,18 @@ def bare_loop(X, y, folds, epochs: int, seed: int) -> dict:
 
 def cv_only(sweep, split, folds) -> dict:
     """sweeplab's fold loop alone, nothing recorded: what the trial costs before any bookkeeping."""
-    from sweeplab import cv, pipeline
+    from sweeplab.search import folds
+    from sweeplab.modeling import pipeline
 
-    run = cv.cross_validate(lambda: pipeline.for_sweep(sweep, sweep.fixed()), split.X_train, split.y_train, folds)
+    run = folds.cross_validate(lambda: pipeline.for_sweep(sweep, sweep.fixed()), split.X_train, split.y_train, folds)
     return {"cv_accuracy": round(sum(run.scores) / len(run.scores), 4)}
 
 
 def sweeplab_trial(sweep, split, folds, store: Path, repeat: list) -> dict:
-    from sweeplab import sweep as runner
-    from sweeplab.engines.base import SearchContext
-    from sweeplab.engines.optuna_search import OptunaEngine
-    from sweeplab.listener import Listeners
+    from sweeplab.search import runner
+    from sweeplab.search.engines.base import SearchContext
+    from sweeplab.search.engines.optuna_search import OptunaEngine
+    from sweeplab.search.listener import Listeners
     from sweeplab.tracking import Tracker
 
     repeat.append(1)
@@ -77,14 +78,16 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=5)
     args = parser.parse_args()
-    from sweeplab import data, space, sweep as sweeps
+    from sweeplab import data
+    from sweeplab import config
+    from sweeplab.search import runner as sweeps
 
     spec = {"name": "overhead", "model": "cnn", "engine": "optuna", "sources": [args.source], "trials": 1,
             "folds": 4, "seed": 1000, "sampler": "random", "pruner": "none",
             "fit": {"epochs": args.epochs, "batch_size": CONFIG["batch_size"]},
             "space": {k: v for k, v in CONFIG.items() if k != "batch_size"}}
-    sweep = space.parse(spec, "bench/overhead.py")
-    [split] = sweeps.prepare(sweep, [data.load(args.source)])
+    sweep = config.parse_sweep(spec, "bench/overhead.py")
+    [split] = sweeps.prepare(sweep, [data.load_source(args.source)])
     folds = sweeps.folds_of(sweep)
     with tempfile.TemporaryDirectory() as tmp:
         say("warming up (imports, first trace)")

@@ -33,10 +33,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100)
     args = parser.parse_args()
-    from sweeplab import data, space
-    from sweeplab import sweep as runner
-    from sweeplab.engines.optuna_search import OptunaEngine
-    from sweeplab.progress import Progress
+    from sweeplab import data
+    from sweeplab import config
+    from sweeplab.search import runner
+    from sweeplab.search.engines.optuna_search import OptunaEngine
+    from sweeplab.search.progress import Progress
     from sweeplab.tracking import Tracker
 
     class Meter(Progress):
@@ -52,8 +53,8 @@ def main() -> int:
             if len(self.points) % 10 == 0:
                 say(f"  trial {len(self.points)}: {self.points[-1]['seconds']:.2f} s, {self.points[-1]['rss_mb']:.0f} MB")
 
-    sweep = space.parse({**SPEC, "trials": args.trials}, "bench/scaling.py")
-    splits = runner.prepare(sweep, [data.load("yelp")])
+    sweep = config.parse_sweep({**SPEC, "trials": args.trials}, "bench/scaling.py")
+    splits = runner.prepare(sweep, [data.load_source("yelp")])
     meter = Meter()
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()

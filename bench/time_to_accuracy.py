@@ -33,7 +33,7 @@ def reference(split, seed: int) -> dict:
     import numpy as np
     from sklearn.model_selection import RandomizedSearchCV, StratifiedKFold
 
-    from sweeplab import pipeline
+    from sweeplab.modeling import pipeline
 
     search = RandomizedSearchCV(
         pipeline.build("cnn", TUTORIAL, seed), {pipeline.route(k, "cnn"): v for k, v in GRID.items()}, n_iter=5,
@@ -53,9 +53,9 @@ def reference(split, seed: int) -> dict:
 
 
 def fast_path(sweep, split, target: dict, store: Path, made: list) -> dict:
-    from sweeplab import sweep as runner
-    from sweeplab.engines.optuna_search import OptunaEngine
-    from sweeplab.progress import Progress
+    from sweeplab.search import runner
+    from sweeplab.search.engines.optuna_search import OptunaEngine
+    from sweeplab.search.progress import Progress
     from sweeplab.tracking import Tracker
 
     class Clock(Progress):
@@ -92,16 +92,17 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--sweep", default="fast")
     args = parser.parse_args()
-    from sweeplab import data, space
-    from sweeplab import sweep as runner
+    from sweeplab import data
+    from sweeplab import config
+    from sweeplab.search import runner
 
-    sweep = space.load(args.sweep)
+    sweep = config.load_sweep(args.sweep)
     per_source = {}
     with tempfile.TemporaryDirectory() as tmp:
         made = []
         for source in args.sources:
             say(f"== {source}")
-            [split] = runner.prepare(sweep, [data.load(source)])
+            [split] = runner.prepare(sweep, [data.load_source(source)])
             target = {}
 
             def run_reference():

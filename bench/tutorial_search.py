@@ -21,12 +21,14 @@ def main(source: str, out: str) -> int:
     import numpy as np
     from sklearn.model_selection import RandomizedSearchCV
 
-    from sweeplab import data, pipeline, space
-    from sweeplab import sweep as runner
-    from sweeplab.engines.sklearn_search import pipeline_space
+    from sweeplab import data
+    from sweeplab.modeling import pipeline
+    from sweeplab import config
+    from sweeplab.search import runner
+    from sweeplab.search.engines.sklearn_search import pipeline_space
 
-    sweep = space.load("cnn_grid")
-    [split] = runner.prepare(sweep, [data.load(source)])
+    sweep = config.load_sweep("cnn_grid")
+    [split] = runner.prepare(sweep, [data.load_source(source)])
     tutorial = pipeline.build(sweep.model, sweep.fixed(), sweep.seed).set_params(clf__trim_padding=False,
                                                                              clf__steps_per_execution=1)
     search = RandomizedSearchCV(tutorial,

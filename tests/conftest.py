@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+BUILT_IN_SWEEPS = ROOT / "src" / "sweeplab" / "sweeps"  # shipped as package data
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
@@ -22,7 +23,7 @@ def require(component: str, problem: str | None) -> None:
 @pytest.fixture(scope="session")
 def uci_dir() -> Path:
     """The UCI files as `make data` leaves them (make test fetches them first)."""
-    from sweeplab.data import SUBDIR, check
+    from sweeplab.data.sources import SUBDIR, check
 
     directory = ROOT / "data" / SUBDIR
     broken = {name: state for name, state in check(directory).items() if state != "ok"}
@@ -40,8 +41,9 @@ def glove_file() -> Path:
 
 @pytest.fixture(autouse=True)
 def _project_paths(monkeypatch, uci_dir):
-    """Tests run from anywhere but read the project's sweeps/ and data/."""
-    monkeypatch.setenv("SWEEPLAB_SWEEPS_DIR", str(ROOT / "sweeps"))
+    """Tests run from anywhere but read the project's data/, and no sweeps/ of the working directory's: a name
+    finds a built-in sweep."""
+    monkeypatch.setenv("SWEEPLAB_SWEEPS_DIR", str(ROOT / "tests" / "no-local-sweeps"))
     monkeypatch.setenv("SWEEPLAB_DATA_DIR", str(uci_dir.parent))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
 
@@ -56,7 +58,7 @@ def smoke_store(tmp_path_factory):
 
     uri = f"sqlite:///{tmp_path_factory.mktemp('smoke') / 'mlflow.db'}"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SWEEPLAB_SWEEPS_DIR", str(ROOT / "sweeps"))
+        patch.setenv("SWEEPLAB_SWEEPS_DIR", str(ROOT / "tests" / "no-local-sweeps"))
         patch.setenv("SWEEPLAB_DATA_DIR", str(ROOT / "data"))
         assert main(["sweep", "smoke", "--tracking-uri", uri]) == 0
     return uri

@@ -16,10 +16,13 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from sweeplab import data, space
+from sweeplab import data
+from sweeplab import config
 from sweeplab.cli import main
+from sweeplab.config.parse import TOP_LEVEL
 from sweeplab.errors import SweepLabError
-from tests.conftest import ROOT
+from sweeplab.files import read_yaml
+from tests.conftest import BUILT_IN_SWEEPS, ROOT
 from tests.test_optuna import reviews_csv
 
 CORPUS = Path(__file__).parent / "bad_inputs"
@@ -37,9 +40,10 @@ def refuse(argv, tmp_path):
 
 
 def filled(text: str, tmp_path) -> str:
-    sweeps = ROOT / "sweeps"
+    sweeps = BUILT_IN_SWEEPS
     cores = len(os.sched_getaffinity(0))
-    places = {"{dir}": CORPUS, "{sweeps}": sweeps, "{good_csv}": tmp_path / "reviews.csv",
+    places = {"{dir}": CORPUS, "{sweeps}": sweeps, "{local}": ROOT / "tests" / "no-local-sweeps",
+              "{good_csv}": tmp_path / "reviews.csv",
               "{cores}": cores, "{most_workers}": 2 * cores,
               "{known}": ", ".join(sorted(p.stem for p in sweeps.glob("*.yaml")))}
     for place, value in places.items():
@@ -78,7 +82,7 @@ def test_bad_options_are_refused_in_one_line(case, tmp_path):
 
 # --- fuzzing the parser -----------------------------------------------------------------------------------------
 
-KEYS = sorted(space.TOP_LEVEL | {"embedding_dim", "maxlen", "dropout", "learning_rate", "cell", "epochs", "low",
+KEYS = sorted(TOP_LEVEL | {"embedding_dim", "maxlen", "dropout", "learning_rate", "cell", "epochs", "low",
                                  "high", "log", "step", "percentile", "name", "path", "cnn", "rnn"})
 scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
            | st.text(max_size=12) | st.sampled_from(["cnn", "rnn", "optuna", "grid", "tpe", "yelp", "1e-3", "lstm"]))
@@ -98,7 +102,7 @@ VALID = {"name": "fuzz", "model": "cnn", "engine": "optuna", "trials": 3,
 def parses_or_refuses_in_one_line(raw) -> None:
     """The parser's contract: a Sweep, or a SweepLabError of one line that names the file."""
     try:
-        sweep = space.parse(raw, "fuzz.yaml")
+        sweep = config.parse_sweep(raw, "fuzz.yaml")
     except SweepLabError as exc:
         message = str(exc)
         assert message.startswith("fuzz.yaml: ") and "\n" not in message, message
@@ -129,7 +133,7 @@ def test_fuzzed_yaml_text_is_read_or_refused_in_one_line(tmp_path_factory, text)
     path = tmp_path_factory.mktemp("fuzz") / "fuzz.yaml"
     path.write_text(text, encoding="utf-8")
     try:
-        raw = space.read_yaml(path, "sweep settings")
+        raw = read_yaml(path, "sweep settings")
     except SweepLabError as exc:
         assert str(exc).startswith(f"{path}: ") and "\n" not in str(exc)
         return
@@ -192,12 +196,12 @@ FORMATS = {
     "tsv": _rows("\t") | _table("\t") | st.binary(max_size=120),
     "jsonl": _objects() | _as_bytes(st.lists(json_lines, max_size=30)) | st.binary(max_size=120),
 }
-SMOKE = space.load(str(ROOT / "sweeps" / "smoke.yaml"))
+SMOKE = config.load_sweep(str(BUILT_IN_SWEEPS / "smoke.yaml"))
 
 
 def loads_or_refuses_in_one_line(path) -> None:
     """The readers' contract: a dataset every sweep can split, or one line that names the file (or the sweep)."""
-    from sweeplab import sweep as runner
+    from sweeplab.search import runner
 
     try:
         dataset = data.load_file(path)

@@ -6,22 +6,24 @@ from scikeras.wrappers import KerasClassifier
 from sklearn.base import is_classifier
 from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_score
 
-from sweeplab import models, pipeline
-from sweeplab.classifier import KerasTextClassifier
-from sweeplab.vectorize import SequenceVectorizer
+from sweeplab.modeling import factories, registry
+from sweeplab.modeling.baseline import baseline
+from sweeplab.modeling import pipeline
+from sweeplab.modeling.classifier import KerasTextClassifier
+from sweeplab.modeling.vectorize import SequenceVectorizer
 
 FAST = {"epochs": 1, "batch_size": 16, "maxlen": 12, "embedding_dim": 8}
 
 
 def test_plain_scikeras_is_not_a_classifier_under_current_sklearn():
     # Why the fix exists; if this starts failing, scikeras was fixed upstream and the subclass can go.
-    assert not is_classifier(KerasClassifier(model=models.cnn))
+    assert not is_classifier(KerasClassifier(model=factories.cnn))
 
 
 def test_the_fix_restores_classifier_behaviour(tiny_texts):
     texts, labels = tiny_texts
     pipe = pipeline.build("cnn", FAST, seed=0)
-    assert is_classifier(KerasTextClassifier(model=models.cnn)) and is_classifier(pipe)
+    assert is_classifier(KerasTextClassifier(model=factories.cnn)) and is_classifier(pipe)
     assert isinstance(check_cv(4, labels, classifier=is_classifier(pipe)), StratifiedKFold)
     auc = cross_val_score(pipe, texts, labels, cv=2, scoring="roc_auc")
     assert auc.shape == (2,) and np.all((0 <= auc) & (auc <= 1))
@@ -38,7 +40,7 @@ def test_embedding_is_sized_by_the_vectorizers_capacity_not_the_fold(tiny_texts)
     assert shapes == {40 + 2}
 
 
-@pytest.mark.parametrize("model", sorted(models.REGISTRY))
+@pytest.mark.parametrize("model", sorted(registry.REGISTRY))
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_every_factory_fits_binary_and_multiclass(model, n_classes, tiny_texts):
     texts, labels = tiny_texts
@@ -63,7 +65,7 @@ def test_sweep_parameters_reach_the_right_step():
 
 def test_baseline_is_bag_of_words_logistic_regression(tiny_texts):
     texts, labels = tiny_texts
-    assert models.baseline().fit(texts, labels).score(texts, labels) == 1.0
+    assert baseline().fit(texts, labels).score(texts, labels) == 1.0
 
 
 @pytest.mark.parametrize("cell, layer", [("lstm", "LSTM"), ("gru", "GRU"), ("simple_rnn", "SimpleRNN")])
@@ -116,7 +118,7 @@ def test_fit_again_rebuilds_when_the_shape_differs(tiny_texts):
 
 @pytest.mark.parametrize("model", ["cnn", "embedding_pool", "rnn"])
 def test_cutting_padding_to_the_models_margin_leaves_its_output_unchanged(model, tiny_texts):
-    from sweeplab.classifier import cut
+    from sweeplab.modeling.classifier import cut
 
     texts, labels = tiny_texts
     fitted = pipeline.build(model, {**FAST, "maxlen": 40, "epochs": 2}, seed=0).fit(texts, labels)
@@ -132,7 +134,7 @@ def test_cutting_padding_to_the_models_margin_leaves_its_output_unchanged(model,
 
 
 def test_training_batches_are_cut_to_their_longest_row(tiny_texts):
-    from sweeplab.classifier import trimmed_batches
+    from sweeplab.modeling.classifier import trimmed_batches
 
     X = np.zeros((6, 50), dtype=np.int32)
     for row, length in enumerate([3, 9, 2, 5, 1, 4]):

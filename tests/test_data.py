@@ -12,7 +12,7 @@ from sweeplab.errors import SweepLabError
 
 @pytest.mark.parametrize("source", ["yelp", "amazon", "imdb"])
 def test_each_source_has_1000_balanced_rows(source, uci_dir):
-    dataset = data.load(source, uci_dir)
+    dataset = data.load_source(source, uci_dir)
     assert len(dataset.texts) == 1000 and dataset.classes == [0, 1]
     assert dataset.integrity["class_counts"] == {"0": 500, "1": 500}
     assert dataset.integrity["sha256"] == data.SOURCES[source][1]
@@ -20,23 +20,23 @@ def test_each_source_has_1000_balanced_rows(source, uci_dir):
 
 
 def test_imdb_keeps_quotes_and_nel_characters_inside_sentences(uci_dir):
-    texts = data.load("imdb", uci_dir).texts
+    texts = data.load_source("imdb", uci_dir).texts
     assert sum("\x85" in t for t in texts) == 2  # U+0085 is not a line break here
     assert any(t.endswith('faux "masterpieces.') for t in texts)  # an unbalanced quote does not join lines
 
 
 def test_all_pools_the_three_sources(uci_dir):
-    pooled = data.load("all", uci_dir)
+    pooled = data.load_source("all", uci_dir)
     assert len(pooled.texts) == 3000 and pooled.integrity["class_counts"] == {"0": 1500, "1": 1500}
     assert {s: int((pooled.sources == s).sum()) for s in data.SOURCES} == {"yelp": 1000, "amazon": 1000, "imdb": 1000}
 
 
 def test_missing_and_tampered_files_say_how_to_fix(tmp_path, uci_dir):
     with pytest.raises(SweepLabError, match="not found: run 'make data'"):
-        data.load("yelp", tmp_path)
+        data.load_source("yelp", tmp_path)
     (tmp_path / "yelp_labelled.txt").write_bytes((uci_dir / "yelp_labelled.txt").read_bytes() + b"x\t1\n")
     with pytest.raises(SweepLabError, match="is not the published"):
-        data.load("yelp", tmp_path)
+        data.load_source("yelp", tmp_path)
 
 
 def test_user_csv_with_string_labels_and_three_classes(tmp_path):
@@ -170,7 +170,7 @@ def test_download_failure_explains_the_mirror(tmp_path):
 
 
 def test_holdout_split_is_stratified_and_fixed(uci_dir):
-    dataset = data.load("amazon", uci_dir)
+    dataset = data.load_source("amazon", uci_dir)
     X_train, X_test, y_train, y_test = data.holdout_split(dataset, 0.25, 1000)
     assert len(X_test) == 250 and np.bincount(y_test).tolist() == [125, 125]
     again = data.holdout_split(dataset, 0.25, 1000)

@@ -4,21 +4,22 @@ model does with them (width from the file, frozen unless trainable)."""
 import numpy as np
 import pytest
 
-from sweeplab import embeddings, pipeline
+from sweeplab.data import embeddings
+from sweeplab.modeling import pipeline
 from sweeplab.errors import SweepLabError
 
 
 def test_the_glove_subset_reads_whole(glove_file):
-    vectors = embeddings.load(glove_file)
+    vectors = embeddings.load_vectors(glove_file)
     assert vectors.width == 50 and len(vectors.index) == 21211 and vectors.matrix.dtype == np.float32
     assert embeddings.width(glove_file) == 50
-    assert embeddings.load(glove_file) is vectors  # read once per process
+    assert embeddings.load_vectors(glove_file) is vectors  # read once per process
 
 
 def test_the_matrix_follows_the_fitted_vocabulary(glove_file):
     vocabulary = {"the": 2, "zzqxv": 3, "good": 4, "awsome": 5}  # two words GloVe has, two it has not
     pretrained = embeddings.for_vocabulary(vocabulary, glove_file, trainable=False, seed=0)
-    vectors = embeddings.load(glove_file)
+    vectors = embeddings.load_vectors(glove_file)
     assert pretrained.matrix.shape == (6, 50) and pretrained.coverage == 0.5 and not pretrained.trainable
     np.testing.assert_array_equal(pretrained.matrix[2], vectors.matrix[vectors.index["the"]])
     assert not pretrained.matrix[0].any()  # padding
@@ -36,9 +37,9 @@ def test_a_broken_vectors_file_is_one_line(tmp_path, text, fragment):
     path = tmp_path / f"v{len(text)}.txt"
     path.write_text(text)
     with pytest.raises(SweepLabError, match=fragment):
-        embeddings.load(path)
+        embeddings.load_vectors(path)
     with pytest.raises(SweepLabError, match="embeddings file not found"):
-        embeddings.load(tmp_path / "missing.txt")
+        embeddings.load_vectors(tmp_path / "missing.txt")
 
 
 @pytest.mark.parametrize("trainable", [False, True])
@@ -50,7 +51,7 @@ def test_a_model_starts_from_the_vectors(glove_file, tiny_texts, trainable):
     layer = fitted.named_steps["clf"].model_.get_layer("embedding")
     assert layer.output_dim == 50 and layer.trainable == trainable  # the width is the file's, not embedding_dim
     row = fitted.named_steps["vectorize"].vocabulary_["great"]
-    vectors = embeddings.load(glove_file)
+    vectors = embeddings.load_vectors(glove_file)
     weights = layer.get_weights()[0]
     assert np.array_equal(weights[row], vectors.matrix[vectors.index["great"]]) != trainable
     coverage = pipeline.facts(fitted)["embedding_coverage"]

@@ -5,9 +5,9 @@ import textwrap
 import pytest
 import yaml
 
-from sweeplab import experiment
+from sweeplab.config import experiment
 from sweeplab.cli import main
-from sweeplab.data import SOURCES
+from sweeplab.data.sources import SOURCES
 from sweeplab.errors import SweepLabError
 
 YELP_SHA = SOURCES["yelp"][1]
@@ -37,7 +37,7 @@ def dump(tmp_path, mapping):
 
 
 def test_a_valid_file_loads_with_types_and_defaults(tmp_path):
-    exp = experiment.load(dump(tmp_path, valid(early_stopping={"patience": 2})))
+    exp = experiment.load_experiment(dump(tmp_path, valid(early_stopping={"patience": 2})))
     assert exp.model == "cnn" and exp.params["learning_rate"] == 0.001  # YAML 1.1 reads 1e-3 as a string
     assert exp.configuration()["epochs"] == 2 and exp.seed == 7 and exp.test_size == 0.25
     assert exp.early_stopping == {"patience": 2, "validation_split": 0.1}
@@ -63,7 +63,7 @@ def test_a_valid_file_loads_with_types_and_defaults(tmp_path):
 def test_each_mistake_is_one_line_naming_the_key(tmp_path, change, message):
     path = dump(tmp_path, valid(**change))
     with pytest.raises(SweepLabError, match="^" + str(path).replace(".", r"\.") + ": " + message.replace("(", r"\(")):
-        experiment.load(path)
+        experiment.load_experiment(path)
 
 
 @pytest.mark.parametrize("missing", experiment.REQUIRED)
@@ -71,20 +71,20 @@ def test_a_missing_key_is_named(tmp_path, missing):
     mapping = valid()
     del mapping[missing]
     with pytest.raises(SweepLabError, match=f": {missing}: missing$"):
-        experiment.load(dump(tmp_path, mapping))
+        experiment.load_experiment(dump(tmp_path, mapping))
 
 
 def test_files_that_are_not_experiments(tmp_path):
     with pytest.raises(SweepLabError, match="experiment settings file not found"):
-        experiment.load(tmp_path / "nope.yaml")
+        experiment.load_experiment(tmp_path / "nope.yaml")
     with pytest.raises(SweepLabError, match="invalid YAML at line 3"):
-        experiment.load(write(tmp_path, "model: cnn\nparams: [unclosed\n"))
+        experiment.load_experiment(write(tmp_path, "model: cnn\nparams: [unclosed\n"))
     with pytest.raises(SweepLabError, match="expected a mapping of experiment settings, got list"):
-        experiment.load(write(tmp_path, "- model\n- cnn\n"))
+        experiment.load_experiment(write(tmp_path, "- model\n- cnn\n"))
     with pytest.raises(SweepLabError, match="expected a mapping of experiment settings, got nothing"):
-        experiment.load(write(tmp_path, ""))
+        experiment.load_experiment(write(tmp_path, ""))
     with pytest.raises(SweepLabError, match="invalid YAML"):  # safe loading: no Python objects from YAML tags
-        experiment.load(write(tmp_path, "model: !!python/object/apply:os.system ['true']\n"))
+        experiment.load_experiment(write(tmp_path, "model: !!python/object/apply:os.system ['true']\n"))
 
 
 def test_retrain_refuses_a_bad_file_with_exit_2_before_touching_mlflow(tmp_path, capsys):

@@ -12,7 +12,7 @@ import yaml
 from mlflow import MlflowClient
 
 from sweeplab.cli import main
-from sweeplab.data import SOURCES
+from sweeplab.data.sources import SOURCES
 from sweeplab.tags import BEST, KIND
 from tests.conftest import ROOT, free_port
 
@@ -128,9 +128,9 @@ def test_the_served_model_answers_raw_text(retrained, serve, monkeypatch):
         headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=60) as response:
         served = json.load(response)["predictions"]
-    from sweeplab import textmodel
+    from sweeplab.modeling import textmodel
 
-    expected = textmodel.predict(textmodel.load(retrained["model"]), texts)
+    expected = textmodel.predict(textmodel.load_text_model(retrained["model"]), texts)
     assert [row["label"] for row in served] == list(expected["label"])
     np.testing.assert_allclose([row["probability"] for row in served], expected["probability"], atol=1e-5)
 

@@ -168,10 +168,11 @@ def test_a_file_that_is_not_a_store_is_refused_and_left_as_it_was(tmp_path):
 @pytest.mark.parametrize("name", ["../../../escaped", "/tmp/escaped", "x" * 300, "nul\x00name", "two\nlines", ".hidden",
                                   "-rf", "a/b"])
 def test_no_name_can_lead_a_write_outside_its_directory(tmp_path, name):
-    from sweeplab import experiment, space
+    from sweeplab.config import experiment
+    from sweeplab import config
 
     with pytest.raises(SweepLabError, match=r"^fuzz.yaml: name: "):
-        space.parse({"name": name, "model": "cnn"}, "fuzz.yaml")
+        config.parse_sweep({"name": name, "model": "cnn"}, "fuzz.yaml")
     with pytest.raises(SweepLabError, match=r"^experiment name: .*give the file's path with --out"):
         experiment.default_path({"name": name})
     path = tmp_path / "exp.yaml"
@@ -179,21 +180,21 @@ def test_no_name_can_lead_a_write_outside_its_directory(tmp_path, name):
                                     "data": {"source": "yelp", "sha256": "0" * 64}, "split": {"test_size": 0.25,
                                                                                           "seed": 0}}))
     with pytest.raises(SweepLabError, match=rf"^{path}: name: "):
-        experiment.load(path)
+        experiment.load_experiment(path)
 
 
 def test_glove_vectors_malformed_late_fail_when_the_sweep_is_read(tmp_path):
-    from sweeplab import space
+    from sweeplab import config
 
     vectors = tmp_path / "vectors.txt"
     vectors.write_text("good 0.1 0.2\nfilm 0.3 0.4\nbroken 0.5\n")
     sweep = tmp_path / "glove.yaml"
     sweep.write_text(f"model: embedding_pool\nembeddings: {{path: {vectors}}}\nspace: {{maxlen: 8}}\n")
     with pytest.raises(SweepLabError, match=rf"embeddings.path: {vectors}:3: expected a word and 2 numbers"):
-        space.load(str(sweep))
+        config.load_sweep(str(sweep))
     vectors.write_text("good 0.1 0.2\nfilm 0.3 nan\n")
     with pytest.raises(SweepLabError, match=rf"{vectors}:2: a vector has an infinite or NaN value"):
-        space.load(str(sweep))
+        config.load_sweep(str(sweep))
 
 
 def test_a_stop_signal_the_caller_ignores_stays_ignored(tmp_path):
@@ -219,7 +220,7 @@ def test_a_stop_signal_the_caller_ignores_stays_ignored(tmp_path):
 
 
 def test_ctrl_c_in_a_command_that_opens_no_run_says_no_more_than_that(monkeypatch, capsys):
-    from sweeplab import leaderboard
+    from sweeplab.results import leaderboard
     from sweeplab.cli import main
 
     def interrupted(*args, **kwargs):
@@ -235,15 +236,15 @@ def test_a_stop_between_a_trial_run_opening_and_its_training_leaves_nothing_runn
     """The window a stop signal hit in CI: the child run exists, its parameters are being written, and no trial
     result exists yet to close it with. The parent's close takes the run with it."""
     from sweeplab.cli import main
-    from sweeplab.tracking import DatasetRun
+    from sweeplab.tracking.trial_writer import TrialWriter
 
-    opened = DatasetRun._create_child
+    opened = TrialWriter._create_child
 
     def stopped_after_opening(self, *args, **kwargs):
         opened(self, *args, **kwargs)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(DatasetRun, "_create_child", stopped_after_opening)
+    monkeypatch.setattr(TrialWriter, "_create_child", stopped_after_opening)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     args = ["sweep", str(engine_sweep(tmp_path, engine)), "--data", str(reviews_csv(tmp_path)), "--tracking-uri", uri,
             *(["--storage", f"sqlite:///{tmp_path / 'optuna.db'}"] if engine == "optuna" else [])]

@@ -3,7 +3,7 @@
 import pytest
 from mlflow.exceptions import MlflowException
 
-from sweeplab.outbox import Outbox, PendingRun, TrackingUnavailable
+from sweeplab.tracking.outbox import Outbox, PendingRun, TrackingUnavailable
 
 
 class FlakyClient:

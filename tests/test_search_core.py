@@ -12,7 +12,7 @@ import pytest
 from mlflow import MlflowClient
 
 from sweeplab.cli import main
-from sweeplab.listener import Listener
+from sweeplab.search.listener import Listener
 from sweeplab.tags import KIND, NOTE, PARENT, REUSED_FROM, STATE, TRIAL_KEY
 from tests.test_optuna import reviews_csv, running_children
 
@@ -70,7 +70,7 @@ def test_random_trials_are_in_the_store_while_the_search_goes_on(tmp_path, monke
                 seen.append((run.info.status, run.data.tags[STATE], "fold_2_accuracy" in run.data.metrics,
                              [m.step for m in curve], run.info.run_name.startswith("cv ")))
 
-    from sweeplab import listener
+    from sweeplab.search import listener
 
     real = listener.Listeners.__init__
     monkeypatch.setattr(listener.Listeners, "__init__", lambda self, *ls: real(self, *ls, Peek()))

@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 
-from sweeplab import data, pipeline, space
-from sweeplab import sweep as runner
-from sweeplab.engines.base import SearchContext
-from sweeplab.engines.sklearn_search import SklearnEngine, pipeline_space
-from sweeplab.listener import Listener
-from sweeplab.metrics import METRICS
+from sweeplab import data
+from sweeplab.modeling import pipeline
+from sweeplab import config
+from sweeplab.search import runner
+from sweeplab.search.engines.base import SearchContext
+from sweeplab.search.engines.sklearn_search import SklearnEngine, pipeline_space
+from sweeplab.search.listener import Listener
+from sweeplab.modeling.metrics import METRICS
 
 SWEEP = {
     "name": "equivalence", "model": "cnn", "sources": ["yelp"], "trials": 3, "folds": 3, "seed": 3,
@@ -23,7 +25,7 @@ SWEEP = {
 
 
 def _split(sweep):
-    [split] = runner.prepare(sweep, [data.load("yelp")])
+    [split] = runner.prepare(sweep, [data.load_source("yelp")])
     return split.X_train[:480], split.y_train[:480], split
 
 
@@ -54,7 +56,7 @@ def _same(trials, results, sweep):
 
 @pytest.mark.integration
 def test_random_is_randomized_search_cv():
-    sweep = space.parse({**SWEEP, "engine": "random"}, "equivalence.yaml")
+    sweep = config.parse_sweep({**SWEEP, "engine": "random"}, "equivalence.yaml")
     X, y, split = _split(sweep)
     trials = _sweeplab(sweep, X, y, split)
     results = _scikit_learn(RandomizedSearchCV, sweep, X, y, n_iter=sweep.trials, random_state=sweep.seed)
@@ -64,7 +66,7 @@ def test_random_is_randomized_search_cv():
 @pytest.mark.integration
 def test_grid_is_grid_search_cv():
     grid = {**SWEEP, "engine": "grid", "space": {**SWEEP["space"], "learning_rate": 0.01, "kernel_size": 3}}
-    sweep = space.parse(grid, "equivalence.yaml")
+    sweep = config.parse_sweep(grid, "equivalence.yaml")
     X, y, split = _split(sweep)
     trials = _sweeplab(sweep, X, y, split)
     _same(trials, _scikit_learn(GridSearchCV, sweep, X, y), sweep)

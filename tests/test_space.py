@@ -5,10 +5,11 @@ import textwrap
 
 import pytest
 
-from sweeplab import models, space
+from sweeplab.modeling import registry
+from sweeplab import config
 from sweeplab.cli import main
 from sweeplab.errors import SweepLabError
-from tests.conftest import ROOT
+from tests.conftest import BUILT_IN_SWEEPS, ROOT
 
 VALID = """
 name: t
@@ -31,7 +32,7 @@ def write(tmp_path, text, name="sweep.yaml"):
 
 
 def test_cnn_grid_is_the_reference_search():
-    sweep = space.load("cnn_grid")
+    sweep = config.load_sweep("cnn_grid")
     assert (sweep.model, sweep.engine, sweep.trials, sweep.folds, sweep.seed) == ("cnn", "random", 5, 4, 1000)
     assert sweep.sources == ("yelp", "amazon", "imdb")
     assert sweep.test_size == 0.25
@@ -41,12 +42,12 @@ def test_cnn_grid_is_the_reference_search():
 
 
 def test_smoke_is_small():
-    sweep = space.load("smoke")
+    sweep = config.load_sweep("smoke")
     assert (sweep.trials, sweep.folds, sweep.fixed()["epochs"]) == (2, 2, 1)
 
 
 def test_valid_file_parses_ranges_and_fixed_values(tmp_path):
-    sweep = space.load(str(write(tmp_path, VALID)))
+    sweep = config.load_sweep(str(write(tmp_path, VALID)))
     lr = sweep.space["learning_rate"]
     assert (lr.low, lr.high, lr.log, lr.integer) == (1e-4, 1e-2, True, False)
     assert sweep.fixed()["maxlen"] == 20 and sweep.space["num_filters"].values == (8, 16)
@@ -54,7 +55,7 @@ def test_valid_file_parses_ranges_and_fixed_values(tmp_path):
 
 
 def test_name_defaults_to_file_stem(tmp_path):
-    sweep = space.load(str(write(tmp_path, VALID.replace("name: t\n", ""), name="mine.yaml")))
+    sweep = config.load_sweep(str(write(tmp_path, VALID.replace("name: t\n", ""), name="mine.yaml")))
     assert sweep.name == "mine"
 
 
@@ -84,7 +85,7 @@ def test_mistakes_are_one_line_naming_file_and_key(tmp_path, change, key, fragme
     assert old in VALID
     path = write(tmp_path, VALID.replace(old, new, 1))
     with pytest.raises(SweepLabError) as caught:
-        space.load(str(path))
+        config.load_sweep(str(path))
     message = str(caught.value)
     assert message.startswith(f"{path}: {key}: "), message
     assert fragment in message and "\n" not in message
@@ -99,20 +100,20 @@ def test_mistakes_are_one_line_naming_file_and_key(tmp_path, change, key, fragme
 def test_malformed_files(tmp_path, text, fragment):
     path = write(tmp_path, text)
     with pytest.raises(SweepLabError, match=fragment) as caught:
-        space.load(str(path))
+        config.load_sweep(str(path))
     assert str(caught.value).startswith(str(path)) and "\n" not in str(caught.value)
 
 
 def test_unknown_sweep_name_lists_the_known_ones():
     with pytest.raises(SweepLabError, match=r"no sweep named 'nope' .*known: .*cnn_grid"):
-        space.load("nope")
+        config.load_sweep("nope")
 
 
 def test_command_line_overrides_are_validated():
-    sweep = space.load("smoke").override(epochs=3, folds=3, sources=["imdb"], engine="grid")
+    sweep = config.load_sweep("smoke").override(epochs=3, folds=3, sources=["imdb"], engine="grid")
     assert (sweep.fixed()["epochs"], sweep.folds, sweep.sources, sweep.engine) == (3, 3, ("imdb",), "grid")
     with pytest.raises(SweepLabError, match=r"\(with command-line overrides\): trials: expected an integer from 1 to 1,000,000"):
-        space.load("smoke").override(trials=0)
+        config.load_sweep("smoke").override(trials=0)
 
 
 def test_bad_file_exits_2_before_anything_is_logged(tmp_path, capsys):
@@ -122,31 +123,31 @@ def test_bad_file_exits_2_before_anything_is_logged(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert err == [f"sweeplab: error: {path}: model: unknown model 'bert', expected one of "
-                   f"{', '.join(sorted(models.REGISTRY))}"]
+                   f"{', '.join(sorted(registry.REGISTRY))}"]
     assert not store.parent.exists()
 
 
 def test_distributions():
     import numpy as np
 
-    ints = space.Param("n", low=2, high=64, log=True, integer=True).distribution()
+    ints = config.Param("n", low=2, high=64, log=True, integer=True).distribution()
     draws = [ints.rvs(random_state=np.random.RandomState(i)) for i in range(200)]
     assert min(draws) >= 2 and max(draws) <= 64 and all(isinstance(d, int) for d in draws)
-    assert space.Param("n", low=8, high=32, step=8, integer=True).grid_values() == [8, 16, 24, 32]
-    assert space.Param("d", low=0.0, high=0.5, step=0.25).grid_values() == [0.0, 0.25, 0.5]
-    assert space.Param("d", low=0.0, high=0.5).grid_values() is None
-    lr = space.Param("lr", low=1e-4, high=1e-2, log=True).distribution()
+    assert config.Param("n", low=8, high=32, step=8, integer=True).grid_values() == [8, 16, 24, 32]
+    assert config.Param("d", low=0.0, high=0.5, step=0.25).grid_values() == [0.0, 0.25, 0.5]
+    assert config.Param("d", low=0.0, high=0.5).grid_values() is None
+    lr = config.Param("lr", low=1e-4, high=1e-2, log=True).distribution()
     assert all(1e-4 <= lr.rvs(random_state=i) <= 1e-2 for i in range(50))
 
 
 def test_yaml_1_1_exponent_strings_are_floats(tmp_path):
-    sweep = space.load(str(write(tmp_path, VALID.replace("1.0e-4", "1e-4"))))
+    sweep = config.load_sweep(str(write(tmp_path, VALID.replace("1.0e-4", "1e-4"))))
     assert sweep.space["learning_rate"].low == 1e-4
 
 
 def test_resolved_sweep_round_trips(tmp_path):
-    sweep = space.load(str(write(tmp_path, VALID)))
-    again = space.parse(sweep.to_dict(), "resolved")
+    sweep = config.load_sweep(str(write(tmp_path, VALID)))
+    again = config.parse_sweep(sweep.to_dict(), "resolved")
     assert again.space == sweep.space and again.sources == sweep.sources
 
 
@@ -158,29 +159,29 @@ def test_resolved_sweep_round_trips(tmp_path):
 def test_a_parameter_with_a_fixed_set_of_values_is_checked_against_it(tmp_path, spec, fragment):
     path = write(tmp_path, f"model: rnn\nspace:\n  {spec}\n")
     with pytest.raises(SweepLabError, match=fragment):
-        space.load(str(path))
-    assert space.load(str(write(tmp_path, "model: rnn\nspace:\n  cell: [lstm, gru, simple_rnn]\n"))).searched()
+        config.load_sweep(str(path))
+    assert config.load_sweep(str(write(tmp_path, "model: rnn\nspace:\n  cell: [lstm, gru, simple_rnn]\n"))).searched()
 
 
 def test_maxlen_from_a_percentile_of_the_data(tmp_path):
-    sweep = space.load(str(write(tmp_path, "model: cnn\nspace:\n  maxlen: {percentile: 95}\n")))
+    sweep = config.load_sweep(str(write(tmp_path, "model: cnn\nspace:\n  maxlen: {percentile: 95}\n")))
     assert sweep.fixed() == {"maxlen_percentile": 95.0} and "maxlen" not in sweep.space
-    searched = space.load(str(write(tmp_path, "model: rnn\nspace:\n  maxlen: {percentile: [90, 99]}\n")))
+    searched = config.load_sweep(str(write(tmp_path, "model: rnn\nspace:\n  maxlen: {percentile: [90, 99]}\n")))
     assert searched.searched()["maxlen_percentile"].values == (90.0, 99.0)
-    assert space.parse(searched.to_dict(), "round trip").space == searched.space
+    assert config.parse_sweep(searched.to_dict(), "round trip").space == searched.space
     for spec, fragment in [("{percentile: 0}", "a percentile must be a number in (0, 100], got 0"),
                            ("{percentile: 95, low: 3}", "a data-derived length takes only 'percentile: N'"),
                            ("{percentile: [90, x]}", "got 'x'")]:
         with pytest.raises(SweepLabError, match=r"space\.maxlen: .*" + re.escape(fragment)):
-            space.load(str(write(tmp_path, f"model: cnn\nspace:\n  maxlen: {spec}\n")))
+            config.load_sweep(str(write(tmp_path, f"model: cnn\nspace:\n  maxlen: {spec}\n")))
 
 
 def test_pretrained_embeddings_in_a_sweep_file(tmp_path, glove_file):
-    sweep = space.load(str(write(tmp_path, f"model: cnn\nembeddings: {{path: {glove_file}, trainable: [false, true]}}\n"
+    sweep = config.load_sweep(str(write(tmp_path, f"model: cnn\nembeddings: {{path: {glove_file}, trainable: [false, true]}}\n"
                                            "space:\n  num_filters: 8\n")))
     assert sweep.fixed()["embeddings"] == str(glove_file)
     assert sweep.searched()["embeddings_trainable"].values == (False, True)
-    assert space.parse(sweep.to_dict(), "round trip").space == sweep.space
+    assert config.parse_sweep(sweep.to_dict(), "round trip").space == sweep.space
     for text, key, fragment in [
         ("embeddings: {path: nope.txt}\n", "embeddings.path", "nope.txt: embeddings file not found"),
         (f"embeddings: {{path: {glove_file}, frozen: true}}\n", "embeddings.frozen", "unknown key"),
@@ -191,17 +192,17 @@ def test_pretrained_embeddings_in_a_sweep_file(tmp_path, glove_file):
     ]:
         path = write(tmp_path, "model: cnn\n" + text + ("" if "space:" in text else "space:\n  num_filters: 8\n"))
         with pytest.raises(SweepLabError, match=f"{key}: .*{re.escape(fragment)}"):
-            space.load(str(path))
+            config.load_sweep(str(path))
 
 
 def test_bow_dense_takes_bag_of_words_settings_not_sequence_ones(tmp_path):
-    sweep = space.load(str(write(tmp_path, "model: bow_dense\nspace:\n  mode: [binary, tfidf]\n  max_words: 2000\n")))
+    sweep = config.load_sweep(str(write(tmp_path, "model: bow_dense\nspace:\n  mode: [binary, tfidf]\n  max_words: 2000\n")))
     assert sweep.searched()["mode"].values == ("binary", "tfidf")
     for spec, key, fragment in [("mode: [bm25]", "space.mode", "expected one of binary, count, tfidf"),
                                 ("maxlen: 100", "space.maxlen", "model 'bow_dense' takes no such parameter"),
                                 ("embedding_dim: 8", "space.embedding_dim", "model .bow_dense. takes no such")]:
         with pytest.raises(SweepLabError, match=f"{key}: {fragment}"):
-            space.load(str(write(tmp_path, f"model: bow_dense\nspace:\n  {spec}\n")))
+            config.load_sweep(str(write(tmp_path, f"model: bow_dense\nspace:\n  {spec}\n")))
 
 
 FAMILIES = """\
@@ -215,13 +216,13 @@ space:
 
 
 def test_a_sweep_across_model_families(tmp_path):
-    sweep = space.load(str(write(tmp_path, FAMILIES)))
+    sweep = config.load_sweep(str(write(tmp_path, FAMILIES)))
     assert sweep.models == ("cnn", "rnn", "bow_dense") and sweep.model == "cnn|rnn|bow_dense"
     assert set(sweep.searched()) == {"learning_rate"}  # shared by every family
     assert set(sweep.searched("rnn")) == {"learning_rate", "cell"} and sweep.fixed("rnn")["units"] == 8
     assert sweep.fixed("cnn")["maxlen_percentile"] == 95.0 and "units" not in sweep.fixed("cnn")
     assert sweep.configuration({"model": "bow_dense", "learning_rate": 0.01})["mode"] == "tfidf"
-    again = space.parse(sweep.to_dict(), "round trip")
+    again = config.parse_sweep(sweep.to_dict(), "round trip")
     assert (again.space, again.families, again.model) == (sweep.space, sweep.families, sweep.model)
 
 
@@ -242,18 +243,18 @@ def test_a_sweep_across_model_families(tmp_path):
 def test_family_mistakes_are_one_line(tmp_path, old, new, key, fragment):
     assert old in FAMILIES
     with pytest.raises(SweepLabError, match=f": {re.escape(key)}: .*{re.escape(fragment)}"):
-        space.load(str(write(tmp_path, FAMILIES.replace(old, new))))
+        config.load_sweep(str(write(tmp_path, FAMILIES.replace(old, new))))
 
 
 def test_the_optuna_grid_sampler_cannot_search_families(tmp_path):
     with pytest.raises(SweepLabError, match="sampler: the grid sampler cannot search across model families"):
-        space.load(str(write(tmp_path, FAMILIES + "engine: optuna\nsampler: grid\n")))
+        config.load_sweep(str(write(tmp_path, FAMILIES + "engine: optuna\nsampler: grid\n")))
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "sweeps").glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sorted(BUILT_IN_SWEEPS.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_shipped_sweep_loads(path, monkeypatch):
     monkeypatch.chdir(ROOT)  # glove_cnn names data/glove/... relative to the project
-    sweep = space.load(str(path))
+    sweep = config.load_sweep(str(path))
     assert sweep.name == path.stem and sweep.description
 
 
@@ -262,23 +263,23 @@ def plugin(monkeypatch):
     """An installed package declaring `tiny_dense = tests.plugin_factories:tiny_dense` under sweeplab.models."""
     import importlib.metadata
 
-    point = importlib.metadata.EntryPoint("tiny_dense", "tests.plugin_factories:tiny_dense", models.ENTRY_POINTS)
+    point = importlib.metadata.EntryPoint("tiny_dense", "tests.plugin_factories:tiny_dense", registry.ENTRY_POINTS)
     monkeypatch.setattr(importlib.metadata, "entry_points",
-                        lambda group=None: [point] if group == models.ENTRY_POINTS else [])
-    monkeypatch.setattr(models, "_plugins", None)
+                        lambda group=None: [point] if group == registry.ENTRY_POINTS else [])
+    monkeypatch.setattr(registry, "_plugins", None)
     yield
-    models._plugins = None
+    registry._plugins = None
 
 
 def test_factories_come_from_the_registry_or_entry_points_only(plugin, tiny_texts):
-    from sweeplab import pipeline
+    from sweeplab.modeling import pipeline
 
-    sweep = space.parse({"name": "p", "model": "tiny_dense", "space": {"embedding_dim": [4, 8]}}, "p.yaml")
-    assert sweep.model == "tiny_dense" and "tiny_dense" not in models.REGISTRY
+    sweep = config.parse_sweep({"name": "p", "model": "tiny_dense", "space": {"embedding_dim": [4, 8]}}, "p.yaml")
+    assert sweep.model == "tiny_dense" and "tiny_dense" not in registry.REGISTRY
     X, y = tiny_texts
     assert pipeline.build("tiny_dense", {"epochs": 30, "maxlen": 8}, 0).fit(X, y).score(X, y) > 0.9
     with pytest.raises(SweepLabError, match=r"p.yaml: model: unknown model 'tests.plugin_factories:tiny_dense'"):
-        space.parse({"name": "p", "model": "tests.plugin_factories:tiny_dense", "space": {"embedding_dim": [4]}},
+        config.parse_sweep({"name": "p", "model": "tests.plugin_factories:tiny_dense", "space": {"embedding_dim": [4]}},
                     "p.yaml")
 
 
@@ -286,14 +287,14 @@ def test_a_plugin_registered_under_another_name_keeps_it_in_family_sweeps(monkey
     """The family of a proposal is the name the factory is registered under, not its function's __name__."""
     import importlib.metadata
 
-    from sweeplab import engines
+    from sweeplab.search import engines
 
-    point = importlib.metadata.EntryPoint("small_dense", "tests.plugin_factories:tiny_dense", models.ENTRY_POINTS)
+    point = importlib.metadata.EntryPoint("small_dense", "tests.plugin_factories:tiny_dense", registry.ENTRY_POINTS)
     monkeypatch.setattr(importlib.metadata, "entry_points",
-                        lambda group=None: [point] if group == models.ENTRY_POINTS else [])
-    monkeypatch.setattr(models, "_plugins", None)
+                        lambda group=None: [point] if group == registry.ENTRY_POINTS else [])
+    monkeypatch.setattr(registry, "_plugins", None)
     for engine in ("random", "grid"):
-        sweep = space.parse({"name": "p", "model": ["small_dense", "embedding_pool"], "engine": engine,
+        sweep = config.parse_sweep({"name": "p", "model": ["small_dense", "embedding_pool"], "engine": engine,
                              "trials": 4, "space": {"embedding_dim": [4, 8]}}, "p.yaml")
         assert {p["model"] for p in engines.get(engine).proposals(sweep)} == {"small_dense", "embedding_pool"}
 

@@ -5,7 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf  # a hard dependency: a broken import must fail these tests, not skip them
 
-from sweeplab import data, pipeline, textmodel, vectorize
+from sweeplab import data
+from sweeplab.modeling import pipeline
+from sweeplab.modeling import textmodel
+from sweeplab.modeling import vectorize
 from sweeplab.errors import SweepLabError
 
 TRICKY = [
@@ -16,7 +19,7 @@ TRICKY = [
 
 
 def test_the_tensorflow_tokenizer_matches_the_vectorizer_on_every_uci_sentence(uci_dir):
-    texts = [t for name in data.SOURCES for t in data.load(name, uci_dir).texts] + TRICKY
+    texts = [t for name in data.SOURCES for t in data.load_source(name, uci_dir).texts] + TRICKY
     tokens = textmodel.tokenize(tf.constant(texts)).to_list()
     mismatches = [(text, vectorize.tokenize(text), [w.decode() for w in got])
                   for text, got in zip(texts, tokens) if vectorize.tokenize(text) != [w.decode() for w in got]]
@@ -40,7 +43,7 @@ def test_the_raw_text_model_predicts_what_its_pipeline_predicts(tiny_texts, tmp_
     assert list(frame["label"]) == [["negative", "positive"][i] for i in expected.argmax(axis=1)]
 
     path = textmodel.save(model, tmp_path / "nested" / "model.keras")
-    again = textmodel.load(path)
+    again = textmodel.load_text_model(path)
     assert textmodel.classes_of(again) == ["negative", "positive"]
     np.testing.assert_allclose(textmodel.predict(again, unseen)["probability"], frame["probability"], atol=1e-6)
     assert textmodel.predict(again, []).empty
@@ -59,15 +62,15 @@ def test_loading_refuses_what_is_not_a_sweeplab_model(tmp_path):
     import keras
 
     with pytest.raises(SweepLabError, match="model file not found"):
-        textmodel.load(tmp_path / "missing.keras")
+        textmodel.load_text_model(tmp_path / "missing.keras")
     (tmp_path / "junk.keras").write_bytes(b"not a zip")
     with pytest.raises(SweepLabError, match="junk.keras: not a sweeplab .keras model"):
-        textmodel.load(tmp_path / "junk.keras")
+        textmodel.load_text_model(tmp_path / "junk.keras")
     inputs = keras.Input(shape=(3,))
     plain = keras.Model(inputs, keras.layers.Dense(1)(inputs))
     plain.save(tmp_path / "plain.keras")
     with pytest.raises(SweepLabError, match="not a sweeplab raw-text model"):
-        textmodel.load(tmp_path / "plain.keras")
+        textmodel.load_text_model(tmp_path / "plain.keras")
 
 
 @pytest.mark.parametrize("model, params", [

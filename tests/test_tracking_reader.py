@@ -6,7 +6,8 @@ import sqlite3
 import pytest
 
 from sweeplab.tags import KIND
-from sweeplab.tracking import SqliteRuns, Tracker
+from sweeplab.tracking.reader import SqliteRuns
+from sweeplab.tracking import Tracker
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from sklearn.dummy import DummyClassifier
 from sklearn.model_selection import StratifiedKFold, cross_validate
 from sklearn.pipeline import Pipeline
 
-from sweeplab.vectorize import SequenceVectorizer, tokenize
+from sweeplab.modeling.vectorize import SequenceVectorizer, tokenize
 
 
 def test_a_word_seen_only_in_a_validation_fold_is_out_of_vocabulary(tiny_texts):
@@ -73,7 +73,7 @@ def test_the_length_can_be_a_percentile_of_the_training_texts():
 
 
 def test_bag_of_words_columns_and_modes():
-    from sweeplab.vectorize import BagOfWordsVectorizer
+    from sweeplab.modeling.vectorize import BagOfWordsVectorizer
 
     texts = ["good good film", "bad film", "good"]
     fitted = BagOfWordsVectorizer(max_words=2, mode="count").fit(texts)
@@ -89,7 +89,7 @@ def test_bag_of_words_columns_and_modes():
 
 
 def test_vectorized_folds_are_kept_per_setting(tiny_texts):
-    from sweeplab.cv import VectorizedFolds
+    from sweeplab.search.folds import VectorizedFolds
 
     texts, labels = tiny_texts
     splits = list(StratifiedKFold(2, shuffle=True, random_state=0).split(texts, labels))

@@ -1,16 +1,30 @@
 """sweeplab: declarative hyperparameter sweeps for Keras text classifiers, tracked in MLflow.
 
-Where things are: data enters in ``data``; a sweep file becomes a ``space.Sweep``; ``engines`` propose
-configurations and the ``trainer`` cross-validates each (``cv``) over the ``pipeline`` (``vectorize`` + a ``models``
-factory), reusing identical finished ``trial``s; ``sweep`` refits and tests the winner; ``tracking`` writes it all
-to MLflow and ``leaderboard`` reads it back.
+The Python API (:mod:`sweeplab.api`) is here: ``sweeplab.sweep``, ``plan``, ``join``, ``leaderboard``, ``export``,
+``retrain``, ``load_model``, ``fetch_data``, ``open_stores``. Importing sweeplab imports none of it, and changes nothing in the
+process (no environment variable, warning filter or TensorFlow setting): that happens when work starts.
+
+Where things are: data enters in ``data/``; a sweep file becomes a ``config.Sweep``; ``search/`` runs it (engines
+propose configurations, the trainer cross-validates each over a ``modeling`` pipeline); ``tracking/`` writes it all to
+MLflow; ``results/`` reads it back (leaderboard, export); ``serving/`` turns a winner into a served model; ``cli/``
+is the command.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
-import os
+_API = ("sweep", "plan", "join", "leaderboard", "export", "retrain", "load_model", "fetch_data", "open_stores",
+        "sweep_names", "resolve_sweep", "SweepResult", "RetrainResult", "Model")
+__all__ = ["__version__", *_API]
 
-# TensorFlow's oneDNN kernels are cached per tensor shape, so a sweep that tries many shapes grows by about 1.3 MB
-# a trial (bench/scaling.py: +12 % RSS from trial 10 to 100), with no speed gained on models this small. It has
-# to be set before TensorFlow is imported; a user's own setting wins.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+def __getattr__(name: str):
+    # The API imports its layers on first use, so that `import sweeplab` stays instant and side-effect free.
+    if name in _API:
+        from sweeplab import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'sweeplab' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_API])

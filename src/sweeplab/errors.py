@@ -33,6 +33,25 @@ class SweepLabError(Exception):
         super().__init__("".join(c if c.isprintable() else repr(c)[1:-1] for c in text))
 
 
+class OptionError(SweepLabError):
+    """A bad option value. Python callers passed it as a keyword (``workers``), the command line as a flag
+    (``--workers``): the message names it in the caller's words. Each ``{}`` of ``template`` takes an option's name
+    in turn; the rest of the template is left as it is (user values in it may hold braces)."""
+
+    FLAGS = {"sources": "--source", "register": "--no-register"}  # where a flag is not the keyword with dashes
+
+    def __init__(self, template: str, *options: str):
+        self.template, self.options = template, options
+        super().__init__(self._fill(options))
+
+    def as_flags(self) -> str:
+        return str(SweepLabError(self._fill([self.FLAGS.get(o, f"--{o.replace('_', '-')}") for o in self.options])))
+
+    def _fill(self, names) -> str:
+        parts = self.template.split("{}", len(names))
+        return "".join(part + name for part, name in zip(parts, [*names, ""]))
+
+
 class _StopRequest(threading.Event):
     signum = signal.SIGINT  # which signal asked, for the exit status
 

@@ -1,0 +1,345 @@
+"""The Python API: everything the ``sweeplab`` command does, from a script or a notebook. The command line is a
+thin layer over these functions (:mod:`sweeplab.cli`).
+
+    import sweeplab
+
+    result = sweeplab.sweep("smoke", sources=["yelp"])       # runs it, logs every trial to MLflow
+    result.summary()                                         # one row per dataset: winner, scores, run ids
+    sweeplab.leaderboard(sweep="smoke")                       # every complete trial, read back from MLflow
+    experiment = sweeplab.export("smoke", source="yelp")     # the winner as an experiment file
+    model = sweeplab.retrain(experiment.path)                # one raw-text model, tested once, registered
+    sweeplab.load_model(model.path).predict(["great food"])  # labels and probabilities
+
+Process-wide settings (TensorFlow's logging, MLflow's, warning filters) are applied when work starts
+(:func:`sweeplab.runtime.configure`), never when sweeplab is imported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sweeplab import runtime
+from sweeplab.errors import OptionError, SweepLabError
+
+__all__ = ["sweep", "plan", "join", "leaderboard", "export", "retrain", "load_model", "fetch_data", "open_stores",
+           "sweep_names", "resolve_sweep", "SweepResult", "RetrainResult", "Model"]
+
+
+# --- sweeps -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What a sweep found: one :class:`~sweeplab.search.runner.DatasetResult` per dataset (the winning trial, its
+    test scores, the baseline, every trial, the MLflow run ids), and where the runs are."""
+
+    sweep: object  # the sweep that ran, overrides applied (a sweeplab.config.Sweep)
+    datasets: tuple
+    tracking_uri: str
+    experiment_id: str
+
+    def __getitem__(self, source: str):
+        for result in self.datasets:
+            if result.source == source:
+                return result
+        raise KeyError(source)
+
+    def summary(self):
+        """One row per dataset: the winner's CV and test scores in the sweep's metric, the baseline's, the lift,
+        the winner's parameters and run ids."""
+        import pandas as pd
+
+        return pd.DataFrame([{
+            "source": r.source, "metric": r.metric, "cv_mean": r.best.mean, "cv_std": r.best.std, "test": r.test_score,
+            "baseline_test": r.baseline.test_score, "lift": r.test_score - r.baseline.test_score,
+            "params": r.best.params, "trials": len(r.trials), "run_id": r.run_id, "winner_run_id": r.winner_run_id,
+        } for r in self.datasets])
+
+
+def resolve_sweep(space):
+    """A :class:`~sweeplab.config.Sweep` from a sweep's name (local ``sweeps/`` first, then the built-in ones), a
+    YAML file's path, a mapping shaped like a sweep file, or a ``Sweep`` (returned as it is)."""
+    from sweeplab import config
+
+    if isinstance(space, config.Sweep):
+        return space
+    if isinstance(space, dict):
+        return config.parse_sweep({"name": "notebook", **space}, "sweep mapping")
+    if isinstance(space, (str, Path)):
+        return config.load_sweep(str(space))
+    raise SweepLabError(f"space: expected a sweep name, a YAML path, a mapping or a Sweep, got {type(space).__name__}")
+
+
+def sweep_names() -> dict:
+    """Every sweep that a name finds: name -> its file (a local one shadows the built-in of the same name)."""
+    from sweeplab import config
+
+    return config.sweep_files()
+
+
+def sweep(space, *, sources=None, data=None, text_col: str = "text", label_col: str = "label", engine=None,
+          trials=None, folds=None, epochs=None, seed=None, tracking_uri=None, storage=None, fresh: bool = False,
+          workers: int = 1, heartbeat: int = 30, progress="auto") -> SweepResult:
+    """Run a sweep on its sources (or ``sources``, or the user file ``data``) and log every trial to MLflow.
+
+    Keyword arguments override the sweep file as the command's options do; ``fresh`` trains every trial even
+    when the store has an identical finished one. ``progress``: ``"auto"`` (a progress bar in a notebook, lines
+    on stderr elsewhere), ``"lines"``, ``"bar"``, ``None`` (silent) or a :class:`~sweeplab.search.listener.
+    Listener` with a ``say`` and a ``start`` method.
+    """
+    from sweeplab.search import runner
+
+    runtime.configure(workers)
+    prepared = _prepare(space, sources, data, text_col, label_col, engine, trials, folds, epochs, seed,
+                        tracking_uri, storage, fresh, workers, heartbeat, progress)
+    the_sweep, splits, tracker, chosen, shown = prepared
+    tracker.check()
+    chosen.check()
+    results = runner.run(the_sweep, splits, tracker, shown, chosen, worker_args=["--tracking-uri", tracker.uri],
+                         fresh=fresh)
+    return SweepResult(the_sweep, tuple(results), tracker.uri, tracker.experiment_id(the_sweep.name))
+
+
+def plan(space, *, sources=None, data=None, text_col: str = "text", label_col: str = "label", engine=None,
+         trials=None, folds=None, epochs=None, seed=None, tracking_uri=None, storage=None, fresh: bool = False,
+         workers: int = 1, heartbeat: int = 30) -> list:
+    """What :func:`sweep` with the same arguments would do (:class:`~sweeplab.search.runner.Plan` per dataset:
+    trials to train, trials the store has, an estimate of the time); trains, logs and creates nothing."""
+    from sweeplab.search import runner
+
+    the_sweep, splits, tracker, chosen, _ = _prepare(space, sources, data, text_col, label_col, engine, trials,
+                                                     folds, epochs, seed, tracking_uri, storage, fresh, workers,
+                                                     heartbeat, None)
+    return runner.plan(the_sweep, splits, tracker, chosen, fresh)
+
+
+def _prepare(space, sources, data_path, text_col, label_col, engine, trials, folds, epochs, seed, tracking_uri,
+             storage, fresh, workers, heartbeat, progress):
+    from sweeplab.search import engines, runner
+    from sweeplab.tracking import Tracker
+
+    if data_path is not None and sources:
+        raise OptionError("{} and {} both given: use one", "data", "sources")
+    if data_path is None and (text_col, label_col) != ("text", "label"):
+        raise OptionError("{} and {} apply to {} only", "text_col", "label_col", "data")
+    the_sweep = resolve_sweep(space).override(engine=engine, trials=trials, folds=folds, epochs=epochs, seed=seed,
+                                              sources=sources)
+    _check_engine_options(the_sweep, storage, workers, heartbeat)
+    shown = _progress(progress, the_sweep.metric)
+    datasets = runner.load_datasets(the_sweep, data_path, text_col, label_col)
+    splits = runner.prepare(the_sweep, datasets)
+    for note in (note for dataset in datasets for note in dataset.notes):
+        shown.say(f"sweeplab: note: {note}")
+    tracker = Tracker(tracking_uri)
+    chosen = engines.get(the_sweep.engine, storage=storage, fresh=fresh, workers=workers, heartbeat=heartbeat,
+                         local_dir=tracker.local_dir())
+    return the_sweep, splits, tracker, chosen, shown
+
+
+def _check_engine_options(the_sweep, storage, workers: int, heartbeat: int) -> None:
+    if the_sweep.engine != "optuna":
+        given = (["storage"] if storage else []) + (["workers"] if workers != 1 else [])
+        if given:
+            raise OptionError(", ".join("{}" for _ in given) + f" need engine optuna (this sweep uses "
+                              f"{the_sweep.engine})", *given)
+    if workers < 1 or heartbeat < 1:
+        raise OptionError("{} and {} must be at least 1", "workers", "heartbeat")
+    most = 2 * runtime.cores()
+    if workers > most:
+        raise OptionError(f"{{}} {workers}: at most {most} here (2 per core, {runtime.cores()} cores; more only wait "
+                          "for a core); add machines with 'sweeplab worker' instead", "workers")
+
+
+def _progress(progress, metric: str, prefix: str = ""):
+    from sweeplab.search import progress as shown
+
+    if progress == "auto":
+        progress = "bar" if shown.in_notebook() else "lines"
+    if progress == "lines":
+        return shown.Progress(prefix=prefix, metric=metric)
+    if progress == "bar":
+        return shown.BarProgress(prefix=prefix, metric=metric)
+    if progress is None:
+        return shown.Silent()
+    if isinstance(progress, str):
+        raise SweepLabError(f"progress: expected 'auto', 'lines', 'bar', None or a listener, got {progress!r}")
+    return progress
+
+
+def join(space: str, storage: str, *, dataset=None, tracking_uri=None, heartbeat: int = 30, worker_index: int = 1,
+         workers: int = 2, progress="lines") -> None:
+    """Work on the studies of an optuna sweep another process started (``sweeplab worker``): run queued trials
+    and log them under the same parent runs."""
+    from sweeplab import config, data
+    from sweeplab.search import runner
+    from sweeplab.search.engines.optuna_search import OptunaEngine
+    from sweeplab.tracking import Tracker
+
+    runtime.configure(workers)
+    name = config.load_sweep(space).name if str(space).endswith((".yaml", ".yml")) else space
+    engine = OptunaEngine(storage=storage, heartbeat=heartbeat, workers=workers, worker_index=worker_index)
+    engine.check()
+    studies = engine.joinable(name, dataset)
+    if not studies:
+        raise SweepLabError(f"no study of sweep '{name}' in {storage}: start it with 'sweeplab sweep'")
+    tracker = Tracker(tracking_uri)
+    tracker.check()
+    for resolved, reference in studies:
+        the_sweep = config.parse_sweep(resolved, f"study of {name}")
+        split = runner.prepare(the_sweep, [data.load_reference(reference)])[0]
+        runner.join(engine, the_sweep, split, tracker,
+                    _progress(progress, the_sweep.metric, prefix=f"(worker {worker_index}) "))
+
+
+# --- results ------------------------------------------------------------------------------------------------------
+
+
+def leaderboard(sweep=None, source=None, *, metric=None, top=None, pivot: bool = False, tracking_uri=None):
+    """The complete trials of the latest finished search of each (sweep, source), best first, as a DataFrame:
+    ``top`` per (sweep, source) (all by default); with ``pivot``, one row per configuration and a column group per
+    source (CV mean, std, rank in that source)."""
+    from sweeplab.results import leaderboard as board
+    from sweeplab.tracking import Tracker
+
+    runtime.configure()
+    if top is not None and top < 1:
+        raise OptionError(f"{{}} must be at least 1, got {top}", "top")
+    frame = board.collect(Tracker(tracking_uri), sweep=sweep, source=source, metric=metric)
+    return board.pivot(frame, top) if pivot else board.rank(frame, top or len(frame) or 1)
+
+
+def export(sweep: str, source: str, *, rank: int = 1, family=None, out=None, tracking_uri=None):
+    """Write the trial ranked ``rank`` of ``sweep`` on ``source`` (among ``family``'s trials only, in a sweep
+    across model families) to an experiment file (``out``, by default ``experiments/<sweep>-<source>.yaml``);
+    returns it read back, as :func:`sweeplab.config.load_experiment` reads it."""
+    from sweeplab.config import experiment
+    from sweeplab.results.export import export as exported
+    from sweeplab.tracking import Tracker
+
+    runtime.configure()
+    if out is not None:
+        experiment.check_destination(out)  # before reading the store: a mistyped out costs nothing
+    tracker = Tracker(tracking_uri)
+    if not tracker.has_store():
+        raise SweepLabError(f"no MLflow store at {tracker.uri}: run a sweep first")
+    mapping = exported(tracker, sweep, source, rank, family)
+    path = experiment.write(mapping, out or experiment.default_path(mapping))
+    return experiment.load_experiment(path)
+
+
+@dataclass(frozen=True)
+class RetrainResult:
+    """A retrained raw-text model: where it was saved, its MLflow run, its registered version (None when not
+    registered) and the retrain itself (:class:`~sweeplab.serving.retrain.Retrained`: the held-out evaluation,
+    the learning history, the rows used)."""
+
+    path: Path
+    run_id: str
+    registered_version: str | None
+    tracking_uri: str
+    retrained: object = field(repr=False)
+
+
+def retrain(experiment, *, all_data: bool = False, early_stopping=None, out=None, register: bool = True,
+            tracking_uri=None) -> RetrainResult:
+    """Train an experiment file's configuration into one raw-text Keras model on its training split (``all_data``:
+    train + test), test it once, save it (``out``, by default ``models/<name>.keras``), log it to MLflow and
+    register it under the experiment's name. ``early_stopping``: a patience in epochs."""
+    from sweeplab import files
+    from sweeplab.config import experiment as experiments
+    from sweeplab.modeling import textmodel
+    from sweeplab.serving import pyfunc
+    from sweeplab.serving import retrain as retraining
+    from sweeplab.tracking import Tracker
+
+    runtime.configure()
+    exp = experiment if isinstance(experiment, experiments.Experiment) else experiments.load_experiment(experiment)
+    if early_stopping is not None and early_stopping < 1:
+        raise OptionError(f"{{}} must be at least 1, got {early_stopping}", "early_stopping")
+    path = Path(out or Path("models") / f"{exp.name}.keras")
+    files.check_destination(path, "Keras model file", (".keras",))
+    dataset = exp.load_dataset()  # refuse a changed dataset before training anything
+    stopping = None
+    if early_stopping is not None:
+        stopping = {**experiments.EARLY_STOPPING, **(exp.early_stopping or {}), "patience": early_stopping}
+    tracker = Tracker(tracking_uri)
+    result = retraining.retrain(exp, dataset, all_data=all_data, early_stopping=stopping)
+    textmodel.save(result.model, path)
+    with tracker.retrain_run(exp) as run:
+        run.log_retrained(result)
+        examples = [str(t) for t in dataset.texts[:3]]
+        info = pyfunc.log_model(run, path, result.model, examples, exp.name if register else None)
+    return RetrainResult(path, run.run_id, info.registered_model_version, tracker.uri, result)
+
+
+class Model:
+    """A retrained model, from its .keras file or from MLflow (``models:/NAME/VERSION``, ``runs:/RUN_ID/model``)."""
+
+    def __init__(self, predict):
+        self._predict = predict
+
+    def predict(self, texts) -> "object":
+        """A DataFrame with one row per text: ``label``, ``probability`` and ``p_<class>`` for every class."""
+        if isinstance(texts, str):
+            texts = [texts]
+        return self._predict([str(text) for text in texts])
+
+
+def load_model(model, *, tracking_uri=None) -> Model:
+    """The model a .keras file from :func:`retrain` holds, or an MLflow model URI points to."""
+    runtime.configure()
+    if str(model).endswith(".keras") or Path(model).is_file():
+        from sweeplab.modeling import textmodel
+
+        keras_model = textmodel.load_text_model(model)
+        return Model(lambda texts: textmodel.predict(keras_model, texts))
+    import mlflow
+    import pandas as pd
+
+    from sweeplab.tracking.store import resolve_uri, using_uri
+
+    try:
+        with using_uri(resolve_uri(tracking_uri)):
+            pyfunc = mlflow.pyfunc.load_model(str(model))
+    except Exception as exc:  # MLflow raises several types for a URI it cannot resolve
+        raise SweepLabError(f"{model}: cannot load as an MLflow model ({str(exc).splitlines()[0][:200]})") from None
+    return Model(lambda texts: pyfunc.predict(pd.DataFrame({"text": texts})).reset_index(drop=True))
+
+
+# --- stores and data ---
+
+
+def open_stores(tracking_uri=None, storage=None) -> dict:
+    """Create (or migrate, or check) the MLflow store, and the Optuna storage when given, now: safely while other
+    sweeps start, one process at a time. Their URLs, as ``tracking_uri`` and ``storage``."""
+    from sweeplab.tracking import Tracker
+
+    runtime.configure()
+    tracker = Tracker(tracking_uri)
+    tracker.client  # noqa: B018 (opening the store creates or migrates it, under the creation lock)
+    ready = {"tracking_uri": tracker.uri}
+    if storage:
+        from sweeplab.search.engines.optuna_search import OptunaEngine
+
+        engine = OptunaEngine(storage=storage)
+        engine.check()
+        ready["storage"] = engine.storage_url()
+    return ready
+
+
+# --- data ---------------------------------------------------------------------------------------------------------
+
+
+def fetch_data(mirror=None, glove_mirror=None) -> dict:
+    """Fetch and verify the UCI files (from ``mirror``, a directory holding them, or the published archive), and
+    the GloVe vectors when ``glove_mirror`` names a directory holding them; returns each source's integrity
+    record (rows, class counts, sha256), and ``glove`` the vectors' path when there."""
+    from sweeplab import data
+
+    directory = data.default_data_dir()
+    data.fetch(directory, mirror=mirror)
+    found = {name: data.load_source(name, directory).integrity for name in data.SOURCES}
+    if glove_mirror:
+        found["glove"] = data.fetch_glove(glove_mirror)
+    return found

@@ -1,0 +1,27 @@
+"""``sweeplab leaderboard`` and ``sweeplab export``."""
+
+from __future__ import annotations
+
+from sweeplab import api
+
+
+def cmd_leaderboard(args) -> int:
+    from sweeplab.results import leaderboard
+
+    frame = api.leaderboard(args.sweep, args.source, metric=args.metric, top=args.top if args.pivot else args.top or 5,
+                            pivot=args.pivot, tracking_uri=args.tracking_uri)
+    print(leaderboard.render(frame, args.format, pivoted=args.pivot))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from sweeplab.search.progress import format_params
+
+    exp = api.export(args.sweep, args.source, rank=args.rank, family=args.family, out=args.out,
+                     tracking_uri=args.tracking_uri)
+    origin, metric = exp.origin, exp.origin["metric"]
+    print(f"wrote {exp.path}: {exp.model} ({format_params({**exp.params, **exp.fit})})")
+    print(f"  rank {origin['rank']} of sweep '{args.sweep}' on {args.source}: cv {metric} "
+          f"{origin[f'cv_{metric}_mean']:.3f} ± {origin[f'cv_{metric}_std']:.3f} (run {origin['run_id']})")
+    print(f"  retrain it with: sweeplab retrain {exp.path}")
+    return 0

@@ -1,0 +1,81 @@
+"""``sweeplab sweep`` (and its ``--dry-run``), ``sweeplab worker``, ``sweeplab list`` and ``sweeplab show``."""
+
+from __future__ import annotations
+
+from sweeplab import api
+from sweeplab.advice import command
+
+
+def cmd_sweep(args) -> int:
+    options = dict(sources=args.source, data=args.data, text_col=args.text_col, label_col=args.label_col,
+                   engine=args.engine, trials=args.trials, folds=args.folds, epochs=args.epochs, seed=args.seed,
+                   tracking_uri=args.tracking_uri, storage=args.storage, fresh=args.fresh, workers=args.workers,
+                   heartbeat=args.heartbeat)
+    if args.dry_run:
+        sweep = api.resolve_sweep(args.space)
+        _print_plans(sweep.override(engine=args.engine), api.plan(args.space, **options))
+        return 0
+    result = api.sweep(args.space, **options, progress="lines")
+    sweep = result.sweep
+    print(f"{sweep.metric}:\n{'source':<10} {'best cv':>15} {'test':>6} {'bow test':>8} {'lift':>7}")
+    for r in result.datasets:
+        print(f"{r.source:<10} {r.best.mean:>7.3f} ± {r.best.std:.3f} {r.test_score:>6.3f} "
+              f"{r.baseline.test_score:>8.3f} {r.test_score - r.baseline.test_score:>+7.3f}")
+    from sweeplab.tracking import ui_url
+
+    server = result.tracking_uri if result.tracking_uri.startswith(("http://", "https://")) else None
+    page = ui_url(server or "http://127.0.0.1:5000", result.experiment_id, sweep.metric)
+    ui = command("make ui", f"mlflow ui --backend-store-uri {result.tracking_uri}")
+    print(f"logged to {result.tracking_uri} (experiment '{sweep.name}'); compare with 'sweeplab leaderboard', or "
+          + (f"open {page}" if server else f"run '{ui}' and open {page}"))
+    return 0
+
+
+def _print_plans(sweep, plans) -> None:
+    from sweeplab.search.progress import duration
+
+    for plan in plans:
+        trials = f"{plan.planned} trials" if plan.known else f"a budget of {plan.planned} trials"
+        to_train = plan.planned - plan.reused - plan.finished_before
+        print(f"== {sweep.name} on {plan.dataset} (dry run: nothing trains, nothing is logged): {trials} x "
+              f"{plan.folds} folds x up to {plan.epochs} epochs ({sweep.engine})")
+        done = [f"{plan.reused} finished in the store (reused, not trained)"] if plan.known else []
+        done += [f"{plan.finished_before} finished in the study"] if plan.finished_before else []
+        print(f"   {', '.join(done) or 'nothing finished yet'}; {max(to_train, 0)} to train")
+        if plan.estimate_s is None:
+            print(f"   no finished trial of {sweep.model} on this dataset in the store to estimate the time from")
+        elif to_train > 0:
+            print(f"   about {duration(plan.estimate_s)} of fitting, going by {plan.basis} finished trial"
+                  f"{'s' if plan.basis != 1 else ''} of the same model on this dataset"
+                  + ("" if plan.known else " (pruning may cut it short)"))
+
+
+def cmd_worker(args) -> int:
+    api.join(args.space, args.storage, dataset=args.dataset, tracking_uri=args.tracking_uri,
+             heartbeat=args.heartbeat, worker_index=args.worker_index, workers=args.workers)
+    return 0
+
+
+def cmd_list(args) -> int:
+    from sweeplab import config
+
+    built_in = config.built_in_dir().resolve()
+    for name, path in api.sweep_names().items():
+        where = "built-in" if path.resolve().parent == built_in else str(path)
+        try:
+            sweep = config.load_sweep(str(path))
+            what = f"{sweep.model} via {sweep.engine}, {sweep.trials} trial{'s' * (sweep.trials != 1)} x {sweep.folds} folds"
+            about = sweep.description.strip().splitlines()[0] if sweep.description.strip() else ""
+        except Exception as exc:  # one broken local file should not hide the others
+            what, about = "cannot be read", str(exc)
+        print(f"{name:<16} {what:<52} {where}" + (f"\n{'':<16} {about}" if about else ""))
+    return 0
+
+
+def cmd_show(args) -> int:
+    import yaml
+
+    sweep = api.resolve_sweep(args.space)
+    print(f"# {sweep.path}: the sweep as it runs, defaults filled in")
+    print(yaml.safe_dump(sweep.to_dict(), sort_keys=False, allow_unicode=True), end="")
+    return 0

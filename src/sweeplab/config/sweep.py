@@ -1,0 +1,185 @@
+"""A sweep as data: its settings and its parameters (fixed, a choice, or a range), per model family."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+
+
+@dataclass(frozen=True)
+class Param:
+    """One searchable parameter: a choice among ``values``, or a ``low``..``high`` range."""
+
+    name: str
+    values: tuple = ()
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    log: bool = False
+    integer: bool = False
+
+    @property
+    def is_fixed(self) -> bool:
+        return len(self.values) == 1
+
+    def grid_values(self) -> list | None:
+        """Every value, when there are finitely many; None for a continuous range."""
+        if self.values:
+            return list(self.values)
+        if self.integer:
+            return list(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
+        if self.step:
+            count = int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
+            return [round(self.low + i * self.step, 12) for i in range(count)]
+        return None
+
+    def distribution(self):
+        """What RandomizedSearchCV samples from: a list, or a scipy-style distribution with ``rvs``."""
+        from scipy import stats
+
+        if self.values or (self.step and not self.log):
+            return self.grid_values()
+        if self.integer:
+            return _LogInt(self.low, self.high) if self.log else stats.randint(int(self.low), int(self.high) + 1)
+        if self.log:
+            return stats.loguniform(self.low, self.high)
+        return stats.uniform(self.low, self.high - self.low)
+
+    def suggest(self, trial, key: str | None = None):
+        """Ask an Optuna trial for this parameter's value, under ``key`` (default: its name) in the study."""
+        key = key or self.name
+        if self.values:
+            return trial.suggest_categorical(key, list(self.values))
+        if self.integer:
+            return trial.suggest_int(key, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
+        return trial.suggest_float(key, self.low, self.high, step=self.step, log=self.log)
+
+    def largest(self):
+        return max(self.values) if self.values else self.high
+
+    def to_yaml(self):
+        if self.values:
+            return self.values[0] if self.is_fixed else list(self.values)
+        spec = {"low": self.low, "high": self.high}
+        if self.step:
+            spec["step"] = self.step
+        if self.log:
+            spec["log"] = True
+        return spec
+
+
+
+class _LogInt:
+    """Integers drawn log-uniformly from [low, high] (scipy has no such discrete distribution)."""
+
+    def __init__(self, low, high):
+        self.low, self.high = int(low), int(high)
+
+    def rvs(self, random_state=None):
+        from scipy import stats
+
+        value = stats.loguniform(self.low, self.high + 1).rvs(random_state=random_state)
+        return min(int(value), self.high)
+
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str
+    path: str
+    model: str
+    engine: str
+    sources: tuple
+    trials: int
+    folds: int
+    test_size: float
+    seed: int
+    space: dict = field(default_factory=dict)
+    description: str = ""
+    sampler: dict = field(default_factory=lambda: {"name": "tpe"})
+    pruner: dict = field(default_factory=lambda: {"name": "median"})
+    timeout: float | None = None
+    metric: str = "accuracy"  # what trials are ranked and pruned by, and the refit is tested with
+    # A sweep across model families: family name -> its own parameters (``space`` holds the shared ones), and
+    # ``model`` reads "cnn|rnn|...". A trial's configuration then names its family under "model".
+    families: dict = field(default_factory=dict)
+
+    @property
+    def models(self) -> tuple:
+        return tuple(self.families) or (self.model,)
+
+    def model_of(self, configuration: dict) -> str:
+        """The model factory a configuration of this sweep is for."""
+        return configuration["model"] if self.families else self.model
+
+    def fixed(self, model: str | None = None) -> dict:
+        """The fixed parameters every trial shares, plus those of ``model``'s family."""
+        params = {**self.space, **self.families.get(model, {})}
+        return {name: p.values[0] for name, p in params.items() if p.is_fixed}
+
+    def searched(self, model: str | None = None) -> dict:
+        """The searched parameters every trial shares, plus those of ``model``'s family."""
+        params = {**self.space, **self.families.get(model, {})}
+        return {name: p for name, p in params.items() if not p.is_fixed}
+
+    def configuration(self, chosen: dict) -> dict:
+        """A whole configuration: the fixed values plus those an engine chose (the family under "model")."""
+        return {**self.fixed(chosen.get("model")), **chosen}
+
+    def suggest(self, trial) -> dict:
+        """An Optuna trial's choices: the family first, then the parameters that exist for it.
+
+        A family's own parameters are named ``<family>.<name>`` in the study, so that two families may give the
+        same parameter different ranges; :meth:`chosen_from` reads them back.
+        """
+        chosen = {}
+        if self.families:
+            chosen["model"] = trial.suggest_categorical("model", list(self.families))
+        family = self.families.get(chosen.get("model"), {})
+        for name, param in self.searched(chosen.get("model")).items():
+            chosen[name] = param.suggest(trial, f"{chosen['model']}.{name}" if name in family else name)
+        return chosen
+
+    @staticmethod
+    def chosen_from(study_params: dict) -> dict:
+        """The sweep's names for what :meth:`suggest` chose."""
+        return {key.split(".", 1)[-1]: value for key, value in study_params.items()}
+
+    def max_epochs(self) -> int:
+        from sweeplab.modeling.pipeline import FIT_DEFAULTS
+
+        epochs = self.space.get("epochs")
+        return int(epochs.largest()) if epochs else FIT_DEFAULTS["epochs"]
+
+    def override(self, **changes) -> "Sweep":
+        """Apply command-line overrides (None = keep), validated like the file itself."""
+        from sweeplab.config import parse  # the parser builds Sweeps: imported here, not at the top
+
+        raw = self.to_dict()
+        for key, value in changes.items():
+            if value is None:
+                continue
+            if key in parse.FIT_KEYS:
+                raw["space"][key] = value
+            else:
+                raw[key] = list(value) if key == "sources" else value
+        return parse.parse_sweep(raw, f"{self.path} (with command-line overrides)")
+
+    def to_dict(self) -> dict:
+        """The resolved sweep, as YAML-ready data: what ran, defaults filled in."""
+        return {
+            "name": self.name, "description": self.description, "engine": self.engine,
+            "sources": list(self.sources), "trials": self.trials, "folds": self.folds,
+            "test_size": self.test_size, "seed": self.seed, "metric": self.metric, "sampler": compact(self.sampler),
+            "pruner": compact(self.pruner), "timeout": self.timeout,
+            "model": list(self.families) if self.families else self.model,
+            "space": {**{name: p.to_yaml() for name, p in self.space.items()},
+                      **{family: {name: p.to_yaml() for name, p in params.items()}
+                         for family, params in self.families.items()}},
+        }
+
+
+def compact(choice: dict):
+    return choice["name"] if len(choice) == 1 else dict(choice)

@@ -1,0 +1,218 @@
+"""The scikeras wrapper sweeplab trains: the one place that patches scikeras for today's scikit-learn."""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+from scikeras.wrappers import KerasClassifier
+from sklearn.utils import ClassifierTags
+
+from sweeplab.data import embeddings
+from sweeplab.modeling.defaults import EMBEDDING_DEFAULTS
+
+CHUNK = 2048  # rows per call when predicting: keeps a large set's activations (rows x length x width) in memory
+
+
+def _deterministic_ops() -> None:
+    """The same seed gives the same weights and scores: TensorFlow picks deterministic kernels (on CPU, reductions
+    that do not depend on thread scheduling). scikeras' seeding sets TF_DETERMINISTIC_OPS, which newer TensorFlow
+    reads for GPUs only; this is the switch TensorFlow documents."""
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
+
+
+class KerasTextClassifier(KerasClassifier):
+    """scikeras' KerasClassifier, fixed to be a classifier again under scikit-learn >= 1.7.
+
+    scikeras 0.13 declares its type through ``_estimator_type``/``_more_tags``, which scikit-learn no longer reads:
+    without these tags ``is_classifier()`` is False, ``cv=K`` silently becomes an unstratified KFold and
+    ``scoring="roc_auc"`` refuses the estimator.
+
+    A fit whose loss turns NaN raises instead of returning a model that predicts one class.
+
+    It also publishes ``vocab_size_``, the embedding table's rows, to the model factory's ``meta`` (scikeras hands
+    every fitted ``*_`` attribute to the factory): the ``capacity`` of the
+    :class:`~sweeplab.vectorize.SequenceVectorizer` that made the ids (every id it could emit, whatever the data,
+    so that every fold of a cross-validation has the same model shape: see :meth:`fit_again`), at least the
+    largest id + 1, and at least ``vocab_size``. With ``embeddings`` (a GloVe-format file) it publishes
+    ``pretrained_`` too: that file's vectors for the fitted vocabulary, which the factory's Embedding starts from.
+    """
+
+    def __init__(self, model=None, *, embeddings: str = EMBEDDING_DEFAULTS["embeddings"],
+                 embeddings_trainable: bool = EMBEDDING_DEFAULTS["embeddings_trainable"], vocab_size: int = 0,
+                 trim_padding: bool = True, steps_per_execution: int = 0, **kwargs):
+        super().__init__(model=model, **kwargs)
+        # Set here, not passed on: scikeras hands its other keyword arguments to the model factory.
+        self.embeddings = embeddings
+        self.embeddings_trainable = embeddings_trainable
+        self.vocab_size = vocab_size
+        self.trim_padding = trim_padding  # False: every batch at full length, as plain scikeras trains
+        # Training steps per call into TensorFlow (0: a whole epoch): a small model's step costs less than the Python
+        # around it. On a finite stream the count does not change the weights; a whole epoch per call makes the cut
+        # batches one endless stream, which shuffles in another (equally seeded) order.
+        self.steps_per_execution = steps_per_execution
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "classifier"
+        tags.classifier_tags = ClassifierTags()
+        return tags
+
+    def fit(self, X, y, sample_weight=None, **kwargs):
+        _deterministic_ops()
+        if np.issubdtype(X.dtype, np.integer):  # token ids; a bag-of-words model has no embedding to size
+            self.vocab_size_ = max(int(np.max(X)) + 1, getattr(X, "capacity", 0), self.vocab_size)
+        self.pretrained_ = self._pretrained(X)
+        super().fit(X, y, sample_weight=sample_weight, **kwargs)
+        self._check_loss()
+        return self
+
+    def fit_again(self, X, y):
+        """Fit anew on other data, from exactly the initial weights and optimizer state of the last fit.
+
+        When ``X`` has the shape that model was built for (a cross-validation's next fold, with ``vocab_size``
+        covering every fold), the built and traced model is reset and trained again: Keras then skips building
+        the model and tracing its training and prediction functions, about a second per fold for a small model on
+        2 cores. Otherwise, and with pretrained embeddings (each fold has its own vectors), this is :meth:`fit`.
+        """
+        if not self._can_reuse(X):
+            return self.fit(X, y)
+        # Every variable, not only the weights: a Dropout layer's seed state must restart where a fresh model's
+        # would, or the folds after the first draw other masks than scikit-learn's fresh fit of the same fold.
+        for variable, value in zip([*self.model_.variables, *self.model_.optimizer.variables], self._initial_state):
+            variable.assign(value)
+        self._initialize_callbacks()  # the callbacks parameter may be new (a new fold's epoch scorer)
+        self._fit(X, y, sample_weight=None, warm_start=True, epochs=self.epochs, initial_epoch=0)
+        self._check_loss()
+        return self
+
+    def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
+        """Trains on batches cut to the padding they need (see :func:`trimmed_batches`) when the model says how much
+        trailing padding keeps its output unchanged (``padding_margin``); otherwise as scikeras does. Either way
+        ``steps_per_execution`` training steps per call into TensorFlow (0: a whole epoch per call)."""
+        batch_size = self.batch_size or 32
+        steps = -(-len(X) // batch_size)
+        per_call = self.steps_per_execution or steps
+        if self.model_.steps_per_execution != per_call:
+            self.model_.steps_per_execution = per_call
+            self.model_.train_function = None  # traced for another count: trace again
+        margin = self._padding_margin()
+        if margin is not None and sample_weight is None and np.issubdtype(np.asarray(X).dtype, np.integer):
+            # A whole epoch per call: the batches can run on endlessly, and Keras keeps one iterator for all
+            # epochs instead of making one per epoch (about 25 ms each). Otherwise a call may not run past an
+            # epoch's last batch, so the data must end there.
+            endless = per_call == steps
+            X = trimmed_batches(X, y, batch_size, margin, self._random_state, self.shuffle, endless)
+            y, kwargs = None, {**kwargs, "shuffle": False, **({"steps_per_epoch": steps} if endless else {})}
+        return super()._fit_keras_model(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
+
+    def _predict_raw(self, X, **kwargs):
+        if self._padding_margin() is None or kwargs:
+            return super()._predict_raw(X, **kwargs)
+        X, _ = self._validate_data(X=X, y=None)
+        return probabilities(self.model_, self.feature_encoder_.transform(X))
+
+    def _padding_margin(self) -> int | None:
+        return getattr(self.model_, "padding_margin", None) if self.trim_padding else None
+
+    def _build_keras_model(self):
+        model = super()._build_keras_model()
+        # Snapshot the starting point, seed states and optimizer slots included, for fit_again.
+        model.optimizer.build(model.trainable_variables)
+        self._initial_state = [np.array(variable) for variable in [*model.variables, *model.optimizer.variables]]
+        return model
+
+    def _can_reuse(self, X) -> bool:
+        if getattr(self, "model_", None) is None or not hasattr(self, "_initial_state") or self.embeddings:
+            return False
+        if tuple(X.shape[1:]) != tuple(self.X_shape_[1:]):
+            return False
+        return not np.issubdtype(X.dtype, np.integer) or int(np.max(X)) < self.vocab_size_
+
+    def _check_loss(self):
+        # Keras trains on through a NaN loss and predicts garbage; a diverged fit is a failed fit.
+        for epoch, loss in enumerate(self.history_.get("loss", []), start=1):
+            if not np.isfinite(loss):
+                raise FloatingPointError(f"training loss became {loss} at epoch {epoch}")
+
+    def _pretrained(self, X):
+        """Pretrained vectors for the vocabulary ``X`` was made with, when ``embeddings`` names a file."""
+        path = self.embeddings
+        if not path:
+            return None
+        vocabulary = getattr(X, "vocabulary", None)
+        if vocabulary is None:
+            raise ValueError("embeddings need token ids from SequenceVectorizer (they carry the vocabulary)")
+        return embeddings.for_vocabulary(vocabulary, path, self.embeddings_trainable, self.random_state or 0)
+
+    @property
+    def embedding_coverage_(self) -> float | None:
+        return None if self.pretrained_ is None else self.pretrained_.coverage
+
+
+def lengths(X) -> np.ndarray:
+    """Each row's length up to its trailing padding (id 0)."""
+    X = np.asarray(X)
+    filled = X != 0
+    return np.where(filled.any(axis=1), X.shape[1] - np.argmax(filled[:, ::-1], axis=1), 0)
+
+
+def cut(X, margin: int):
+    """``X`` without the trailing padding no row needs: each row keeps its tokens and ``margin`` padding positions
+    (fewer where the row was padded less). A model whose output does not change when trailing padding beyond
+    ``margin`` positions is removed (its ``padding_margin``) gives the same output for ``cut(X)`` as for ``X``."""
+    width = min(X.shape[1], int(lengths(X).max(initial=0)) + margin)
+    return X[:, :max(width, 1)]
+
+
+_FORWARD = weakref.WeakKeyDictionary()  # model -> its compiled forward pass
+
+
+def probabilities(model, X, trim: bool = True) -> np.ndarray:
+    """``model``'s output for every row of ``X``, in chunks, each cut to the padding it needs (``trim``).
+
+    Through one compiled function per model: called eagerly, every layer is dispatched op by op from Python,
+    which on a fold's validation part costs more than the arithmetic (and ``model.predict`` builds a data pipeline
+    per call)."""
+    import tensorflow as tf
+
+    forward = _FORWARD.get(model)
+    if forward is None:
+        forward = _FORWARD[model] = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    margin = getattr(model, "padding_margin", None) if trim else None
+    outputs = []
+    for start in range(0, len(X), CHUNK):
+        chunk = np.asarray(X[start:start + CHUNK])
+        outputs.append(forward(chunk if margin is None else cut(chunk, margin)).numpy())
+    return np.concatenate(outputs)
+
+
+def trimmed_batches(X, y, batch_size: int, margin: int, seed, shuffle: bool = True, endless: bool = False):
+    """A tf.data pipeline of one epoch of ``(x, y)`` batches (``endless``: epoch after epoch), each epoch in a new
+    seeded random order, each batch's ``x`` cut to the longest of its rows plus ``margin`` padding positions (never
+    longer than ``X``).
+
+    The UCI sentences average 11 to 15 tokens of a ``maxlen`` of 100: most of a convolution's arithmetic would go
+    to padding. A ``Conv1D`` (kernel k) followed by ``GlobalMaxPooling1D`` sees the same maximum once every row
+    keeps k padding positions (a window wholly in padding gives the same value wherever it stands); a global max
+    over embeddings needs one; masked recurrent layers none. The forward pass is then the same; the gradients are
+    the same up to float rounding (the max's gradient is split among fewer tied padding windows), so the scores
+    match a full-length fit closely but not to the last digit.
+    """
+    import tensorflow as tf
+    from scikeras.utils.random_state import tensorflow_random_state
+
+    length = lengths(X).astype(np.int32)
+    X = np.asarray(X)
+
+    def shorten(x, y, n):
+        return x[:, :tf.minimum(tf.shape(x)[1], tf.maximum(tf.reduce_max(n) + margin, 1))], y
+
+    with tensorflow_random_state(seed if seed is not None else 0):
+        batches = tf.data.Dataset.from_tensor_slices((X, y, length))
+        if shuffle:
+            batches = batches.shuffle(len(X), seed=seed, reshuffle_each_iteration=True)
+        batches = batches.batch(batch_size).map(shorten)
+        return (batches.repeat() if endless else batches).prefetch(1)

@@ -1,0 +1,90 @@
+"""The model factory registry: the names a sweep file's ``model:`` may take, built in or declared by installed
+packages under the ``sweeplab.models`` entry-point group.
+
+A factory takes scikeras' ``meta`` (fitted facts: ``vocab_size_``, ``X_shape_``, ``n_classes_``) plus its own
+keyword parameters and returns a compiled Keras model. Its signature *is* its schema: the sweep validator reads
+parameter names and default types from it, and the allowed values of a ``Literal[...]`` annotation, so keep every
+parameter keyword-only with a typed default."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import typing
+from typing import Callable, Literal
+
+from sweeplab.errors import SweepLabError
+
+REGISTRY: dict[str, Callable] = {}
+
+# Installed packages add factories by declaring entry points in this group (name = "package.module:function").
+# A sweep file names a factory; it never names code to import.
+ENTRY_POINTS = "sweeplab.models"
+
+_plugins: dict[str, Callable] | None = None
+
+# What a factory's model takes as input: padded token ids (an Embedding first), or bag-of-words vectors.
+SEQUENCES, BAG_OF_WORDS = "sequences", "bag_of_words"
+
+
+
+def register(factory: Callable | None = None, *, reads: str = SEQUENCES):
+    """``@register`` or ``@register(reads=BAG_OF_WORDS)``: add a factory to the registry under its name."""
+    def add(function: Callable) -> Callable:
+        function.reads = reads
+        REGISTRY[function.__name__] = function
+        return function
+
+    return add(factory) if factory is not None else add
+
+
+
+def registry() -> dict[str, Callable]:
+    """Every factory a sweep file may name: the built-in ones, then those installed packages declare under the
+    ``sweeplab.models`` entry-point group (a built-in name cannot be taken over)."""
+    global _plugins
+    importlib.import_module("sweeplab.modeling.factories")  # the built-in factories register when imported
+
+    if _plugins is None:
+        from importlib.metadata import entry_points
+
+        _plugins = {}
+        for point in entry_points(group=ENTRY_POINTS):
+            if point.name in REGISTRY or point.name in _plugins:
+                continue
+            try:
+                factory = point.load()
+            except Exception as exc:  # a broken plugin should not read as a sweeplab crash
+                raise SweepLabError(f"entry point {ENTRY_POINTS}: {point.name} = {point.value} cannot be loaded "
+                                    f"({type(exc).__name__}: {exc})") from None
+            factory.reads = getattr(factory, "reads", SEQUENCES)
+            _plugins[point.name] = factory
+    return {**REGISTRY, **_plugins}
+
+
+
+def reads(name: str) -> str:
+    return get(name).reads
+
+
+
+def get(name: str) -> Callable:
+    factories = registry()
+    if name not in factories:
+        raise SweepLabError(f"unknown model '{name}': expected one of {', '.join(sorted(factories))}")
+    return factories[name]
+
+
+
+def defaults(name: str) -> dict:
+    """The factory's tunable parameters and their defaults."""
+    signature = inspect.signature(get(name))
+    return {p.name: p.default for p in signature.parameters.values() if p.kind is p.KEYWORD_ONLY}
+
+
+
+def choices(name: str) -> dict:
+    """The allowed values of the factory's ``Literal[...]``-annotated parameters."""
+    hints = typing.get_type_hints(get(name))
+    return {param: typing.get_args(hint) for param, hint in hints.items() if typing.get_origin(hint) is Literal}
+

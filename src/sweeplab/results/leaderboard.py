@@ -1,0 +1,183 @@
+"""Reads trials back from MLflow into pandas and ranks them per sweep and source.
+
+Only the latest finished parent run of each (sweep, source) counts, so re-running a sweep replaces its entries
+rather than mixing two sets of settings; older runs stay browsable in the MLflow UI.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import yaml
+
+from sweeplab.errors import SweepLabError
+from sweeplab.search.progress import format_params
+from sweeplab.modeling.metrics import METRICS
+from sweeplab.tags import BEST, PARENT, SOURCE, STATE, SWEEP, TRIAL_KEY
+from sweeplab.tags import METRIC as METRIC_TAG
+from sweeplab.advice import command
+
+FORMATS = ("table", "csv", "json")
+
+
+def collect(tracker, sweep: str | None = None, source: str | None = None, metric: str | None = None):
+    """One row per complete trial (not pruned, not failed) of the latest finished parent per (sweep, source).
+
+    ``cv_mean``, ``test`` and the baseline columns are in ``metric``, by default each sweep's own.
+    """
+    import pandas as pd
+
+    if not tracker.has_store():
+        return pd.DataFrame()
+    experiments = tracker.sweep_experiments()
+    if sweep is not None:
+        experiments = [(id_, name) for id_, name in experiments if name == sweep]
+        if not experiments:
+            raise SweepLabError(f"no sweep named '{sweep}' in {tracker.uri}")
+    if not experiments:
+        return pd.DataFrame()
+    ids = [id_ for id_, _ in experiments]
+    latest = {}
+    for parent in tracker.runs(ids, "dataset"):
+        key = (parent.data.tags[SWEEP], parent.data.tags[SOURCE])
+        if parent.info.status == "FINISHED" and (source is None or key[1] == source):
+            if key not in latest or parent.info.start_time > latest[key].info.start_time:
+                latest[key] = parent
+    parents = {run.info.run_id: run for run in latest.values()}
+    rows, seen = [], set()
+    for child in sorted(tracker.runs(ids, "trial"), key=lambda run: run.info.start_time):
+        tags = child.data.tags
+        if tags.get(PARENT) not in parents or tags.get(STATE) != "COMPLETE":
+            continue
+        # One trial counts once, however many runs stand for it (a reused trial proposed again).
+        identity = (tags[PARENT], tags.get(TRIAL_KEY) or child.info.run_id)
+        if identity not in seen:
+            seen.add(identity)
+            rows.append(_row(child, parents[tags[PARENT]], metric))
+    return pd.DataFrame(rows)
+
+
+def _row(child, parent, metric: str | None) -> dict:
+    m, pm = child.data.metrics, parent.data.metrics
+    metric = metric or parent.data.tags.get(METRIC_TAG, "accuracy")
+    best = child.data.tags.get(BEST) == "true"
+    cv_mean, baseline_cv = m.get(f"cv_{metric}_mean", math.nan), pm.get(f"baseline_cv_{metric}", math.nan)
+    test, baseline_test = m.get(f"test_{metric}") if best else None, pm.get(f"baseline_test_{metric}", math.nan)
+    return {
+        "sweep": child.data.tags[SWEEP],
+        "source": child.data.tags[SOURCE],
+        "metric": metric,
+        "cv_mean": cv_mean,
+        "cv_std": m.get(f"cv_{metric}_std", math.nan),
+        "baseline_cv": baseline_cv,
+        "lift_cv": cv_mean - baseline_cv,
+        "test": test,
+        "baseline_test": baseline_test,
+        "lift_test": None if test is None else test - baseline_test,
+        **{f"cv_{name}_{stat}": m.get(f"cv_{name}_{stat}", math.nan) for name in METRICS for stat in ("mean", "std")},
+        # MLflow stores params as strings; YAML gives back the numbers and booleans the sweep file had.
+        "params": {k: yaml.safe_load(v) for k, v in sorted(child.data.params.items())},
+        "searched": sorted(set(child.data.params) - {k[len("fixed."):] for k in parent.data.params
+                                                      if k.startswith("fixed.")}),
+        "run_id": child.info.run_id,
+    }
+
+
+def rank(frame, top: int):
+    """The ``top`` trials of each (sweep, source) by CV mean, numbered from 1."""
+    if frame.empty:
+        return frame
+    ordered = frame.sort_values(["sweep", "source", "cv_mean"], ascending=[True, True, False])
+    ordered = ordered.groupby(["sweep", "source"], sort=False).head(top).copy()
+    ordered.insert(2, "rank", ordered.groupby(["sweep", "source"]).cumcount() + 1)
+    return ordered.reset_index(drop=True)
+
+
+def pivot(frame, top: int | None = None):
+    """One row per configuration of a sweep, one column group per source: CV mean, std and rank in that source.
+
+    A configuration that wins on one source and loses on another shows it on one line. Rows are ordered by their
+    mean CV accuracy over the sources they ran on; ``top`` keeps that many rows per sweep.
+    """
+    import pandas as pd
+
+    if frame.empty:
+        return frame
+    ranked = rank(frame, len(frame))
+    ranked["key"] = [json.dumps(p, sort_keys=True) for p in ranked["params"]]
+    rows = {}
+    # Ranked best first, so the first trial of a configuration in a source is its best there.
+    for trial in ranked.itertuples(index=False):
+        row = rows.setdefault((trial.sweep, trial.key), {
+            "sweep": trial.sweep, "metric": trial.metric, "configuration": _shown_params(trial.params, trial.searched),
+            "params": trial.params,
+        })
+        if f"{trial.source}.cv_mean" not in row:
+            mean, std = trial.cv_mean, trial.cv_std
+            row.update({f"{trial.source}.cv_mean": mean, f"{trial.source}.cv_std": std,
+                        f"{trial.source}.rank": trial.rank})
+    table = pd.DataFrame(list(rows.values()))
+    sources = sorted(ranked["source"].unique())
+    means = table[[f"{s}.cv_mean" for s in sources]]
+    table["mean_cv"], table["sources"] = means.mean(axis=1), means.notna().sum(axis=1)
+    table = table.sort_values(["sweep", "mean_cv"], ascending=[True, False])
+    if top is not None:
+        table = table.groupby("sweep", sort=False).head(top)
+    columns = ["sweep", "metric", "configuration",
+               *[f"{s}.{k}" for s in sources for k in ("cv_mean", "cv_std", "rank")],
+               "mean_cv", "sources", "params"]
+    return table[columns].reset_index(drop=True)
+
+
+def _pivot_table(table) -> str:
+    sources = [c[: -len(".cv_mean")] for c in table.columns if c.endswith(".cv_mean")]
+    shown = table[["sweep", "metric", "configuration"]].copy()
+    for source in sources:
+        shown[source] = [
+            "" if m != m else f"{m:.3f} ± {s:.3f} #{int(r)}"
+            for m, s, r in zip(table[f"{source}.cv_mean"], table[f"{source}.cv_std"], table[f"{source}.rank"])
+        ]
+    shown["mean"] = [f"{m:.3f}" for m in table["mean_cv"]]
+    width = max(map(len, shown["configuration"]))
+    return ("cv mean ± std and rank within each source\n"
+            + shown.to_string(index=False, formatters={"configuration": lambda text: f"{text:<{width}}"}))
+
+
+def _shown_params(params: dict, searched: list) -> str:
+    """The searched parameters of a configuration (the fixed ones are the same on every row)."""
+    return format_params({k: params[k] for k in sorted(params) if k in searched})
+
+
+def render(frame, fmt: str, pivoted: bool = False) -> str:
+    """``frame`` from :func:`rank` (or from :func:`pivot` when ``pivoted``) as a table, CSV or JSON."""
+    if fmt == "json":
+        return json.dumps(json.loads(frame.to_json(orient="records")), indent=2)
+    if frame.empty:
+        return "" if fmt == "csv" else "no finished sweeps in this store yet: run '" + command("make sweep SPACE=smoke", "sweeplab sweep smoke") + "'"
+    if fmt == "csv":
+        import pandas as pd
+
+        if pivoted:
+            return frame.assign(params=[json.dumps(p, sort_keys=True) for p in frame["params"]]).to_csv(index=False)
+        params = pd.DataFrame(list(frame["params"])).add_prefix("param.")
+        return pd.concat([frame.drop(columns="params"), params], axis=1).to_csv(index=False)
+    return _pivot_table(frame) if pivoted else _table(frame)
+
+
+def _table(frame) -> str:
+    def number(value):
+        return "" if value is None or value != value else f"{value:.3f}"
+
+    shown = frame.assign(
+        cv=[f"{m:.3f} ± {s:.3f}" for m, s in zip(frame["cv_mean"], frame["cv_std"])],
+        lift_cv=[f"{v:+.3f}" for v in frame["lift_cv"]],
+        test=[number(v) for v in frame["test"]],
+        baseline=[number(v) for v in frame["baseline_test"]],
+        lift_test=["" if v is None or v != v else f"{v:+.3f}" for v in frame["lift_test"]],
+        params=[_shown_params(p, searched) for p, searched in zip(frame["params"], frame["searched"])],
+    )[["sweep", "source", "metric", "rank", "cv", "lift_cv", "test", "baseline", "lift_test", "params"]]
+    shown.columns = ["sweep", "source", "metric", "rank", "cv", "lift vs bow (cv)", "test", "bow test", "lift (test)",
+                     "params"]
+    width = max(map(len, shown["params"]))
+    return shown.to_string(index=False, formatters={"params": lambda text: f"{text:<{width}}"})

@@ -1,0 +1,58 @@
+"""The process settings a sweep runs best with, applied when work starts (a sweep, a retrain, a prediction),
+never at import, and only where the user has not chosen otherwise: an environment variable already set stays."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+
+ENVIRONMENT = {
+    # TensorFlow's oneDNN kernels are cached per tensor shape, so a sweep that tries many shapes grows by about
+    # 1.3 MB a trial (bench/scaling.py: +12 % RSS from trial 10 to 100), with no speed gained on models this
+    # small. Read when TensorFlow is imported: a process that imported it already keeps its setting.
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+    # TensorFlow logs a spurious C++ error per fit (a tf.data attribute mismatch) between the progress lines.
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    # MLflow narrates model logging (progress bars, INFO lines, a "View run" URL per closed run); sweeplab's own
+    # lines say what happened.
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "MLFLOW_LOGGING_LEVEL": "WARNING",
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
+    # MLflow's client retries a request for about 4 minutes before it fails, holding up training all along. Trial
+    # writes wait in an outbox instead (sweeplab.tracking.outbox), which retries and tells the user.
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
+    # Figures are files logged to MLflow. A notebook's kernel sets its own (inline), which stays.
+    "MPLBACKEND": "Agg",
+}
+
+_configured = False
+
+
+def configure(workers: int = 1) -> None:
+    """Apply the settings once per process; ``workers`` processes on this machine share its cores."""
+    global _configured
+    if workers > 1:
+        # Each of N worker processes gets its share of the cores, instead of all of them fighting over every core.
+        os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(max(1, cores() // workers)))
+        os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    if _configured:
+        return
+    _configured = True
+    for name, value in ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    tensorflow = logging.getLogger("tensorflow")
+    if tensorflow.level == logging.NOTSET:
+        # Every trial builds a new model, so TensorFlow's "retracing" warnings are expected, not a problem.
+        tensorflow.setLevel(logging.ERROR)
+    # mlflow's SQL store trips SQLAlchemy 2.x deprecation warnings that are mlflow's to fix, not ours; its model
+    # logging advises on type hints a raw-text model does not need.
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(mlflow|sqlalchemy|alembic)(\.|$)")
+    warnings.filterwarnings("ignore", message=r".*(Add type hints|Inferred schema contains integer)")
+
+
+def cores() -> int:
+    """The cores this process may run on (a container's or taskset's share, not the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -1,0 +1,81 @@
+"""``random`` and ``grid``: the candidates of scikit-learn's RandomizedSearchCV and GridSearchCV.
+
+scikit-learn's searches draw their candidates with two public pieces, and so does this engine:
+``RandomizedSearchCV._run_search`` evaluates ``ParameterSampler(param_distributions, n_iter, random_state)`` and
+``GridSearchCV._run_search`` evaluates ``ParameterGrid(param_grid)``. :func:`pipeline_space` is the
+``param_distributions`` / ``param_grid`` those classes would be given over sweeplab's pipeline, so the candidates
+are theirs, in their order; the trainer then scores each on the same StratifiedKFold with the same pipeline, which
+gives scikit-learn's own fold scores (``tests/test_search_equivalence.py`` runs both and compares). What the
+trainer adds: trials written live, one model per trial reset between folds, each fold vectorized once per search,
+and finished trials reused.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.model_selection import ParameterGrid, ParameterSampler
+
+from sweeplab.modeling import registry
+from sweeplab.modeling import pipeline
+from sweeplab.search.engines.base import Engine
+from sweeplab.modeling.pipeline import route
+
+
+class SklearnEngine(Engine):
+    def __init__(self, kind: str):
+        self.kind = kind
+
+    def planned(self, sweep) -> int:
+        return len(self.proposals(sweep))
+
+    def proposals(self, sweep) -> list[dict]:
+        """The configurations this engine tries, in order: what the engine chose, under the sweep's names."""
+        space, names = pipeline_space(sweep, self.kind), _names(sweep)
+        if self.kind == "grid" or not space:
+            candidates = ParameterGrid(space)
+        else:
+            with warnings.catch_warnings():
+                # "The total space is smaller than n_iter": the sweep's trials are an upper bound, as in sklearn.
+                warnings.simplefilter("ignore", UserWarning)
+                candidates = list(ParameterSampler(space, sweep.trials, random_state=sweep.seed))
+        return [{names[key]: _plain(value) for key, value in candidate.items() if key in names}
+                for candidate in candidates]
+
+    def search(self, ctx) -> list:
+        return [ctx.trainer.run(number, chosen) for number, chosen in enumerate(self.proposals(ctx.sweep))]
+
+
+def pipeline_space(sweep, kind: str) -> dict | list[dict]:
+    """What scikit-learn's search would be given over the sweep's pipeline: one mapping of pipeline parameters,
+    or one per model family (``param_distributions`` for ``random``, ``param_grid`` for ``grid``).
+
+    A family's mapping also sets the model and a fresh vectorizer of the kind it reads, with every fixed parameter
+    of the family: the search starts each candidate from a pipeline that has only the shared ones.
+    """
+    spaces = []
+    for model in sweep.models:
+        space = {route(name, model): param.grid_values() if kind == "grid" else param.distribution()
+                 for name, param in sweep.searched(model).items()}
+        if sweep.families:
+            space.update({"clf__model": [registry.get(model)], "vectorize": [pipeline.vectorizer(model)()]})
+            space.update({route(name, model): [value] for name, value in sweep.fixed(model).items()})
+        spaces.append(space)
+    return spaces if sweep.families else spaces[0]
+
+
+def _names(sweep) -> dict:
+    """Pipeline parameter -> sweep name, for everything a candidate may set (a family's model: "model")."""
+    names = {route(name, model): name for model in sweep.models for name in sweep.searched(model)}
+    if sweep.families:
+        names.update({route(name, model): name for model in sweep.models for name in sweep.fixed(model)})
+        names["clf__model"] = "model"
+    return names
+
+
+def _plain(value):
+    """A parameter as a sweep names it: a factory by its registered name, numpy scalars as Python ones."""
+    if callable(value) and hasattr(value, "reads"):
+        return next(name for name, factory in registry.registry().items() if factory is value)
+    return value.item() if isinstance(value, np.generic) else value

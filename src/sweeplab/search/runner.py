@@ -1,0 +1,276 @@
+"""Runs a sweep. Per dataset: a fixed held-out split, the baseline, the engine's search on the training part,
+a refit of the winner on the whole training part, and one score on the test part; tracking records it all.
+
+This is the part every engine shares: engines only decide which configurations to try.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+from dataclasses import dataclass
+
+from sweeplab import data
+from sweeplab.search import engines
+from sweeplab.modeling import pipeline
+from sweeplab.modeling.baseline import baseline
+from sweeplab.modeling.vectorize import tokenize
+from sweeplab.search.engines.base import SearchContext
+from sweeplab.errors import SweepLabError
+from sweeplab.search.listener import Listeners
+from sweeplab.modeling.metrics import METRICS, class_report, measure_predictions
+from sweeplab.modeling.pipeline import measure
+from sweeplab.search.progress import format_params
+from sweeplab.search.trainer import configuration_key
+from sweeplab.search.trial import COMPLETE, FAIL, PRUNED, TrialResult, best, cv_key
+
+
+class SweepFailed(Exception):
+    """Every trial of a dataset failed: the sweep cannot pick a winner."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Split:
+    dataset: data.Dataset
+    X_train: object
+    X_test: object
+    y_train: object
+    y_test: object
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Bag-of-words + LogisticRegression on the same folds and test split, in every metric."""
+
+    cv_measures: tuple  # per fold: {metric: value}
+    test_measures: dict
+    metric: str = "accuracy"
+
+    def cv_mean_of(self, metric: str) -> float:
+        return statistics.fmean(fold[metric] for fold in self.cv_measures)
+
+    @property
+    def cv_mean(self) -> float:
+        return self.cv_mean_of(self.metric)
+
+    @property
+    def test_score(self) -> float:
+        return self.test_measures[self.metric]
+
+
+@dataclass(frozen=True)
+class DatasetResult:
+    source: str
+    trials: list
+    best: TrialResult
+    test_measures: dict  # the refit winner on the test split, every metric
+    test_report: str  # its per-class precision, recall and F1
+    metric: str
+    baseline: Baseline
+    history: dict
+    wall_time: float
+    run_id: str = ""  # the dataset's parent run in MLflow
+    winner_run_id: str = ""  # the winning trial's run
+
+    @property
+    def test_score(self) -> float:
+        return self.test_measures[self.metric]
+
+
+def load_datasets(sweep, data_path=None, text_col="text", label_col="label") -> list[data.Dataset]:
+    """A user's file when given, else the sweep's sources."""
+    if data_path:
+        return [data.load_file(data_path, text_col, label_col)]
+    return [data.load_source(source) for source in sweep.sources]
+
+
+def prepare(sweep, datasets) -> list[Split]:
+    """Split every dataset up front, so a dataset too small for the sweep fails before anything is logged."""
+    splits = []
+    for dataset in datasets:
+        X_train, X_test, y_train, y_test = data.holdout_split(dataset, sweep.test_size, sweep.seed)
+        smallest = min(int((y_train == label).sum()) for label in range(dataset.n_classes))
+        if smallest < sweep.folds:
+            raise SweepLabError(
+                f"{sweep.path}: folds: {sweep.folds} folds need at least {sweep.folds} training rows per class, "
+                f"{dataset.name} has {smallest} in its smallest class"
+            )
+        _check_words(sweep, dataset, X_train, y_train)
+        splits.append(Split(dataset, X_train, X_test, y_train, y_test))
+    return splits
+
+
+def _check_words(sweep, dataset, X_train, y_train) -> None:
+    """Every fold's training part has a word the tokenizer keeps, or its bag of words is empty."""
+    import numpy as np
+
+    has_words = np.fromiter((bool(tokenize(text)) for text in X_train), dtype=bool, count=len(X_train))
+    parts = [("training split", np.arange(len(X_train)))]
+    parts += [(f"training part of fold {k}", train) for k, (train, _) in
+              enumerate(folds_of(sweep).split(X_train, y_train), start=1)]
+    for part, rows in parts:
+        if not has_words[rows].any():
+            raise SweepLabError(f"{dataset.integrity['path']}: no text in the {part} has a word the tokenizer keeps "
+                                "(a run of letters or digits); these texts cannot be classified by "
+                                "their words")
+
+
+def run(sweep, splits: list[Split], tracker, progress, engine=None, worker_args=(), fresh: bool = False
+        ) -> list[DatasetResult]:
+    """Search, refit and test every split; ``fresh``: train every trial even when the store has an identical
+    finished one."""
+    engine = engine or engines.get(sweep.engine)
+    return [_run_one(sweep, split, engine, tracker, progress, worker_args, fresh) for split in splits]
+
+
+def folds_of(sweep):
+    from sklearn.model_selection import StratifiedKFold
+
+    return StratifiedKFold(sweep.folds, shuffle=True, random_state=sweep.seed)
+
+
+def _baseline(split: Split, cv, metric: str) -> Baseline:
+    from sklearn.model_selection import cross_validate
+
+    folds = cross_validate(baseline(), split.X_train, split.y_train, cv=cv, scoring=measure)
+    cv_measures = tuple({m: float(folds[f"test_{m}"][k]) for m in METRICS} for k in range(cv.get_n_splits()))
+    fitted = baseline().fit(split.X_train, split.y_train)
+    return Baseline(cv_measures, measure(fitted, split.X_test, split.y_test), metric)
+
+
+def search_key(sweep, split: Split) -> str:
+    """The :func:`~sweeplab.trial.cv_key` of a dataset's search: what its trials share."""
+    return cv_key(split.dataset.integrity["sha256"], sweep.test_size, sweep.seed, sweep.folds)
+
+
+def reusable(sweep, split: Split, tracker, fresh: bool = False) -> dict:
+    """The store's finished trials that this dataset's search may reuse, by trial key (none when ``fresh``)."""
+    return {} if fresh else tracker.finished_trials(search_key(sweep, split))
+
+
+def _context(sweep, split: Split, cv, listener, finished: dict, worker_args=()) -> SearchContext:
+    return SearchContext(sweep, split.dataset.name, split.X_train, split.y_train, cv, listener,
+                         search_key(sweep, split), finished, tuple(worker_args))
+
+
+def _run_one(sweep, split: Split, engine, tracker, progress, worker_args, fresh: bool) -> DatasetResult:
+    started = time.monotonic()
+    dataset, cv = split.dataset, folds_of(sweep)
+    baseline = _baseline(split, cv, sweep.metric)
+    resume_key = engine.open(sweep, dataset)
+    finished = reusable(sweep, split, tracker, fresh)
+    with tracker.dataset_run(sweep, dataset, resume_key=resume_key, cv_key=search_key(sweep, split)) as run:
+        run.log_setup(sweep, dataset, len(split.X_train), len(split.X_test), baseline)
+        planned, done = engine.planned(sweep), engine.finished(sweep, dataset.name)
+        context = _context(sweep, split, cv, Listeners(progress, run.trials), finished, worker_args)
+        proposals = engine.proposals(sweep)
+        reused = 0 if proposals is None else sum(
+            configuration_key(sweep, context.cv_key, sweep.configuration(chosen)) in finished for chosen in proposals)
+        progress.say(
+            f"== {sweep.name} on {dataset.name}: {len(split.X_train)} train / {len(split.X_test)} test rows, "
+            f"{dataset.n_classes} classes; {planned} trials x {sweep.folds} folds ({sweep.engine})"
+            + (f", {done} finished before" if done else "")
+            + (f", {reused} already in the store (reused, not trained)" if reused else "")
+            + f"; baseline logreg cv {sweep.metric} {baseline.cv_mean:.3f}, test {baseline.test_score:.3f}"
+        )
+        progress.start(dataset.name, planned, sweep.folds, done + reused)
+        trials = engine.search(context)
+        run.trials.settle()  # a tracking server that went away mid-search gets the trials' writes before we read them
+        winner = best(trials)
+        if winner is None:
+            first = next((t.error for t in trials if t.error), "no trial finished")
+            raise SweepFailed(f"{dataset.name}: all {len(trials)} trials failed; first error: {first}")
+        refit = pipeline.for_sweep(sweep, winner.params).fit(split.X_train, split.y_train)
+        predicted = refit.predict(split.X_test)
+        result = DatasetResult(
+            source=dataset.name, trials=trials, best=winner,
+            test_measures=measure_predictions(split.y_test, predicted),
+            test_report=class_report(split.y_test, predicted, dataset.classes), metric=sweep.metric,
+            baseline=baseline, history=dict(getattr(refit.named_steps["clf"], "history_", {})),
+            wall_time=time.monotonic() - started,
+        )
+        result = dataclasses.replace(result, run_id=run.run_id, winner_run_id=run.log_result(result))
+        run.log_figures(engine.figures(sweep, dataset.name))
+    counts = {state: sum(t.state == state for t in trials) for state in (COMPLETE, PRUNED, FAIL)}
+    progress.say(
+        f"== {dataset.name}: best cv {sweep.metric} {winner.mean:.3f} ± {winner.std:.3f} "
+        f"({format_params(winner.params)}); "
+        f"test {result.test_score:.3f} vs baseline {baseline.test_score:.3f} "
+        f"(lift {result.test_score - baseline.test_score:+.3f}); "
+        f"{counts[COMPLETE]} complete, {counts[PRUNED]} pruned, {counts[FAIL]} failed; {result.wall_time:.0f} s"
+    )
+    if len(trials) - counts[FAIL] < planned:
+        progress.say(f"== {dataset.name}: {len(trials) - counts[FAIL]} of {planned} trials finished "
+                     "(timeout, or trials still running elsewhere): run the same command again to continue")
+    return result
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a sweep would do on one dataset, read without training, logging or creating anything."""
+
+    dataset: str
+    planned: int  # trials in a full search
+    known: bool  # whether the engine knows its candidates up front (random, grid; Optuna's grid sampler)
+    reused: int  # of the candidates, those the store has finished (they will not train)
+    finished_before: int  # trials the engine's own state has finished (an Optuna study)
+    folds: int
+    epochs: int  # the most epochs a trial may train
+    estimate_s: float | None  # the fits still to do, from finished trials of the same model on this dataset
+    basis: int  # how many finished trials the estimate rests on
+
+
+def plan(sweep, splits: list[Split], tracker, engine, fresh: bool = False) -> list[Plan]:
+    """Per dataset: the trials a run of ``sweep`` would train and reuse, and how long the training would take
+    going by the fit times of matching finished trials in the store."""
+    plans = []
+    for split in splits:
+        finished = reusable(sweep, split, tracker, fresh)
+        proposals = engine.proposals(sweep)
+        before = engine.finished(sweep, split.dataset.name) if engine.has_state(sweep, split.dataset.name) else 0
+        if proposals is None:  # Optuna proposes as it goes: only its budget is known
+            left = [None] * max(engine.planned(sweep) - before, 0)
+        else:
+            cv = search_key(sweep, split)
+            left = [sweep.configuration(chosen) for chosen in proposals
+                    if configuration_key(sweep, cv, sweep.configuration(chosen)) not in finished]
+        estimate, basis = _estimate(sweep, left, finished.values())
+        plans.append(Plan(split.dataset.name, engine.planned(sweep), proposals is not None,
+                          0 if proposals is None else len(proposals) - len(left), before, sweep.folds,
+                          sweep.max_epochs(), estimate, basis))
+    return plans
+
+
+def _estimate(sweep, left: list, finished) -> tuple[float | None, int]:
+    """Seconds of fitting for the configurations ``left`` (None: one Optuna will choose), from the median seconds
+    per fold-epoch of the ``finished`` trials of the same model (of any of the sweep's models for Optuna's); and
+    how many trials that rests on. None when there are none to go by."""
+    import statistics
+
+    def epochs(params: dict) -> int:
+        return int(params.get("epochs", pipeline.FIT_DEFAULTS["epochs"]))
+
+    rates = {}
+    for done in finished:
+        rates.setdefault(done.params.get("model"), []).append(done.fit_time / (sweep.folds * epochs(done.params)))
+    total, basis = 0.0, 0
+    for params in left:
+        models = [sweep.model_of(params)] if params is not None else list(sweep.models)
+        found = [rate for model in models for rate in rates.get(model, [])]
+        if not found:
+            return None, 0
+        total += statistics.median(found) * sweep.folds * (sweep.max_epochs() if params is None else epochs(params))
+        basis = max(basis, len(found))
+    return total, basis
+
+
+def join(engine, sweep, split: Split, tracker, progress, fresh: bool = False) -> None:
+    """A worker's share of a search another process started: run queued trials, report to the same parent."""
+    cv = folds_of(sweep)
+    run = tracker.attach(sweep, split.dataset, engine.open(sweep, split.dataset), search_key(sweep, split))
+    progress.start(split.dataset.name, engine.planned(sweep), sweep.folds, engine.finished(sweep, split.dataset.name))
+    engine.join(_context(sweep, split, cv, Listeners(progress, run.trials), reusable(sweep, split, tracker, fresh)))
+    run.trials.settle()

@@ -1,0 +1,120 @@
+"""One dataset's parent run: its setup, the refit winner's result and the engine's figures."""
+
+from __future__ import annotations
+
+import json
+
+
+from sweeplab.tracking import outbox
+from sweeplab import versions
+from sweeplab.modeling.metrics import METRICS
+from sweeplab.tags import BEST, CV_KEY, KIND, RESUME, SOURCE, TRIAL, WORKER
+from sweeplab.tags import METRIC as METRIC_TAG
+from sweeplab.tracking.figures import learning_curve
+from sweeplab.tracking.runs import now, this_process
+from sweeplab.tracking.trial_writer import TrialWriter
+
+
+
+class DatasetRun:
+    """One dataset's parent run: the search's setup (settings, data integrity, the baseline), then the refit
+    winner's test score against the baseline with the winning trial's run tagged, and the engine's figures. Its
+    trial runs are written by :attr:`trials`, the :class:`~sweeplab.tracking.trial_writer.TrialWriter` the trainer
+    tells as it goes."""
+
+    def __init__(self, client: outbox.Outbox, run_id: str, experiment_id: str, tags: dict, dataset_input=None,
+                 cv_key: str | None = None):
+        self.client, self.run_id, self.experiment_id = client, run_id, experiment_id
+        self.tags = {**{k: v for k, v in tags.items() if k not in (KIND, RESUME)}, WORKER: this_process(),
+                     **({CV_KEY: cv_key} if cv_key else {})}
+        self.metric = tags.get(METRIC_TAG, "accuracy")  # parents from before sweeps had a metric: accuracy
+        self.trials = TrialWriter(client, run_id, experiment_id, self.tags, self.metric, dataset_input)
+
+    def log_setup(self, sweep, dataset, n_train: int, n_test: int, baseline) -> None:
+        from mlflow.entities import Metric, Param
+
+        integrity = dataset.integrity
+        params = {
+            "engine": sweep.engine, "model": sweep.model, "folds": sweep.folds, "test_size": sweep.test_size,
+            "seed": sweep.seed, "n_train": n_train, "n_test": n_test,
+            "data.rows": integrity["rows"], "data.sha256": integrity["sha256"], "data.path": integrity["path"],
+            "data.class_counts": json.dumps(integrity["class_counts"]),
+            "data.reference": json.dumps(dataset.reference),
+            **{f"version.{k}": v for k, v in versions.current().items()},
+            **{f"fixed.{k}": v for k, v in sweep.fixed().items()},
+        }
+        logged = self.client.get_run(self.run_id).data.params  # a resumed parent keeps what it had
+        self.client.log_batch(
+            self.run_id,
+            params=[Param(k, str(v)[:6000]) for k, v in params.items() if k not in logged],
+            metrics=[Metric(f"baseline_{part}_{m}", value, now(), 0) for m in METRICS
+                     for part, value in (("cv", baseline.cv_mean_of(m)), ("test", baseline.test_measures[m]))],
+        )
+        self.client.log_dict(self.run_id, sweep.to_dict(), "sweep.yaml")
+        self.client.log_dict(self.run_id, integrity, "integrity.json")
+        self.trials.baseline_cv = baseline.cv_mean
+
+    # --- after the search -----------------------------------------------------------------------------------------
+
+    def log_result(self, result) -> str:
+        """The refit winner: its test score against the baseline, on the parent and on the winning child (whose
+        run id it returns)."""
+        from mlflow.entities import Metric, Param
+
+        best, baseline, metric = result.best, result.baseline, result.metric
+        scores = {**{f"test_{m}": value for m, value in result.test_measures.items()},
+                  "lift": result.test_score - baseline.test_score}
+        summary = {
+            **scores, f"best_cv_{metric}_mean": best.mean, f"best_cv_{metric}_std": best.std,
+            "trials_failed": sum(t.state == "FAIL" for t in result.trials),
+            "trials_pruned": sum(t.state == "PRUNED" for t in result.trials),
+            "trials": len(result.trials), "wall_time_s": result.wall_time,
+        }
+        logged = self.client.get_run(self.run_id).data.params
+        self.client.log_batch(
+            self.run_id,
+            metrics=[Metric(k, float(v), now(), 0) for k, v in summary.items()],
+            params=[Param(f"best.{k}", str(v)) for k, v in best.params.items() if f"best.{k}" not in logged],
+        )
+        self.client.log_text(self.run_id, _cv_results(result.trials, metric).to_csv(index=False), "cv_results.csv")
+        self.client.log_text(self.run_id, result.test_report, "test_classification_report.txt")
+        winner = self.trials.child_ids.get(best.number)
+        for child in self.trials.children():
+            if child.data.tags.get(BEST) == "true":
+                self.client.set_tag(child.info.run_id, BEST, "false")
+            if child.data.tags.get(TRIAL) == str(best.number):
+                winner = child.info.run_id
+        self.client.log_batch(winner, metrics=[
+            Metric(k, float(v), now(), 0) for k, v in {**scores, f"baseline_test_{metric}": baseline.test_score}.items()
+        ])
+        self.client.set_tag(winner, BEST, "true")
+        if result.history:
+            self.client.log_figure(self.run_id, learning_curve(result.history, self.tags[SOURCE]),
+                                   "learning_curve.png")
+        return winner
+
+    def log_figures(self, figures: dict) -> None:
+        """An engine's diagnostic plots by file name: matplotlib figures, or text (HTML)."""
+        import matplotlib.pyplot as plt
+
+        for file_name, figure in figures.items():
+            if isinstance(figure, str):
+                self.client.log_text(self.run_id, figure, f"plots/{file_name}")
+            else:
+                self.client.log_figure(self.run_id, figure, f"plots/{file_name}")
+                plt.close(figure)  # pyplot keeps every figure alive until closed
+
+
+
+def _cv_results(trials, metric: str):
+    import pandas as pd
+
+    rows = []
+    for t in trials:
+        row = {"trial": t.number, **t.params}
+        row.update({f"fold_{k}_{metric}": s for k, s in enumerate(t.fold_scores, start=1)})
+        row.update({f"cv_{metric}_mean": t.mean, f"cv_{metric}_std": t.std, **t.summary(),
+                    "fit_time_s": t.fit_time, "state": t.state, "note": t.note or ""})
+        rows.append(row)
+    return pd.DataFrame(rows)
+

@@ -1,0 +1,278 @@
+"""The MLflow store sweeplab writes to and reads from: one experiment per sweep, one parent run per (sweep, dataset),
+one child per trial.
+
+The default store is a SQLite database under ``mlruns/`` with artifacts beside it, so ``make ui`` and
+``sweeplab leaderboard`` read the same runs; ``--tracking-uri`` or ``MLFLOW_TRACKING_URI`` point elsewhere.
+Runs are written through ``MlflowClient`` with explicit ids (no global "active run"), and every run this package
+opens is closed on the way out, as FAILED or KILLED when something went wrong."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+
+
+from sweeplab.tracking import outbox
+from sweeplab.errors import SweepLabError
+from sweeplab.tags import CV_KEY, DATA_SHA, ENGINE, EXPERIMENT_FILE, KIND, MODEL, PARENT, PREFIX, RESUME, REUSED_FROM, SOURCE, STATE, SWEEP, TRIAL_KEY, TRIALS, WORKER
+from sweeplab.tags import METRIC as METRIC_TAG
+from sweeplab.search.trial import Finished
+from sweeplab.urls import check_sqlite_store, check_writable, creation_lock, local_directory, sqlite_path
+from sweeplab.tracking.dataset_run import DatasetRun
+from sweeplab.tracking.reader import SqliteRuns, fold_measures
+from sweeplab.tracking.retrain_run import RetrainRun
+from sweeplab.tracking.runs import abandon, closing, dead_here, quoted, this_process
+
+
+
+def default_tracking_uri() -> str:
+    return f"sqlite:///{Path('mlruns').resolve() / 'mlflow.db'}"
+
+
+
+def resolve_uri(uri: str | None = None) -> str:
+    return uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
+
+
+
+@contextlib.contextmanager
+def using_uri(uri: str):
+    """MLflow's fluent API (``mlflow.start_run``, ``mlflow.pyfunc.load_model``) reads a process-wide tracking URI:
+    set it for the block only, so that a notebook's own choice is what it was afterwards."""
+    import mlflow
+    from mlflow.tracking._tracking_service import utils
+
+    # MLflow's own _use_tracking_uri restores the URI set in code but drops an MLFLOW_TRACKING_URI the user exported.
+    exported, chosen = os.environ.get("MLFLOW_TRACKING_URI"), getattr(utils, "_tracking_uri", None)
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(chosen)
+        if exported is not None:
+            os.environ["MLFLOW_TRACKING_URI"] = exported
+
+class Tracker:
+    """Opens runs in one MLflow store. Nothing touches the store until the first run is opened."""
+
+    def __init__(self, uri: str | None = None):
+        self.uri = resolve_uri(uri)
+        self._client = None
+
+    def has_store(self) -> bool:
+        """False for a local SQLite store that does not exist yet (reading must not create one)."""
+        database = sqlite_path(self.uri)
+        return database is None or database.exists()
+
+    def local_dir(self) -> Path:
+        """Where local state beside the store belongs (the Optuna studies' default database)."""
+        database = sqlite_path(self.uri)
+        return database.parent if database is not None else Path("mlruns").resolve()
+
+    def check(self) -> None:
+        """Before a sweep trains anything: the store can take its runs (a local store is writable and not full,
+        a tracking server answers)."""
+        directory = local_directory(self.uri)
+        if directory is not None:
+            check_writable(directory, "MLflow store")
+            return
+        try:
+            self.client.search_experiments(max_results=1)
+        except Exception as exc:  # MLflow raises its own exception for every transport error
+            raise SweepLabError(f"--tracking-uri {self.uri}: no MLflow tracking server answers "
+                                f"({outbox.reason(exc)})") from None
+
+    @property
+    def client(self):
+        if self._client is None:
+            from mlflow import MlflowClient
+
+            with creation_lock(self.uri):
+                check_sqlite_store(self.uri, "experiments", "an MLflow store")
+                client = MlflowClient(tracking_uri=self.uri)
+                if sqlite_path(self.uri) is not None:
+                    client.search_experiments(max_results=1)  # creates or migrates the store, under the lock
+            self._client = client
+        return self._client
+
+    def sweep_experiments(self) -> list[tuple[str, str]]:
+        """(experiment id, name) of every sweep's experiment in the store."""
+        database = sqlite_path(self.uri)
+        if database is not None:
+            import sqlite3
+
+            with contextlib.suppress(sqlite3.Error):
+                return SqliteRuns(database).sweep_experiments()
+        return [(e.experiment_id, e.name) for e in self.client.search_experiments() if e.tags.get(KIND) == "sweep"]
+
+    def runs(self, experiment_ids: list[str], kind: str) -> list:
+        """Every run of ``kind`` (``dataset``, ``trial``, ``retrain``) in these experiments: straight from the
+        tables of a local SQLite store, through MLflow's client otherwise."""
+        database = sqlite_path(self.uri)
+        if database is not None:
+            import sqlite3
+
+            with contextlib.suppress(sqlite3.Error):
+                return SqliteRuns(database).runs(experiment_ids, kind)
+        return self._search_all(experiment_ids, f"tags.`{KIND}` = '{kind}'")
+
+    def _search_all(self, experiment_ids: list[str], filter_string: str) -> list:
+        runs, token = [], None
+        while experiment_ids:
+            page = self.client.search_runs(experiment_ids, filter_string=filter_string, max_results=1000,
+                                           page_token=token)
+            runs.extend(page)
+            token = page.token
+            if not token:
+                break
+        return runs
+
+    def experiment_id(self, sweep_name: str) -> str:
+        existing = self.client.get_experiment_by_name(sweep_name)
+        if existing is not None:
+            return existing.experiment_id
+        database = sqlite_path(self.uri)
+        # Artifacts live beside a SQLite store; a tracking server decides for itself.
+        location = (database.parent / "artifacts" / sweep_name).resolve().as_uri() if database else None
+        try:
+            return self.client.create_experiment(sweep_name, artifact_location=location, tags={KIND: "sweep"})
+        except Exception:
+            # Another worker created it a moment ago.
+            existing = self.client.get_experiment_by_name(sweep_name)
+            if existing is None:
+                raise
+            return existing.experiment_id
+
+    @contextlib.contextmanager
+    def dataset_run(self, sweep, dataset, resume_key: str | None = None, cv_key: str | None = None):
+        """The parent run of one dataset's search; FINISHED, FAILED or KILLED according to how the block ends.
+
+        With ``resume_key`` (a resumable engine's study), the parent that carries the same key is reopened, so a
+        resumed search keeps all its trials under one parent. A parent of the same sweep and dataset that a
+        process on this machine left RUNNING when it died (SIGKILL, a lost terminal) is closed as KILLED first.
+        ``cv_key`` tags every trial run, for :meth:`finished_trials`.
+        """
+        tags = {
+            KIND: "dataset", SWEEP: sweep.name, SOURCE: dataset.name, ENGINE: sweep.engine,
+            MODEL: sweep.model, DATA_SHA: dataset.integrity["sha256"], TRIALS: str(sweep.trials),
+            METRIC_TAG: sweep.metric, WORKER: this_process(),
+        }
+        experiment = self.experiment_id(sweep.name)
+        parent = self._find_parent(experiment, resume_key) if resume_key else None
+        self._close_abandoned(experiment, dataset.name, keep=parent.info.run_id if parent else None)
+        if parent is None:
+            parent = self.client.create_run(experiment, run_name=dataset.name,
+                                            tags={**tags, **({RESUME: resume_key} if resume_key else {})})
+        else:
+            self.client.update_run(parent.info.run_id, status="RUNNING")
+            for key in (TRIALS, ENGINE, WORKER):
+                self.client.set_tag(parent.info.run_id, key, tags[key])
+        run = DatasetRun(outbox.Outbox(self.client, self.uri), parent.info.run_id, experiment, tags,
+                         dataset_input(dataset), cv_key)
+        with closing(self.client, parent.info.run_id):
+            try:
+                yield run
+            except BaseException:
+                with contextlib.suppress(Exception):  # the search's own error is the one the user sees
+                    run.trials.close_open_children()
+                raise
+
+    def attach(self, sweep, dataset, resume_key: str, cv_key: str | None = None):
+        """The parent run another process opened for this search, to add trials to (a worker's view)."""
+        experiment = self.experiment_id(sweep.name)
+        parent = self._find_parent(experiment, resume_key)
+        if parent is None:
+            raise SweepLabError(f"no MLflow run for study key {resume_key} in {self.uri}: "
+                                "is this the tracking URI the sweep uses?")
+        tags = {k: v for k, v in parent.data.tags.items() if k.startswith(PREFIX)}
+        run = DatasetRun(outbox.Outbox(self.client, self.uri), parent.info.run_id, experiment, tags,
+                         dataset_input(dataset), cv_key)
+        # Logged by the sweep's own process.
+        run.trials.baseline_cv = parent.data.metrics.get(f"baseline_cv_{run.metric}")
+        return run
+
+    @contextlib.contextmanager
+    def retrain_run(self, experiment):
+        """A ``retrain`` run beside the sweep's runs (in the sweep's MLflow experiment when it has one)."""
+        source = experiment.data.get("source") or Path(experiment.data["file"]).stem
+        tags = {
+            KIND: "retrain", SWEEP: experiment.sweep, SOURCE: source, MODEL: experiment.model,
+            EXPERIMENT_FILE: experiment.path, DATA_SHA: experiment.data["sha256"],
+        }
+        experiment_id = self.experiment_id(experiment.sweep or "retrain")
+        run = self.client.create_run(experiment_id, run_name=f"retrain {experiment.name}", tags=tags)
+        with closing(self.client, run.info.run_id):
+            yield RetrainRun(self, run.info.run_id)
+
+    def _find_parent(self, experiment_id: str, resume_key: str):
+        found = self.client.search_runs([experiment_id], f"tags.`{RESUME}` = '{resume_key}'", max_results=1)
+        return found[0] if found else None
+
+    def _close_abandoned(self, experiment_id: str, source: str, keep: str | None = None) -> None:
+        """Close as KILLED this dataset's parents (and their running trials) that a dead process of this machine
+        left RUNNING. Another machine's processes cannot be seen from here: their runs stay as they are."""
+        running = self.client.search_runs(
+            [experiment_id], f"tags.`{KIND}` = 'dataset' and tags.`{SOURCE}` = '{quoted(source)}' and "
+                             "attributes.status = 'RUNNING'", max_results=1000)
+        for parent in running:
+            if parent.info.run_id == keep or not dead_here(parent.data.tags.get(WORKER, "")):
+                continue
+            children = self.client.search_runs(
+                [experiment_id], f"tags.`{PARENT}` = '{parent.info.run_id}' and attributes.status = 'RUNNING'",
+                max_results=50000)
+            for run in [*children, parent]:
+                abandon(self.client, run.info.run_id)
+
+    def finished_trials(self, cv_key: str) -> dict:
+        """Trial key -> :class:`~sweeplab.trial.Finished` for every COMPLETE trial run of any sweep in this
+        store whose search had ``cv_key`` (same data, split, folds and code). A run that trained is preferred to
+        one that reused it."""
+        import yaml
+
+        if not self.has_store():
+            return {}
+        database = sqlite_path(self.uri)
+        runs = None
+        if database is not None:
+            import sqlite3
+
+            with contextlib.suppress(sqlite3.Error):
+                runs = SqliteRuns(database).tagged(CV_KEY, cv_key)
+        if runs is None:
+            runs = self._search_all([e.experiment_id for e in self.client.search_experiments()],
+                                    f"tags.`{CV_KEY}` = '{quoted(cv_key)}'")
+        found = {}
+        for run in sorted(runs, key=lambda r: REUSED_FROM in r.data.tags, reverse=True):
+            tags = run.data.tags
+            measures = fold_measures(run.data.metrics)
+            if run.info.status == "FINISHED" and tags.get(STATE) == "COMPLETE" and TRIAL_KEY in tags and measures:
+                params = {"model": tags.get(MODEL), **{k: yaml.safe_load(v) for k, v in run.data.params.items()}}
+                found[tags[TRIAL_KEY]] = Finished(tags.get(REUSED_FROM) or run.info.run_id, measures,
+                                                  run.data.metrics.get("fit_time_s", 0.0), params)
+        return found
+
+
+
+def dataset_input(dataset):
+    """The dataset as MLflow records inputs: name, a digest of its bytes, where it was read from."""
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    integrity = dataset.integrity
+    record = Dataset(name=dataset.name, digest=integrity["sha256"][:12], source_type="local",
+                     source=json.dumps({"uri": integrity["path"]}),
+                     profile=json.dumps({"rows": integrity["rows"], "class_counts": integrity["class_counts"]}))
+    return DatasetInput(record, tags=[InputTag("mlflow.data.context", "training")])
+
+
+
+def ui_url(base: str, experiment_id: str, metric: str = "accuracy") -> str:
+    """The MLflow UI page of a sweep's experiment that reads as its leaderboard: only trial runs (so none hides
+    under a collapsed parent), best CV score first."""
+    from urllib.parse import urlencode
+
+    query = urlencode({"searchFilter": f"tags.`{KIND}` = 'trial'", "orderByKey": f"metrics.`cv_{metric}_mean`",
+                       "orderByAsc": "false"})
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs?{query}"
+

@@ -1,0 +1,84 @@
+"""The Python API: the README's example as written, and what the command line relies on it for."""
+
+import re
+import sys
+
+import pytest
+
+import sweeplab
+from sweeplab.errors import SweepLabError
+from tests.conftest import ROOT
+
+
+def readme_example() -> str:
+    section = (ROOT / "README.md").read_text().split("## Python API", 1)[1]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def test_the_readme_example_runs_as_written(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(readme_example(), "README.md (Python API)", "exec"), namespace)
+    result, board, experiment, model = (namespace[k] for k in ("result", "board", "experiment", "model"))
+    [yelp] = result.datasets
+    assert result.sweep.name == "smoke" and yelp.source == "yelp" and len(yelp.trials) == 2
+    # What it returns is what it logged: the winner's run is the leaderboard's first row.
+    assert board.iloc[0]["run_id"] == yelp.winner_run_id and board.iloc[0]["cv_mean"] == pytest.approx(yelp.best.mean)
+    summary = result.summary()
+    assert summary.loc[0, "lift"] == pytest.approx(yelp.test_score - yelp.baseline.test_score)
+    assert experiment.path == "experiments/smoke-yelp.yaml" and experiment.origin["run_id"] == yelp.winner_run_id
+    assert (tmp_path / "models" / "smoke-yelp.keras").is_file() and model.registered_version is None
+    predicted = sweeplab.load_model(model.path).predict(["The food was great", "Never again"])
+    assert list(predicted.columns[:2]) == ["label", "probability"] and len(predicted) == 2
+    assert "The food was great" not in capsys.readouterr().err  # progress lines, not predictions, on stderr
+
+
+def test_a_sweep_is_a_name_a_path_a_mapping_or_a_sweep(tmp_path):
+    from sweeplab import config
+
+    by_name = sweeplab.resolve_sweep("smoke")
+    assert sweeplab.resolve_sweep(by_name.path) == by_name and sweeplab.resolve_sweep(by_name) is by_name
+    mapping = sweeplab.resolve_sweep({"model": "cnn", "space": {"num_filters": [8, 16]}, "trials": 2})
+    assert isinstance(mapping, config.Sweep) and mapping.trials == 2 and mapping.name == "notebook"
+    with pytest.raises(SweepLabError, match=r"^sweep mapping: space.num_filterz: model 'cnn' takes no such"):
+        sweeplab.resolve_sweep({"model": "cnn", "space": {"num_filterz": [8]}})
+    with pytest.raises(SweepLabError, match="space: expected a sweep name"):
+        sweeplab.resolve_sweep(42)
+
+
+def test_bad_options_are_refused_before_any_work(tmp_path):
+    store = tmp_path / "mlflow.db"
+    uri = f"sqlite:///{store}"
+    with pytest.raises(SweepLabError, match="^storage need engine optuna"):
+        sweeplab.sweep("smoke", storage="x.db", tracking_uri=uri)
+    with pytest.raises(SweepLabError, match="^data and sources both given"):
+        sweeplab.sweep("smoke", sources=["yelp"], data="x.csv", tracking_uri=uri)
+    with pytest.raises(SweepLabError, match="^progress: expected"):
+        sweeplab.sweep("smoke", progress="fancy", tracking_uri=uri)
+    with pytest.raises(SweepLabError, match="^top must be at least 1"):
+        sweeplab.leaderboard(top=0, tracking_uri=uri)
+    assert not store.exists()
+
+
+def test_silent_and_bar_progress(tmp_path, capsys):
+    """A notebook gets a tqdm bar per dataset; ``progress=None`` prints nothing at all."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    sweeplab.sweep("smoke", sources=["yelp"], tracking_uri=uri, progress=None)
+    assert capsys.readouterr() == ("", "")
+    result = sweeplab.sweep("smoke", sources=["yelp"], tracking_uri=uri, progress="bar", fresh=True)
+    out = capsys.readouterr().out
+    assert "yelp: 100%" in out and "4/4 [" in out and f"best acc {max(t.mean for t in result['yelp'].trials):.3f}" in out
+    assert out.index("== smoke on yelp") < out.index("yelp: 100%") < out.index("== yelp: best cv")
+
+
+def test_the_notebook_check_reads_the_kernel(monkeypatch):
+    from sweeplab.search.progress import in_notebook
+
+    assert not in_notebook()
+
+    class ZMQInteractiveShell:
+        pass
+
+    monkeypatch.setitem(sys.modules, "IPython", type(sys)("IPython"))
+    sys.modules["IPython"].get_ipython = ZMQInteractiveShell
+    assert in_notebook()
