@@ -1,0 +1,76 @@
+"""The fold loop on its own: what each fold's vectorizer sees, the order and content of the reports, what a
+stopped trial keeps, and the vectorized-fold cache."""
+
+import numpy as np
+import pytest
+from sklearn.model_selection import StratifiedKFold
+
+from sweeplab.modeling import pipeline
+from sweeplab.modeling.vectorize import SequenceVectorizer
+from sweeplab.search.folds import FoldRun, VectorizedFolds, cross_validate
+
+PARAMS = {"epochs": 2, "batch_size": 8, "maxlen": 8, "embedding_dim": 4, "num_filters": 4, "kernel_size": 2}
+
+
+@pytest.fixture(scope="module")
+def texts():
+    rng = np.random.default_rng(0)
+    good, bad = ["great", "fine", "lovely"], ["awful", "poor", "bad"]
+    X = np.array([" ".join(rng.choice(good if i % 2 else bad, 4)) for i in range(40)], dtype=object)
+    y = np.array([i % 2 for i in range(40)])
+    X[0] = "zebra awful awful awful"  # "zebra" appears once: in one fold's validation part, never in its training
+    return X, y
+
+
+def test_each_fold_vectorizer_is_fit_on_its_training_part_only(texts):
+    X, y = texts
+    splits = list(StratifiedKFold(2, shuffle=True, random_state=0).split(X, y))
+    folds = VectorizedFolds(X, splits).get(SequenceVectorizer(maxlen=8))
+    for (train, valid), fold in zip(splits, folds):
+        vocabulary = set(fold.vectorizer.vocabulary_)
+        assert vocabulary == {word for text in X[train] for word in text.split()}
+        assert ("zebra" in vocabulary) == (0 in train)
+
+
+def test_vectorized_folds_are_made_once_per_setting_and_the_oldest_goes(texts):
+    X, y = texts
+    folds = VectorizedFolds(X, list(StratifiedKFold(2).split(X, y)), keep=2)
+    first = folds.get(SequenceVectorizer(maxlen=8))
+    assert folds.get(SequenceVectorizer(maxlen=8)) is first
+    folds.get(SequenceVectorizer(maxlen=4))
+    folds.get(SequenceVectorizer(maxlen=6))  # a third setting: maxlen 8, the least recently used, is dropped
+    assert folds.get(SequenceVectorizer(maxlen=8)) is not first
+
+
+def test_reports_come_epoch_by_epoch_then_fold_by_fold(texts):
+    X, y = texts
+    heard = []
+    run = cross_validate(lambda: pipeline.build("cnn", PARAMS, seed=0), X, y, StratifiedKFold(2),
+                         on_epoch=lambda fold, epoch, value: heard.append(("epoch", fold, epoch)),
+                         on_fold=lambda fold, score, measures: heard.append(("fold", fold, score, measures)))
+    assert [h[:3] for h in heard] == [("epoch", 1, 1), ("epoch", 1, 2), ("fold", 1, run.scores[0]),
+                                      ("epoch", 2, 1), ("epoch", 2, 2), ("fold", 2, run.scores[1])]
+    measures = [h[3] for h in heard if h[0] == "fold"]
+    assert measures == run.measures and all({"accuracy", "macro_f1"} <= set(m) for m in measures)
+    assert [m["accuracy"] for m in measures] == run.scores and run.fit_time > 0
+
+
+def test_a_report_that_raises_stops_the_trial_and_keeps_what_was_done(texts):
+    X, y = texts
+    run = FoldRun()
+
+    class Pruned(Exception):
+        pass
+
+    def prune(fold, score, measures):
+        raise Pruned  # as Optuna's pruner stops a trial: from inside a report
+
+    with pytest.raises(Pruned):
+        cross_validate(lambda: pipeline.build("cnn", PARAMS, seed=0), X, y, StratifiedKFold(3), on_fold=prune, run=run)
+    assert len(run.scores) == len(run.measures) == 1 and run.fit_time > 0
+
+
+def test_the_metric_chosen_is_the_score_reported(texts):
+    X, y = texts
+    run = cross_validate(lambda: pipeline.build("cnn", PARAMS, seed=0), X, y, StratifiedKFold(2), metric="macro_f1")
+    assert run.scores == [m["macro_f1"] for m in run.measures]
