@@ -33,11 +33,10 @@ def child() -> None:
     started = time.perf_counter()
     import keras
 
-    from sweeplab.search import folds
     from sweeplab import data
-    from sweeplab.modeling import pipeline
-    from sweeplab.search import runner
     from sweeplab.config.parse import parse_sweep as parse
+    from sweeplab.modeling import pipeline
+    from sweeplab.search import folds, runner
 
     imported = time.perf_counter() - started
     sweep = parse({"name": "backends", "model": "cnn", "folds": 4, "seed": 1000, "space": {"maxlen": 100}},

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, say, write
+from common import say, write
 
 LIMIT_S, LIMIT_MB = 5.0, 300.0
 BEFORE_TIMEOUT_S, BEFORE_MEMORY = 30, 4 << 30

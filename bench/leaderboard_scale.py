@@ -25,8 +25,9 @@ def build_store(uri: str, trials: int) -> None:
     from mlflow import MlflowClient
     from mlflow.entities import Metric, Param, RunTag
 
-    from sweeplab.tags import BEST, KIND, PARENT, SOURCE, STATE, SWEEP, TRIAL
+    from sweeplab.tags import BEST, KIND
     from sweeplab.tags import METRIC as METRIC_TAG
+    from sweeplab.tags import PARENT, SOURCE, STATE, SWEEP, TRIAL
 
     client = MlflowClient(uri)
     experiment = client.create_experiment("scale", tags={KIND: "sweep"})

@@ -28,11 +28,10 @@ def main() -> int:
     parser.add_argument("--source", default="yelp")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    from sweeplab.search.folds import cross_validate
-    from sweeplab import data
+    from sweeplab import config, data
     from sweeplab.modeling import pipeline
-    from sweeplab import config
     from sweeplab.search import runner
+    from sweeplab.search.folds import cross_validate
 
     sweep = config.load_sweep("cnn_grid")
     [split] = runner.prepare(sweep, [data.load_source(args.source)])

@@ -46,8 +46,8 @@ def bare_loop(X, y, folds, epochs: int, seed: int) -> dict:
 
 def cv_only(sweep, split, folds) -> dict:
     """sweeplab's fold loop alone, nothing recorded: what the trial costs before any bookkeeping."""
-    from sweeplab.search import folds
     from sweeplab.modeling import pipeline
+    from sweeplab.search import folds
 
     run = folds.cross_validate(lambda: pipeline.for_sweep(sweep, sweep.fixed()), split.X_train, split.y_train, folds)
     return {"cv_accuracy": round(sum(run.scores) / len(run.scores), 4)}
@@ -78,8 +78,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=5)
     args = parser.parse_args()
-    from sweeplab import data
-    from sweeplab import config
+    from sweeplab import config, data
     from sweeplab.search import runner as sweeps
 
     spec = {"name": "overhead", "model": "cnn", "engine": "optuna", "sources": [args.source], "trials": 1,

@@ -16,7 +16,6 @@ import tempfile
 from pathlib import Path
 
 import yaml
-
 from common import alternate, median, write
 
 SPEC = {

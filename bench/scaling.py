@@ -33,8 +33,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100)
     args = parser.parse_args()
-    from sweeplab import data
-    from sweeplab import config
+    from sweeplab import config, data
     from sweeplab.search import runner
     from sweeplab.search.engines.optuna_search import OptunaEngine
     from sweeplab.search.progress import Progress

@@ -92,8 +92,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--sweep", default="fast")
     args = parser.parse_args()
-    from sweeplab import data
-    from sweeplab import config
+    from sweeplab import config, data
     from sweeplab.search import runner
 
     sweep = config.load_sweep(args.sweep)

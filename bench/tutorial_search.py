@@ -21,9 +21,8 @@ def main(source: str, out: str) -> int:
     import numpy as np
     from sklearn.model_selection import RandomizedSearchCV
 
-    from sweeplab import data
+    from sweeplab import config, data
     from sweeplab.modeling import pipeline
-    from sweeplab import config
     from sweeplab.search import runner
     from sweeplab.search.engines.sklearn_search import pipeline_space
 

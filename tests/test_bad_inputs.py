@@ -16,8 +16,7 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from sweeplab import data
-from sweeplab import config
+from sweeplab import config, data
 from sweeplab.cli import main
 from sweeplab.config.parse import TOP_LEVEL
 from sweeplab.errors import SweepLabError

@@ -6,9 +6,8 @@ from scikeras.wrappers import KerasClassifier
 from sklearn.base import is_classifier
 from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_score
 
-from sweeplab.modeling import factories, registry
+from sweeplab.modeling import factories, pipeline, registry
 from sweeplab.modeling.baseline import baseline
-from sweeplab.modeling import pipeline
 from sweeplab.modeling.classifier import KerasTextClassifier
 from sweeplab.modeling.vectorize import SequenceVectorizer
 

@@ -13,9 +13,9 @@ import optuna
 import pytest
 from mlflow import MlflowClient
 
+from sweeplab.tags import KIND, NOTE, PARENT, TRIAL
 from tests.conftest import ROOT, free_port, require
 from tests.test_optuna import reviews_csv, sweep_yaml
-from sweeplab.tags import KIND, NOTE, PARENT, TRIAL
 
 pytestmark = pytest.mark.integration
 TRIALS = 12

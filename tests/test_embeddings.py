@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from sweeplab.data import embeddings
-from sweeplab.modeling import pipeline
 from sweeplab.errors import SweepLabError
+from sweeplab.modeling import pipeline
 
 
 def test_the_glove_subset_reads_whole(glove_file):

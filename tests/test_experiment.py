@@ -5,8 +5,8 @@ import textwrap
 import pytest
 import yaml
 
-from sweeplab.config import experiment
 from sweeplab.cli import main
+from sweeplab.config import experiment
 from sweeplab.data.sources import SOURCES
 from sweeplab.errors import SweepLabError
 

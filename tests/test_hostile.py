@@ -168,8 +168,8 @@ def test_a_file_that_is_not_a_store_is_refused_and_left_as_it_was(tmp_path):
 @pytest.mark.parametrize("name", ["../../../escaped", "/tmp/escaped", "x" * 300, "nul\x00name", "two\nlines", ".hidden",
                                   "-rf", "a/b"])
 def test_no_name_can_lead_a_write_outside_its_directory(tmp_path, name):
-    from sweeplab.config import experiment
     from sweeplab import config
+    from sweeplab.config import experiment
 
     with pytest.raises(SweepLabError, match=r"^fuzz.yaml: name: "):
         config.parse_sweep({"name": name, "model": "cnn"}, "fuzz.yaml")
@@ -220,8 +220,8 @@ def test_a_stop_signal_the_caller_ignores_stays_ignored(tmp_path):
 
 
 def test_ctrl_c_in_a_command_that_opens_no_run_says_no_more_than_that(monkeypatch, capsys):
-    from sweeplab.results import leaderboard
     from sweeplab.cli import main
+    from sweeplab.results import leaderboard
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

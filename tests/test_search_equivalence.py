@@ -6,14 +6,13 @@ import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 
-from sweeplab import data
+from sweeplab import config, data
 from sweeplab.modeling import pipeline
-from sweeplab import config
+from sweeplab.modeling.metrics import METRICS
 from sweeplab.search import runner
 from sweeplab.search.engines.base import SearchContext
 from sweeplab.search.engines.sklearn_search import SklearnEngine, pipeline_space
 from sweeplab.search.listener import Listener
-from sweeplab.modeling.metrics import METRICS
 
 SWEEP = {
     "name": "equivalence", "model": "cnn", "sources": ["yelp"], "trials": 3, "folds": 3, "seed": 3,

@@ -5,10 +5,10 @@ import textwrap
 
 import pytest
 
-from sweeplab.modeling import registry
 from sweeplab import config
 from sweeplab.cli import main
 from sweeplab.errors import SweepLabError
+from sweeplab.modeling import registry
 from tests.conftest import BUILT_IN_SWEEPS, ROOT
 
 VALID = """
@@ -130,13 +130,15 @@ def test_bad_file_exits_2_before_anything_is_logged(tmp_path, capsys):
 def test_distributions():
     import numpy as np
 
-    ints = config.Param("n", low=2, high=64, log=True, integer=True).distribution()
+    from sweeplab.search.engines.sklearn_search import distribution
+
+    ints = distribution(config.Param("n", low=2, high=64, log=True, integer=True))
     draws = [ints.rvs(random_state=np.random.RandomState(i)) for i in range(200)]
     assert min(draws) >= 2 and max(draws) <= 64 and all(isinstance(d, int) for d in draws)
     assert config.Param("n", low=8, high=32, step=8, integer=True).grid_values() == [8, 16, 24, 32]
     assert config.Param("d", low=0.0, high=0.5, step=0.25).grid_values() == [0.0, 0.25, 0.5]
     assert config.Param("d", low=0.0, high=0.5).grid_values() is None
-    lr = config.Param("lr", low=1e-4, high=1e-2, log=True).distribution()
+    lr = distribution(config.Param("lr", low=1e-4, high=1e-2, log=True))
     assert all(1e-4 <= lr.rvs(random_state=i) <= 1e-2 for i in range(50))
 
 

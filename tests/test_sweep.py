@@ -8,8 +8,8 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from sweeplab.search import engines
 from sweeplab.cli import main
+from sweeplab.search import engines
 from sweeplab.tags import BEST, KIND, NOTE, PARENT, SOURCE, STATE
 
 pytestmark = pytest.mark.integration
@@ -73,8 +73,8 @@ def test_leaderboard_reads_the_sweep_back(smoke_store, capsys):
 def test_leaderboard_reads_sqlite_directly_exactly_as_mlflow_would(smoke_store, monkeypatch):
     import sqlite3
 
-    from sweeplab.results import leaderboard
     from sweeplab import tracking
+    from sweeplab.results import leaderboard
 
     direct = leaderboard.collect(tracking.Tracker(smoke_store))
 

@@ -6,10 +6,8 @@ import pytest
 import tensorflow as tf  # a hard dependency: a broken import must fail these tests, not skip them
 
 from sweeplab import data
-from sweeplab.modeling import pipeline
-from sweeplab.modeling import textmodel
-from sweeplab.modeling import vectorize
 from sweeplab.errors import SweepLabError
+from sweeplab.modeling import pipeline, textmodel, vectorize
 
 TRICKY = [
     "Don't 'quote' me", "rock'n'roll", "can''t", "x' 'y", "'a", "b'", "ÉCOLE naïve café", "under_score",

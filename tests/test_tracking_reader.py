@@ -6,8 +6,8 @@ import sqlite3
 import pytest
 
 from sweeplab.tags import KIND
-from sweeplab.tracking.reader import SqliteRuns
 from sweeplab.tracking import Tracker
+from sweeplab.tracking.reader import SqliteRuns
 
 
 @pytest.fixture

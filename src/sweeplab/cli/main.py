@@ -12,13 +12,12 @@ import sys
 import threading
 
 from sweeplab import __version__, data, errors
-from sweeplab.modeling.metrics import METRICS
-from sweeplab.errors import OptionError, SweepLabError
 from sweeplab.cli.models import cmd_predict, cmd_retrain
 from sweeplab.cli.results import cmd_export, cmd_leaderboard
 from sweeplab.cli.store import cmd_data, cmd_store
 from sweeplab.cli.sweeps import cmd_list, cmd_show, cmd_sweep, cmd_worker
-
+from sweeplab.errors import OptionError, SweepLabError
+from sweeplab.modeling.metrics import METRICS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,10 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signum, handler)
 
 
-
 def _stopped() -> str:
     return "interrupted" if errors.INTERRUPTED.signum == signal.SIGINT else f"stopped by {errors.stop_name()}"
-
 
 
 def build_parser() -> argparse.ArgumentParser:

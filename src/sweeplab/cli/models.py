@@ -5,10 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from sweeplab import api, data
-from sweeplab import files
+from sweeplab import api, data, files
 from sweeplab.errors import SweepLabError
-
 
 
 def cmd_retrain(args) -> int:
@@ -36,7 +34,6 @@ def _warn_version_drift(exp) -> None:
               file=sys.stderr)
 
 
-
 def _report_retrain(result, out, run_id: str, version, uri: str) -> None:
     exp, evaluation = result.experiment, result.evaluation
     stopped = f", stopped early at epoch {result.epochs_run}" if result.epochs_run < exp.fit["epochs"] else ""
@@ -59,7 +56,6 @@ def _report_retrain(result, out, run_id: str, version, uri: str) -> None:
               f"sweeplab predict models:/{exp.name}/{version} \"some text\"")
 
 
-
 def cmd_predict(args) -> int:
     texts = list(args.texts) + (_read_texts(args.file, args.text_col) if args.file else [])
     if not texts:
@@ -74,7 +70,6 @@ def cmd_predict(args) -> int:
         for row in frame.itertuples(index=False):
             print(f"{row.label}\t{row.probability:.3f}\t{row.text}")
     return 0
-
 
 
 def _read_texts(source: str, text_col: str) -> list[str]:

@@ -7,14 +7,12 @@ import os
 from sweeplab import api, data
 
 
-
 def cmd_store(args) -> int:
     ready = api.open_stores(args.tracking_uri, args.storage)
     print(f"MLflow store ready: {ready['tracking_uri']}")
     if args.storage:
         print(f"Optuna storage ready: {ready['storage']}")
     return 0
-
 
 
 def cmd_data(args) -> int:

@@ -11,13 +11,10 @@ from pathlib import Path
 
 import yaml
 
-from sweeplab import data
-from sweeplab import files
-from sweeplab.modeling import registry
-from sweeplab import names
-from sweeplab import config
+from sweeplab import config, data, files, names
 from sweeplab.errors import SweepLabError, brief
 from sweeplab.files import describe
+from sweeplab.modeling import registry
 
 REQUIRED = ("model", "params", "fit", "data", "split")
 
@@ -33,7 +30,6 @@ HEADER = """\
 # early_stopping: null trains for fit.epochs; {{patience: 3, validation_split: 0.1}} stops when the loss on a
 # stratified slice of the training split stops improving, and keeps the best weights.
 """
-
 
 
 @dataclass(frozen=True)
@@ -71,7 +67,6 @@ class Experiment:
         return dataset
 
 
-
 def default_path(mapping: dict) -> Path:
     wrong = names.problem(mapping["name"], names.MAX_EXPERIMENT_NAME_LENGTH)
     if wrong:  # a name from a store written before names were checked
@@ -79,17 +74,14 @@ def default_path(mapping: dict) -> Path:
     return Path("experiments") / f"{mapping['name']}.yaml"
 
 
-
 def check_destination(path: str | Path) -> Path:
     return files.check_destination(path, "experiment file", (".yaml", ".yml"))
-
 
 
 def write(mapping: dict, path: str | Path) -> Path:
     path = check_destination(path)
     body = yaml.safe_dump(mapping, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
     return files.write_atomically(path, (HEADER.format(path=path) + body).encode("utf-8"), "experiment file")
-
 
 
 def load_experiment(path: str | Path) -> Experiment:
@@ -134,7 +126,6 @@ def load_experiment(path: str | Path) -> Experiment:
     )
 
 
-
 def _mapping(raw: dict, key: str, fail, required: bool = True) -> dict:
     value = raw.get(key)
     if value is None and not required:
@@ -142,7 +133,6 @@ def _mapping(raw: dict, key: str, fail, required: bool = True) -> dict:
     if not isinstance(value, dict):
         fail(key, f"expected a mapping, got {describe(value)}")
     return value
-
 
 
 def _name(value, fail) -> str:
@@ -153,12 +143,10 @@ def _name(value, fail) -> str:
     return value
 
 
-
 def _string(value, key: str, fail, empty: bool = False) -> str:
     if not isinstance(value, str) or (not value and not empty):
         fail(key, f"expected a non-empty string, got {describe(value)}")
     return value
-
 
 
 def _data(raw: dict, fail) -> dict:
@@ -182,7 +170,6 @@ def _data(raw: dict, fail) -> dict:
         for column in ("text_col", "label_col"):
             checked[column] = _string(section.get(column, column[:-4]), f"data.{column}", fail)
     return checked
-
 
 
 def _early_stopping(value, fail) -> dict | None:

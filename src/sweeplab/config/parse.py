@@ -10,15 +10,14 @@ import math
 import os
 from pathlib import Path
 
-from sweeplab import data
-from sweeplab.modeling import registry
-from sweeplab import names
+from sweeplab import data, names
 from sweeplab.config import optuna_settings
+from sweeplab.config.sweep import Param, Sweep
 from sweeplab.errors import SweepLabError, brief
 from sweeplab.files import describe, read_yaml
+from sweeplab.modeling import registry
 from sweeplab.modeling.defaults import BOUNDS, EMBEDDING_DEFAULTS, FIT_DEFAULTS
 from sweeplab.modeling.metrics import METRICS
-from sweeplab.config.sweep import Param, Sweep
 
 TOP_LEVEL = {
     "name", "description", "model", "engine", "sources", "trials", "folds", "test_size", "seed", "fit", "space",
@@ -37,7 +36,6 @@ DEFAULTS = {
     "engine": "random", "sources": ["yelp", "amazon", "imdb"], "trials": 10, "folds": 5, "test_size": 0.25,
     "seed": 0, "fit": {}, "sampler": "tpe", "pruner": "median", "timeout": None, "metric": "accuracy",
 }
-
 
 
 def sweeps_dir() -> Path:
@@ -78,7 +76,6 @@ def load_sweep(space: str) -> Sweep:
     raw = read_yaml(path, "sweep settings")
     raw.setdefault("name", path.stem)
     return parse_sweep(raw, str(path))
-
 
 
 def parse_sweep(raw: dict, origin: str) -> Sweep:
@@ -145,9 +142,6 @@ def _check_grid(sweep, fail) -> None:
                 fail(f"space.{name}", "the grid sampler needs a list or a range with a step")
 
 
-
-
-
 def _parse_models(spec, fail) -> list[str]:
     """``model: cnn``, or ``model: [cnn, rnn, ...]`` to search across families."""
     chosen = spec if isinstance(spec, list) else [spec]
@@ -159,7 +153,6 @@ def _parse_models(spec, fail) -> list[str]:
     if len(set(chosen)) != len(chosen):
         fail("model", f"a family is listed twice in {chosen}")
     return chosen
-
 
 
 def _parse_space(settings: dict, names: list[str], fail) -> tuple[dict, dict]:
@@ -210,12 +203,10 @@ def _parse_space(settings: dict, names: list[str], fail) -> tuple[dict, dict]:
     return shared, families
 
 
-
 def _parameter(name: str, spec, model: str, fail) -> Param:
     from sweeplab.modeling.pipeline import choices, tunable
 
     return _parse_param(name, spec, tunable(model)[name], fail, choices(model).get(name))
-
 
 
 def _pretrained_embeddings(spec, fail) -> dict:
@@ -236,7 +227,6 @@ def _pretrained_embeddings(spec, fail) -> dict:
                                                                          EMBEDDING_DEFAULTS["embeddings_trainable"])}
 
 
-
 def _check_embeddings_file(space: dict, fail) -> None:
     """The vectors' file exists and reads as GloVe, and no embedding_dim contradicts its width."""
     from sweeplab.data import embeddings
@@ -253,7 +243,6 @@ def _check_embeddings_file(space: dict, fail) -> None:
     if "embedding_dim" in space:
         fail("space.embedding_dim", f"the embedding width is the vectors' ({width} in {path.values[0]}): "
                                     "leave embedding_dim out")
-
 
 
 def _percentile_maxlen(space_raw: dict, where: str, fail) -> dict:
@@ -275,7 +264,6 @@ def _percentile_maxlen(space_raw: dict, where: str, fail) -> dict:
     return rewritten
 
 
-
 def check_configuration(model: str, values: dict, fail) -> dict:
     """One value per parameter (an exported experiment's), typed like a sweep's fixed values.
 
@@ -295,7 +283,6 @@ def check_configuration(model: str, values: dict, fail) -> dict:
     return checked
 
 
-
 def _check_known(name: str, model: str, family: list[str], fail, shared: bool = False) -> None:
     """``model`` takes a parameter ``name``; if not, say which of the sweep's ``family`` of models would."""
     from sweeplab.modeling.pipeline import tunable
@@ -312,7 +299,6 @@ def _check_known(name: str, model: str, family: list[str], fail, shared: bool = 
     fail(f"model '{model}' takes no such parameter (it takes {', '.join(sorted(accepted))})")
 
 
-
 def _parse_param(name: str, spec, default, fail, allowed: tuple | None = None) -> Param:
     if isinstance(spec, dict):
         return _parse_range(name, spec, default, fail)
@@ -323,7 +309,6 @@ def _parse_param(name: str, spec, default, fail, allowed: tuple | None = None) -
     if len(set(map(repr, checked))) != len(checked):
         fail(f"repeated value in {values}")
     return Param(name, values=tuple(checked))
-
 
 
 def _parse_range(name: str, spec: dict, default, fail) -> Param:
@@ -347,7 +332,6 @@ def _parse_range(name: str, spec: dict, default, fail) -> Param:
     if log and (low <= 0 or step is not None):
         fail("a log range needs low > 0 and no step")
     return Param(name, low=low, high=high, step=step, log=log, integer=integer)
-
 
 
 def _typed(value, default, fail, allowed: tuple | None = None):
@@ -379,12 +363,10 @@ def _typed(value, default, fail, allowed: tuple | None = None):
     fail(f"expected {type(default).__name__} values, got {brief(value)}")
 
 
-
 def _integer(value, minimum: int, maximum: int, fail) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
         fail(f"expected an integer from {minimum} to {maximum:,}, got {brief(value)}")
     return value
-
 
 
 def _within(name: str, value, fail):

@@ -1,11 +1,10 @@
-"""A sweep as data: its settings and its parameters (fixed, a choice, or a range), per model family."""
+"""A sweep as data: its settings and its parameters (fixed, a choice, or a range), per model family. How an engine
+samples them is the engine's (:mod:`sweeplab.search.engines`)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-
-
 
 
 @dataclass(frozen=True)
@@ -35,27 +34,6 @@ class Param:
             return [round(self.low + i * self.step, 12) for i in range(count)]
         return None
 
-    def distribution(self):
-        """What RandomizedSearchCV samples from: a list, or a scipy-style distribution with ``rvs``."""
-        from scipy import stats
-
-        if self.values or (self.step and not self.log):
-            return self.grid_values()
-        if self.integer:
-            return _LogInt(self.low, self.high) if self.log else stats.randint(int(self.low), int(self.high) + 1)
-        if self.log:
-            return stats.loguniform(self.low, self.high)
-        return stats.uniform(self.low, self.high - self.low)
-
-    def suggest(self, trial, key: str | None = None):
-        """Ask an Optuna trial for this parameter's value, under ``key`` (default: its name) in the study."""
-        key = key or self.name
-        if self.values:
-            return trial.suggest_categorical(key, list(self.values))
-        if self.integer:
-            return trial.suggest_int(key, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
-        return trial.suggest_float(key, self.low, self.high, step=self.step, log=self.log)
-
     def largest(self):
         return max(self.values) if self.values else self.high
 
@@ -68,21 +46,6 @@ class Param:
         if self.log:
             spec["log"] = True
         return spec
-
-
-
-class _LogInt:
-    """Integers drawn log-uniformly from [low, high] (scipy has no such discrete distribution)."""
-
-    def __init__(self, low, high):
-        self.low, self.high = int(low), int(high)
-
-    def rvs(self, random_state=None):
-        from scipy import stats
-
-        value = stats.loguniform(self.low, self.high + 1).rvs(random_state=random_state)
-        return min(int(value), self.high)
-
 
 
 @dataclass(frozen=True)
@@ -128,27 +91,8 @@ class Sweep:
         """A whole configuration: the fixed values plus those an engine chose (the family under "model")."""
         return {**self.fixed(chosen.get("model")), **chosen}
 
-    def suggest(self, trial) -> dict:
-        """An Optuna trial's choices: the family first, then the parameters that exist for it.
-
-        A family's own parameters are named ``<family>.<name>`` in the study, so that two families may give the
-        same parameter different ranges; :meth:`chosen_from` reads them back.
-        """
-        chosen = {}
-        if self.families:
-            chosen["model"] = trial.suggest_categorical("model", list(self.families))
-        family = self.families.get(chosen.get("model"), {})
-        for name, param in self.searched(chosen.get("model")).items():
-            chosen[name] = param.suggest(trial, f"{chosen['model']}.{name}" if name in family else name)
-        return chosen
-
-    @staticmethod
-    def chosen_from(study_params: dict) -> dict:
-        """The sweep's names for what :meth:`suggest` chose."""
-        return {key.split(".", 1)[-1]: value for key, value in study_params.items()}
-
     def max_epochs(self) -> int:
-        from sweeplab.modeling.pipeline import FIT_DEFAULTS
+        from sweeplab.modeling.defaults import FIT_DEFAULTS
 
         epochs = self.space.get("epochs")
         return int(epochs.largest()) if epochs else FIT_DEFAULTS["epochs"]

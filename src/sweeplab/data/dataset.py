@@ -15,7 +15,6 @@ import numpy as np
 from sweeplab.errors import SweepLabError, brief
 
 
-
 @dataclass(frozen=True)
 class Dataset:
     """Texts and labels of one dataset, ready to split.
@@ -38,7 +37,6 @@ class Dataset:
         return len(self.classes)
 
 
-
 def encode(name, texts, raw_labels, *, path, sha256, reference, sources=None, notes=()) -> Dataset:
     raw_labels = label_values(raw_labels)
     classes = sorted(set(raw_labels))
@@ -57,7 +55,6 @@ def encode(name, texts, raw_labels, *, path, sha256, reference, sources=None, no
                    tuple(notes))
 
 
-
 def sha256_of(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -72,7 +69,6 @@ def label_values(labels: list) -> list:
     return text
 
 _PLAIN_INTEGER = re.compile(r"-?(0|[1-9][0-9]{0,17})")
-
 
 
 def holdout_split(dataset: Dataset, test_size: float, seed: int):

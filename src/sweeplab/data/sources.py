@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from sweeplab import files
-from sweeplab.errors import SweepLabError
+from sweeplab.advice import command
 from sweeplab.data.dataset import Dataset, encode, sha256_of
 from sweeplab.data.tables import load_file
-from sweeplab.advice import command
+from sweeplab.errors import SweepLabError
 
 ARCHIVE_URL = "https://archive.ics.uci.edu/static/public/331/sentiment+labelled+sentences.zip"
 
@@ -42,12 +42,8 @@ GLOVE = ("glove.6B.50d.subset.txt", "0dab3dc9eca4e2fb5d526a0c2e12b78171d3ebc8620
 POOLED = "all"
 
 
-
 def default_data_dir() -> Path:
     return Path(os.environ.get("SWEEPLAB_DATA_DIR", "data")) / SUBDIR
-
-
-
 
 
 def check(directory: Path | None = None) -> dict[str, str]:
@@ -61,7 +57,6 @@ def check(directory: Path | None = None) -> dict[str, str]:
         else:
             status[file_name] = "ok" if sha256_of(path) == digest else "checksum mismatch"
     return status
-
 
 
 def fetch(directory: Path | None = None, mirror: str | Path | None = None, url: str = ARCHIVE_URL) -> Path:
@@ -85,10 +80,8 @@ def fetch(directory: Path | None = None, mirror: str | Path | None = None, url: 
     return directory
 
 
-
 def glove_path() -> Path:
     return default_data_dir().parent / "glove" / GLOVE[0]
-
 
 
 def fetch_glove(mirror: str | Path, target: Path | None = None) -> Path:
@@ -110,14 +103,12 @@ def fetch_glove(mirror: str | Path, target: Path | None = None) -> Path:
     return target
 
 
-
 def _read_mirror(mirror: Path, names: list[str], variable: str = "SWEEPLAB_DATA_MIRROR") -> dict[str, bytes]:
     """``names`` from the directory ``mirror``, which the environment variable ``variable`` named."""
     missing = [name for name in names if not (mirror / name).is_file()]
     if missing:
         raise SweepLabError(f"{variable}={mirror}: missing {', '.join(missing)}")
     return {name: (mirror / name).read_bytes() for name in names}
-
 
 
 def _read_archive(url: str, names: list[str]) -> dict[str, bytes]:
@@ -144,7 +135,6 @@ def _read_archive(url: str, names: list[str]) -> dict[str, bytes]:
     return {name: members.read(by_name[name]) for name in names}
 
 
-
 def load_source(name: str, directory: Path | None = None) -> Dataset:
     """A UCI source by name (``yelp``, ``amazon``, ``imdb``) or ``all`` for the three pooled."""
     if name == POOLED:
@@ -166,7 +156,6 @@ def load_source(name: str, directory: Path | None = None) -> Dataset:
                    reference={"source": name})
 
 
-
 def _read_labelled_sentences(path: Path) -> tuple[list[str], list[int]]:
     """Parse ``sentence<TAB>label`` lines.
 
@@ -186,13 +175,11 @@ def _read_labelled_sentences(path: Path) -> tuple[list[str], list[int]]:
     return texts, labels
 
 
-
 def load_reference(reference: dict) -> Dataset:
     """The dataset a :attr:`Dataset.reference` points to (how a worker process finds its data)."""
     if "source" in reference:
         return load_source(reference["source"])
     return load_file(reference["data"], reference["text_col"], reference["label_col"])
-
 
 
 def _load_pooled(directory: Path | None) -> Dataset:

@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 
 from sweeplab import files
+from sweeplab.data.dataset import Dataset, encode, sha256_of
 from sweeplab.errors import SweepLabError
 from sweeplab.names import DATASET_NAME_LENGTH, safe_name
-from sweeplab.data.dataset import Dataset, encode, sha256_of
 
 USER_FILE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-
 
 
 def load_file(path: str | Path, text_col: str = "text", label_col: str = "label") -> Dataset:
@@ -39,12 +38,10 @@ def load_file(path: str | Path, text_col: str = "text", label_col: str = "label"
                    sha256=sha256_of(path), reference=reference, notes=notes)
 
 
-
 def read_column(path: str | Path, column: str) -> np.ndarray:
     """One column of a CSV, TSV or JSONL file, as a plain object array of strings."""
     frame, _ = read_table(Path(path), {"text": column})
     return frame[column].to_numpy(dtype=object)
-
 
 
 def read_table(path: Path, columns: dict):
@@ -78,7 +75,6 @@ def read_table(path: Path, columns: dict):
     return frame, line_of
 
 
-
 def _read_jsonl(path: Path, wanted: list[str]):
     """The ``wanted`` fields of a JSON-lines file (one object per line) as strings: a JSON string as it is, null or
     a missing field as empty, any other scalar as its JSON text (``1``, ``1.5``, ``true``)."""
@@ -108,11 +104,9 @@ def _read_jsonl(path: Path, wanted: list[str]):
     return frame, lines
 
 
-
 def _json_type(value) -> str:
     return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
         type(value), "a number")
-
 
 
 def _reject_empty(path: Path, column: str, bad_rows: list[int], line_of) -> None:

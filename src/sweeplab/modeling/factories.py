@@ -5,9 +5,8 @@ and validating a sweep file stays instant."""
 from __future__ import annotations
 
 from typing import Literal
+
 from sweeplab.modeling.registry import BAG_OF_WORDS, register
-
-
 
 
 def _embedded_input(meta: dict, embedding_dim: int, mask_zero: bool = False, any_length: bool = True):
@@ -36,7 +35,6 @@ def _embedded_input(meta: dict, embedding_dim: int, mask_zero: bool = False, any
     return inputs, vectors
 
 
-
 def _classifier_head(x, meta: dict, dense_units: int, dropout: float):
     """Dense(relu) then one sigmoid unit for two classes, a softmax over K classes otherwise."""
     from keras import layers
@@ -47,7 +45,6 @@ def _classifier_head(x, meta: dict, dense_units: int, dropout: float):
     if meta["n_classes_"] == 2:
         return layers.Dense(1, activation="sigmoid", name="output")(x)
     return layers.Dense(meta["n_classes_"], activation="softmax", name="output")(x)
-
 
 
 def _compiled(inputs, outputs, meta: dict, learning_rate: float, name: str, padding_margin: int | None = None):
@@ -62,14 +59,12 @@ def _compiled(inputs, outputs, meta: dict, learning_rate: float, name: str, padd
     return model
 
 
-
 def _embedding_then(reduce, name: str, meta: dict, embedding_dim: int, dense_units: int, dropout: float,
                     learning_rate: float, padding_margin: int | None):
     """Embedding -> one layer that turns the sequence into a vector (``reduce``) -> the classifier head."""
     inputs, x = _embedded_input(meta, embedding_dim, any_length=padding_margin is not None)
     return _compiled(inputs, _classifier_head(reduce(x), meta, dense_units, dropout), meta, learning_rate, name,
                      padding_margin)
-
 
 
 @register
@@ -96,7 +91,6 @@ def cnn(
                      padding_margin=kernel_size)
 
 
-
 @register
 def embedding_pool(
     meta: dict,
@@ -112,7 +106,6 @@ def embedding_pool(
     # One padding position keeps the padding vector among those the maximum is taken over.
     return _embedding_then(layers.GlobalMaxPooling1D(), "embedding_pool", meta, embedding_dim, dense_units, dropout,
                            learning_rate, padding_margin=1)
-
 
 
 @register
@@ -154,7 +147,6 @@ def rnn(
                      padding_margin=0)
 
 
-
 @register
 def flatten(
     meta: dict,
@@ -170,7 +162,6 @@ def flatten(
 
     return _embedding_then(layers.Flatten(), "flatten", meta, embedding_dim, dense_units, dropout, learning_rate,
                            padding_margin=None)  # a weight per position: the length is part of the model
-
 
 
 @register(reads=BAG_OF_WORDS)

@@ -12,10 +12,9 @@ from pathlib import Path
 from sklearn.pipeline import Pipeline
 
 from sweeplab.modeling import registry
-from sweeplab.modeling.metrics import measure_predictions
 from sweeplab.modeling.defaults import EMBEDDING_DEFAULTS, FIT_DEFAULTS
+from sweeplab.modeling.metrics import measure_predictions
 from sweeplab.modeling.vectorize import BagOfWordsVectorizer, SequenceVectorizer
-
 
 
 def vectorizer(model: str):

@@ -27,7 +27,6 @@ _plugins: dict[str, Callable] | None = None
 SEQUENCES, BAG_OF_WORDS = "sequences", "bag_of_words"
 
 
-
 def register(factory: Callable | None = None, *, reads: str = SEQUENCES):
     """``@register`` or ``@register(reads=BAG_OF_WORDS)``: add a factory to the registry under its name."""
     def add(function: Callable) -> Callable:
@@ -36,7 +35,6 @@ def register(factory: Callable | None = None, *, reads: str = SEQUENCES):
         return function
 
     return add(factory) if factory is not None else add
-
 
 
 def registry() -> dict[str, Callable]:
@@ -62,10 +60,8 @@ def registry() -> dict[str, Callable]:
     return {**REGISTRY, **_plugins}
 
 
-
 def reads(name: str) -> str:
     return get(name).reads
-
 
 
 def get(name: str) -> Callable:
@@ -75,12 +71,10 @@ def get(name: str) -> Callable:
     return factories[name]
 
 
-
 def defaults(name: str) -> dict:
     """The factory's tunable parameters and their defaults."""
     signature = inspect.signature(get(name))
     return {p.name: p.default for p in signature.parameters.values() if p.kind is p.KEYWORD_ONLY}
-
 
 
 def choices(name: str) -> dict:

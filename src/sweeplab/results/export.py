@@ -7,22 +7,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-
-from sweeplab import data
-from sweeplab import config
-from sweeplab import versions
-from sweeplab.errors import OptionError, SweepLabError
+from sweeplab import config, data, versions
 from sweeplab.advice import command
-
+from sweeplab.errors import OptionError, SweepLabError
 
 
 def export(tracker, sweep: str, source: str, rank: int = 1, family: str | None = None) -> dict:
     """The experiment mapping of the trial ranked ``rank`` (by CV mean) in the latest finished run of
     ``sweep`` on ``source``; with ``family``, ranked among that model family's trials only."""
-    from sweeplab.results import leaderboard
     from sweeplab.modeling.defaults import FIT_DEFAULTS
-    from sweeplab.modeling.pipeline import tunable
     from sweeplab.modeling.metrics import METRICS
+    from sweeplab.modeling.pipeline import tunable
+    from sweeplab.results import leaderboard
     from sweeplab.tags import PARENT, TRIAL
 
     if rank < 1:
@@ -81,7 +77,6 @@ def export(tracker, sweep: str, source: str, rank: int = 1, family: str | None =
     }
 
 
-
 def _data_section(logged: dict, source: str) -> dict:
     """Where the data lives: a UCI source by name, or a user's file (relative to here when it is below here)."""
     reference = json.loads(logged["data.reference"]) if "data.reference" in logged else (
@@ -95,7 +90,6 @@ def _data_section(logged: dict, source: str) -> dict:
     except ValueError:
         pass
     return {"file": str(path), "text_col": reference["text_col"], "label_col": reference["label_col"]}
-
 
 
 def _portable(uri: str) -> str:

@@ -11,12 +11,13 @@ import math
 
 import yaml
 
-from sweeplab.errors import SweepLabError
-from sweeplab.search.progress import format_params
-from sweeplab.modeling.metrics import METRICS
-from sweeplab.tags import BEST, PARENT, SOURCE, STATE, SWEEP, TRIAL_KEY
-from sweeplab.tags import METRIC as METRIC_TAG
 from sweeplab.advice import command
+from sweeplab.errors import SweepLabError
+from sweeplab.modeling.metrics import METRICS
+from sweeplab.search.progress import format_params
+from sweeplab.tags import BEST
+from sweeplab.tags import METRIC as METRIC_TAG
+from sweeplab.tags import PARENT, SOURCE, STATE, SWEEP, TRIAL_KEY
 
 FORMATS = ("table", "csv", "json")
 

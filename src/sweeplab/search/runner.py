@@ -12,15 +12,15 @@ import time
 from dataclasses import dataclass
 
 from sweeplab import data
-from sweeplab.search import engines
+from sweeplab.errors import SweepLabError
 from sweeplab.modeling import pipeline
 from sweeplab.modeling.baseline import baseline
-from sweeplab.modeling.vectorize import tokenize
-from sweeplab.search.engines.base import SearchContext
-from sweeplab.errors import SweepLabError
-from sweeplab.search.listener import Listeners
 from sweeplab.modeling.metrics import METRICS, class_report, measure_predictions
 from sweeplab.modeling.pipeline import measure
+from sweeplab.modeling.vectorize import tokenize
+from sweeplab.search import engines
+from sweeplab.search.engines.base import SearchContext
+from sweeplab.search.listener import Listeners
 from sweeplab.search.progress import format_params
 from sweeplab.search.trainer import configuration_key
 from sweeplab.search.trial import COMPLETE, FAIL, PRUNED, TrialResult, best, cv_key

@@ -10,9 +10,10 @@ epoch's and fold's score and may raise :class:`Stop`.
 from __future__ import annotations
 
 import statistics
-from sweeplab.search.folds import FoldRun, VectorizedFolds, cross_validate
-from sweeplab.modeling import pipeline
+
 from sweeplab.errors import INTERRUPTED
+from sweeplab.modeling import pipeline
+from sweeplab.search.folds import FoldRun, VectorizedFolds, cross_validate
 from sweeplab.search.trial import COMPLETE, FAIL, PRUNED, Finished, TrialResult, trial_key
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from sweeplab.modeling import textmodel
 from sweeplab import versions
+from sweeplab.modeling import textmodel
 
 ARTIFACT = "keras_model"
 # What the model's own environment needs besides sweeplab, pinned to what trained it.

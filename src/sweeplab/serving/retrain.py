@@ -13,8 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sweeplab import data
-from sweeplab.modeling import pipeline
-from sweeplab.modeling import textmodel
+from sweeplab.modeling import pipeline, textmodel
 from sweeplab.modeling.metrics import class_report, measure_predictions
 
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 
-
-from sweeplab.tracking import outbox
 from sweeplab import versions
 from sweeplab.modeling.metrics import METRICS
-from sweeplab.tags import BEST, CV_KEY, KIND, RESUME, SOURCE, TRIAL, WORKER
+from sweeplab.tags import BEST, CV_KEY, KIND
 from sweeplab.tags import METRIC as METRIC_TAG
+from sweeplab.tags import RESUME, SOURCE, TRIAL, WORKER
+from sweeplab.tracking import outbox
 from sweeplab.tracking.figures import learning_curve
 from sweeplab.tracking.runs import now, this_process
 from sweeplab.tracking.trial_writer import TrialWriter
-
 
 
 class DatasetRun:
@@ -103,7 +102,6 @@ class DatasetRun:
             else:
                 self.client.log_figure(self.run_id, figure, f"plots/{file_name}")
                 plt.close(figure)  # pyplot keeps every figure alive until closed
-
 
 
 def _cv_results(trials, metric: str):

@@ -6,10 +6,8 @@ import contextlib
 from pathlib import Path
 from types import SimpleNamespace
 
-
 from sweeplab.modeling.metrics import METRICS
 from sweeplab.tags import KIND
-
 
 
 class _Run:
@@ -19,7 +17,6 @@ class _Run:
     def __init__(self, run_id: str, status: str, start_time: int):
         self.info = SimpleNamespace(run_id=run_id, status=status, start_time=start_time)
         self.data = SimpleNamespace(tags={}, metrics={}, params={})
-
 
 
 class SqliteRuns:
@@ -86,7 +83,6 @@ class SqliteRuns:
         """Every active run, in any experiment, that has tag ``key`` = ``value``."""
         return self._read("SELECT r.run_uuid FROM runs r JOIN tags k ON k.run_uuid = r.run_uuid AND k.key = ? "
                           "WHERE k.value = ? AND r.lifecycle_stage = 'active'", (key, value))
-
 
 
 def fold_measures(metrics: dict) -> tuple:

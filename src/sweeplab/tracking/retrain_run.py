@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-
 from sweeplab.modeling.metrics import METRICS
 from sweeplab.tracking.figures import confusion_figure, learning_curve
 from sweeplab.tracking.runs import now
 
 METRIC = "accuracy"  # the metric of runs from before sweeps had a choice
-
 
 
 class RetrainRun:

@@ -6,9 +6,7 @@ import contextlib
 import os
 import socket
 
-
 from sweeplab.tags import NOTE, STATE
-
 
 
 def abandon(client, run_id: str) -> None:
@@ -18,10 +16,8 @@ def abandon(client, run_id: str) -> None:
     client.set_terminated(run_id, "KILLED")
 
 
-
 def this_process() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
 
 
 def dead_here(worker: str) -> bool:
@@ -38,11 +34,9 @@ def dead_here(worker: str) -> bool:
     return False
 
 
-
 def quoted(value: str) -> str:
     """A value inside an MLflow filter string's single quotes."""
     return value.replace("'", "\\'")
-
 
 
 @contextlib.contextmanager
@@ -59,7 +53,6 @@ def closing(client, run_id: str, status: str = "FINISHED"):
             client.set_terminated(run_id, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
         raise
     client.set_terminated(run_id, status)
-
 
 
 def now() -> int:

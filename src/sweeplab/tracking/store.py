@@ -13,28 +13,25 @@ import json
 import os
 from pathlib import Path
 
-
-from sweeplab.tracking import outbox
 from sweeplab.errors import SweepLabError
-from sweeplab.tags import CV_KEY, DATA_SHA, ENGINE, EXPERIMENT_FILE, KIND, MODEL, PARENT, PREFIX, RESUME, REUSED_FROM, SOURCE, STATE, SWEEP, TRIAL_KEY, TRIALS, WORKER
-from sweeplab.tags import METRIC as METRIC_TAG
 from sweeplab.search.trial import Finished
-from sweeplab.urls import check_sqlite_store, check_writable, creation_lock, local_directory, sqlite_path
+from sweeplab.tags import CV_KEY, DATA_SHA, ENGINE, EXPERIMENT_FILE, KIND
+from sweeplab.tags import METRIC as METRIC_TAG
+from sweeplab.tags import MODEL, PARENT, PREFIX, RESUME, REUSED_FROM, SOURCE, STATE, SWEEP, TRIAL_KEY, TRIALS, WORKER
+from sweeplab.tracking import outbox
 from sweeplab.tracking.dataset_run import DatasetRun
 from sweeplab.tracking.reader import SqliteRuns, fold_measures
 from sweeplab.tracking.retrain_run import RetrainRun
 from sweeplab.tracking.runs import abandon, closing, dead_here, quoted, this_process
-
+from sweeplab.urls import check_sqlite_store, check_writable, creation_lock, local_directory, sqlite_path
 
 
 def default_tracking_uri() -> str:
     return f"sqlite:///{Path('mlruns').resolve() / 'mlflow.db'}"
 
 
-
 def resolve_uri(uri: str | None = None) -> str:
     return uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
-
 
 
 @contextlib.contextmanager
@@ -254,7 +251,6 @@ class Tracker:
         return found
 
 
-
 def dataset_input(dataset):
     """The dataset as MLflow records inputs: name, a digest of its bytes, where it was read from."""
     from mlflow.entities import Dataset, DatasetInput, InputTag
@@ -264,7 +260,6 @@ def dataset_input(dataset):
                      source=json.dumps({"uri": integrity["path"]}),
                      profile=json.dumps({"rows": integrity["rows"], "class_counts": integrity["class_counts"]}))
     return DatasetInput(record, tags=[InputTag("mlflow.data.context", "training")])
-
 
 
 def ui_url(base: str, experiment_id: str, metric: str = "accuracy") -> str:

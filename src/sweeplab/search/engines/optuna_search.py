@@ -43,14 +43,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sweeplab.config import optuna_settings
-from sweeplab.search.engines.base import Engine
 from sweeplab.errors import INTERRUPTED, SweepLabError
-from sweeplab.tags import (DATA_ATTR, DATA_SHA, FIT_TIME, FOLD_MEASURES, FOLD_SCORES, NOTE, RESUME, SLOT, SURPLUS,
-                           SWEEP_ATTR, WORKER)
+from sweeplab.search.engines.base import Engine
 from sweeplab.search.trainer import Judge, Stop
 from sweeplab.search.trial import COMPLETE, FAIL, PRUNED, TrialResult
-from sweeplab.urls import (check_sqlite_store, check_writable, creation_lock, journal_path, local_directory,
-                           local_file)
+from sweeplab.tags import (DATA_ATTR, DATA_SHA, FIT_TIME, FOLD_MEASURES, FOLD_SCORES, NOTE, RESUME, SLOT, SURPLUS,
+                           SWEEP_ATTR, WORKER)
+from sweeplab.urls import check_sqlite_store, check_writable, creation_lock, journal_path, local_directory, local_file
 
 # Settings that may change between runs of one study; any other difference needs --fresh.
 MAY_CHANGE = {"trials", "timeout", "description", "sources", "engine", "path"}
@@ -227,7 +226,7 @@ class OptunaEngine(Engine):
         state = {"COMPLETE": COMPLETE, "PRUNED": PRUNED}.get(trial.state.name, FAIL)
         note = trial.user_attrs.get(NOTE) or (None if state != FAIL else "the trial's process stopped")
         return TrialResult(
-            number=trial.number, params=sweep.configuration(sweep.chosen_from(trial.params)),
+            number=trial.number, params=sweep.configuration(chosen_from(trial.params)),
             fold_scores=tuple(trial.user_attrs.get(FOLD_SCORES, ())),
             fit_time=trial.user_attrs.get(FIT_TIME, 0.0), state=state, note=note,
             fold_measures=tuple(trial.user_attrs.get(FOLD_MEASURES, ())),
@@ -271,7 +270,7 @@ class _Objective:
             raise SurplusTrial("every queued trial was taken by another worker")
         trial.set_user_attr(WORKER, f"{socket.gethostname()}:{os.getpid()}")
         try:
-            result = self.ctx.trainer.run(trial.number, self.ctx.sweep.suggest(trial), _Pruning(trial, self.ctx.sweep))
+            result = self.ctx.trainer.run(trial.number, suggest(self.ctx.sweep, trial), _Pruning(trial, self.ctx.sweep))
         except KeyboardInterrupt as stopped:
             _record(trial, getattr(stopped, "result", None))
             raise
@@ -403,3 +402,35 @@ def _check_journal(path: Path) -> None:
         record = None
     if not isinstance(record, dict) or "op_code" not in record:
         raise SweepLabError(f"{path}:1: not an Optuna journal (expected one JSON operation per line)")
+
+
+# --- what a study samples ----------------------------------------------------------------------------------------
+
+
+def suggest(sweep, trial) -> dict:
+    """An Optuna trial's choices: the family first, then the parameters that exist for it.
+
+    A family's own parameters are named ``<family>.<name>`` in the study, so that two families may give the same
+    parameter different ranges; :func:`chosen_from` reads them back.
+    """
+    chosen = {}
+    if sweep.families:
+        chosen["model"] = trial.suggest_categorical("model", list(sweep.families))
+    family = sweep.families.get(chosen.get("model"), {})
+    for name, param in sweep.searched(chosen.get("model")).items():
+        chosen[name] = _suggest_one(param, trial, f"{chosen['model']}.{name}" if name in family else name)
+    return chosen
+
+
+def _suggest_one(param, trial, key: str):
+    """Ask an Optuna trial for a parameter's value, under ``key`` in the study."""
+    if param.values:
+        return trial.suggest_categorical(key, list(param.values))
+    if param.integer:
+        return trial.suggest_int(key, int(param.low), int(param.high), step=int(param.step or 1), log=param.log)
+    return trial.suggest_float(key, param.low, param.high, step=param.step, log=param.log)
+
+
+def chosen_from(study_params: dict) -> dict:
+    """The sweep's names for what :func:`suggest` chose."""
+    return {key.split(".", 1)[-1]: value for key, value in study_params.items()}

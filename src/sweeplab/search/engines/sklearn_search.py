@@ -17,10 +17,9 @@ import warnings
 import numpy as np
 from sklearn.model_selection import ParameterGrid, ParameterSampler
 
-from sweeplab.modeling import registry
-from sweeplab.modeling import pipeline
-from sweeplab.search.engines.base import Engine
+from sweeplab.modeling import pipeline, registry
 from sweeplab.modeling.pipeline import route
+from sweeplab.search.engines.base import Engine
 
 
 class SklearnEngine(Engine):
@@ -56,7 +55,7 @@ def pipeline_space(sweep, kind: str) -> dict | list[dict]:
     """
     spaces = []
     for model in sweep.models:
-        space = {route(name, model): param.grid_values() if kind == "grid" else param.distribution()
+        space = {route(name, model): param.grid_values() if kind == "grid" else distribution(param)
                  for name, param in sweep.searched(model).items()}
         if sweep.families:
             space.update({"clf__model": [registry.get(model)], "vectorize": [pipeline.vectorizer(model)()]})
@@ -79,3 +78,29 @@ def _plain(value):
     if callable(value) and hasattr(value, "reads"):
         return next(name for name, factory in registry.registry().items() if factory is value)
     return value.item() if isinstance(value, np.generic) else value
+
+
+def distribution(param):
+    """What RandomizedSearchCV samples a parameter from: a list, or a scipy-style distribution with ``rvs``."""
+    from scipy import stats
+
+    if param.values or (param.step and not param.log):
+        return param.grid_values()
+    if param.integer:
+        return _LogInt(param.low, param.high) if param.log else stats.randint(int(param.low), int(param.high) + 1)
+    if param.log:
+        return stats.loguniform(param.low, param.high)
+    return stats.uniform(param.low, param.high - param.low)
+
+
+class _LogInt:
+    """Integers drawn log-uniformly from [low, high] (scipy has no such discrete distribution)."""
+
+    def __init__(self, low, high):
+        self.low, self.high = int(low), int(high)
+
+    def rvs(self, random_state=None):
+        from scipy import stats
+
+        value = stats.loguniform(self.low, self.high + 1).rvs(random_state=random_state)
+        return min(int(value), self.high)
