@@ -1,8 +1,9 @@
 """sweeplab: declarative hyperparameter sweeps for Keras text classifiers, tracked in MLflow.
 
 The Python API (:mod:`sweeplab.api`) is here: ``sweeplab.sweep``, ``plan``, ``join``, ``leaderboard``, ``export``,
-``retrain``, ``load_model``, ``fetch_data``, ``open_stores``. Importing sweeplab imports none of it, and changes nothing in the
-process (no environment variable, warning filter or TensorFlow setting): that happens when work starts.
+``retrain``, ``load_model``, ``fetch_data``, ``open_stores``. Importing sweeplab imports none of it, and changes
+nothing in the process (no environment variable, warning filter or TensorFlow setting): that happens when work
+starts.
 
 Where things are: data enters in ``data/``; a sweep file becomes a ``config.Sweep``; ``search/`` runs it (engines
 propose configurations, the trainer cross-validates each over a ``modeling`` pipeline); ``tracking/`` writes it all to

@@ -64,7 +64,8 @@ def cmd_list(args) -> int:
         where = "built-in" if path.resolve().parent == built_in else str(path)
         try:
             sweep = config.load_sweep(str(path))
-            what = f"{sweep.model} via {sweep.engine}, {sweep.trials} trial{'s' * (sweep.trials != 1)} x {sweep.folds} folds"
+            trials = f"{sweep.trials} trial{'s' * (sweep.trials != 1)}"
+            what = f"{sweep.model} via {sweep.engine}, {trials} x {sweep.folds} folds"
             about = sweep.description.strip().splitlines()[0] if sweep.description.strip() else ""
         except Exception as exc:  # one broken local file should not hide the others
             what, about = "cannot be read", str(exc)

@@ -48,7 +48,7 @@ class Experiment:
     versions: dict = field(default_factory=dict)
 
     def configuration(self) -> dict:
-        """Every parameter by its sweep name, as :func:`sweeplab.pipeline.build` takes them."""
+        """Every parameter by its sweep name, as :func:`sweeplab.modeling.pipeline.build` takes them."""
         return {**self.params, **self.fit}
 
     def reference(self) -> dict:

@@ -115,7 +115,8 @@ def parse_sweep(raw: dict, origin: str) -> Sweep:
         fail("timeout", f"expected a number of seconds > 0, got {brief(timeout)}")
     space, families = _parse_space(settings, families_named, fail)
     sweep = Sweep(
-        name=settings["name"], path=origin, model="|".join(families_named), engine=settings["engine"], families=families,
+        name=settings["name"], path=origin, model="|".join(families_named), engine=settings["engine"],
+        families=families,
         sources=tuple(dict.fromkeys(sources)), trials=trials, folds=folds, test_size=float(test_size), seed=seed,
         space=space, description=settings.get("description") or "",
         sampler=optuna_settings.parse_choice("sampler", settings["sampler"], fail),

@@ -88,7 +88,8 @@ def _read_jsonl(path: Path, wanted: list[str]):
             record = json.loads(line)
         except (ValueError, RecursionError) as exc:  # ValueError: bad JSON, or an integer of 5,000 digits
             where = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-            raise SweepLabError(f"{path}:{number}: not valid JSON ({getattr(exc, 'msg', None) or exc}{where})") from None
+            reason = getattr(exc, "msg", None) or exc
+            raise SweepLabError(f"{path}:{number}: not valid JSON ({reason}{where})") from None
         if not isinstance(record, dict):
             raise SweepLabError(f"{path}:{number}: expected a JSON object per line, got {_json_type(record)}")
         seen.update(dict.fromkeys(record))

@@ -34,8 +34,8 @@ class KerasTextClassifier(KerasClassifier):
 
     It also publishes ``vocab_size_``, the embedding table's rows, to the model factory's ``meta`` (scikeras hands
     every fitted ``*_`` attribute to the factory): the ``capacity`` of the
-    :class:`~sweeplab.vectorize.SequenceVectorizer` that made the ids (every id it could emit, whatever the data,
-    so that every fold of a cross-validation has the same model shape: see :meth:`fit_again`), at least the
+    :class:`~sweeplab.modeling.vectorize.SequenceVectorizer` that made the ids (every id it could emit, whatever the
+    data, so that every fold of a cross-validation has the same model shape: see :meth:`fit_again`), at least the
     largest id + 1, and at least ``vocab_size``. With ``embeddings`` (a GloVe-format file) it publishes
     ``pretrained_`` too: that file's vectors for the fitted vocabulary, which the factory's Embedding starts from.
     """

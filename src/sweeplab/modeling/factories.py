@@ -1,6 +1,6 @@
-"""The built-in model factories (``cnn``, ``rnn``, ``embedding_pool``, ``flatten``, ``bow_dense``): each a compiled Keras
-model from scikeras' fitted facts and its keyword parameters. Keras is imported inside the builders so that reading
-and validating a sweep file stays instant."""
+"""The built-in model factories (``cnn``, ``rnn``, ``embedding_pool``, ``flatten``, ``bow_dense``): each a compiled
+Keras model from scikeras' fitted facts and its keyword parameters. Keras is imported inside the builders so that
+reading and validating a sweep file stays instant."""
 
 from __future__ import annotations
 

@@ -4,10 +4,10 @@ A fitted Pipeline(vectorize, clf) is folded into a single ``.keras`` file: a :cl
 the vocabulary learned in training, the trained network, and a :class:`ClassProbabilities` layer carrying the
 original label names. Nothing else has to travel with the model, so it cannot drift from its tokenizer.
 
-``TextToSequence`` re-implements :func:`sweeplab.vectorize.tokenize` with TensorFlow string ops (RE2 has no
+``TextToSequence`` re-implements :func:`sweeplab.modeling.vectorize.tokenize` with TensorFlow string ops (RE2 has no
 lookarounds, hence the apostrophe passes); ``tests/test_textmodel.py`` checks the two agree token for token on
 every UCI sentence. The layers are registered with Keras under ``sweeplab>``, so loading needs ``import
-sweeplab.textmodel`` first (``load`` does it) and works in Keras' safe mode.
+sweeplab.modeling.textmodel`` first (``load_text_model`` does it) and works in Keras' safe mode.
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ class TextToSequence(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="sweeplab")
 class TextToBagOfWords(keras.layers.Layer):
-    """Raw strings to :class:`~sweeplab.vectorize.BagOfWordsVectorizer` vectors: column 0 counts the words outside
-    ``vocabulary``, column ``i + 1`` the word ``vocabulary[i]``; ``mode`` binary, count or tfidf (with ``idf``,
+    """Raw strings to :class:`~sweeplab.modeling.vectorize.BagOfWordsVectorizer` vectors: column 0 counts the words
+    outside ``vocabulary``, column ``i + 1`` the word ``vocabulary[i]``; ``mode`` binary, count or tfidf (with ``idf``,
     whose first entry is column 0's)."""
 
     MODES = {"binary": "multi_hot", "count": "count", "tfidf": "tf_idf"}
@@ -85,7 +85,7 @@ class TextToBagOfWords(keras.layers.Layer):
 
 
 def tokenize(texts):
-    """TensorFlow twin of :func:`sweeplab.vectorize.tokenize`: lowercase runs of letters and digits, inner
+    """TensorFlow twin of :func:`sweeplab.modeling.vectorize.tokenize`: lowercase runs of letters and digits, inner
     apostrophes kept ("don't" is one token), as a ragged tensor of tokens per text."""
     texts = tf.strings.lower(texts, encoding="utf-8")
     texts = tf.strings.regex_replace(texts, r"[^\pL\pN']+", " ")

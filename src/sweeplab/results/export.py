@@ -31,9 +31,9 @@ def export(tracker, sweep: str, source: str, rank: int = 1, family: str | None =
                                 f"'{source}'", "family")
     ranked = leaderboard.rank(trials, rank)
     if ranked.empty:
-        raise SweepLabError(f"no finished run of sweep '{sweep}' on source '{source}' in {tracker.uri}: "
-                            f"run '{command(f'make sweep SPACE={sweep} SOURCE={source}', f'sweeplab sweep {sweep} --source {source}')}' "
-                            "first")
+        first = command(f"make sweep SPACE={sweep} SOURCE={source}", f"sweeplab sweep {sweep} --source {source}")
+        raise SweepLabError(f"no finished run of sweep '{sweep}' on source '{source}' in {tracker.uri}: run "
+                            f"'{first}' first")
     if len(ranked) < rank:
         raise OptionError(f"{{}} {rank}: sweep '{sweep}' on '{source}' has only {len(ranked)} complete trials", "rank")
     row = ranked.iloc[rank - 1]

@@ -155,7 +155,8 @@ def render(frame, fmt: str, pivoted: bool = False) -> str:
     if fmt == "json":
         return json.dumps(json.loads(frame.to_json(orient="records")), indent=2)
     if frame.empty:
-        return "" if fmt == "csv" else "no finished sweeps in this store yet: run '" + command("make sweep SPACE=smoke", "sweeplab sweep smoke") + "'"
+        first = command("make sweep SPACE=smoke", "sweeplab sweep smoke")
+        return "" if fmt == "csv" else f"no finished sweeps in this store yet: run '{first}'"
     if fmt == "csv":
         import pandas as pd
 

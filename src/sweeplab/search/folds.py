@@ -12,8 +12,8 @@ Two costs are paid once rather than per fold or per trial:
   the next trials with the same vectorizer settings;
 - building and tracing the Keras model: the embedding table is sized by the vectorizer's capacity, not its fitted
   vocabulary, so every fold has the same model shape and later folds reset and retrain the first fold's model
-  (:meth:`~sweeplab.classifier.KerasTextClassifier.fit_again`), with exactly the weights a fresh model would start
-  from: the scores are those of scikit-learn's own cross-validation of the same pipeline.
+  (:meth:`~sweeplab.modeling.classifier.KerasTextClassifier.fit_again`), with exactly the weights a fresh model
+  would start from: the scores are those of scikit-learn's own cross-validation of the same pipeline.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def cross_validate(make_pipeline: Callable, X, y, cv, on_epoch=None, on_fold=Non
 def _epoch_scorer(X_valid, y_valid, report, metric: str, classifier):
     """A Keras callback scoring the fold's vectorized validation part after each epoch.
 
-    The model is called directly (:func:`~sweeplab.classifier.probabilities`): ``model.predict`` would build a
+    The model is called directly (:func:`~sweeplab.modeling.classifier.probabilities`): ``model.predict`` would build a
     new data pipeline every epoch, which costs more than the prediction itself on small data.
     """
     import keras

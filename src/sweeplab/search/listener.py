@@ -18,7 +18,7 @@ class Listener:
         """``score`` is the sweep's metric; ``measures`` has every metric of METRICS and the fold's facts."""
 
     def trial_finished(self, trial) -> None:
-        """``trial``: a :class:`~sweeplab.trial.TrialResult`, whatever its state."""
+        """``trial``: a :class:`~sweeplab.search.trial.TrialResult`, whatever its state."""
 
     def reconcile(self, running: set) -> None:
         """Only the trials numbered in ``running`` are still in progress anywhere."""

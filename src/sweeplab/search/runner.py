@@ -142,7 +142,7 @@ def _baseline(split: Split, cv, metric: str) -> Baseline:
 
 
 def search_key(sweep, split: Split) -> str:
-    """The :func:`~sweeplab.trial.cv_key` of a dataset's search: what its trials share."""
+    """The :func:`~sweeplab.search.trial.cv_key` of a dataset's search: what its trials share."""
     return cv_key(split.dataset.integrity["sha256"], sweep.test_size, sweep.seed, sweep.folds)
 
 

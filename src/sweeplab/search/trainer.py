@@ -1,7 +1,7 @@
 """The one place trials train. Every engine hands the :class:`Trainer` configurations; it reuses an identical
 finished trial when the store has one, or cross-validates the configuration through the fold loop
 (:func:`sweeplab.search.folds.cross_validate`), telling the listener as it goes, and returns a
-:class:`~sweeplab.trial.TrialResult` whatever happened.
+:class:`~sweeplab.search.trial.TrialResult` whatever happened.
 
 Engines differ only in what they propose and in when they stop a trial: a ``judge`` (Optuna's pruner) sees every
 epoch's and fold's score and may raise :class:`Stop`.
@@ -18,7 +18,7 @@ from sweeplab.search.trial import COMPLETE, FAIL, PRUNED, Finished, TrialResult,
 
 
 def configuration_key(sweep, cv_key: str, params: dict) -> str:
-    """The trial key of a whole configuration of ``sweep`` in the search whose :func:`~sweeplab.trial.cv_key` is
+    """The trial key of a whole configuration of ``sweep`` in the search whose :func:`~sweeplab.search.trial.cv_key` is
     ``cv_key``."""
     return trial_key(cv_key, pipeline.resolve(sweep.model_of(params), params))
 
@@ -47,7 +47,7 @@ class Judge:
 
 class Trainer:
     """Runs the trials of one dataset's search. ``finished`` maps trial keys to reusable
-    :class:`~sweeplab.trial.Finished` trials (empty with ``--fresh``)."""
+    :class:`~sweeplab.search.trial.Finished` trials (empty with ``--fresh``)."""
 
     def __init__(self, ctx, finished: dict | None = None):
         self.ctx = ctx

@@ -1,7 +1,7 @@
 """A trial: one configuration cross-validated on one dataset. Its record, its states, and its identity.
 
 A trial's *key* hashes everything that determines its result, so a finished trial can stand in for any later
-one with the same key, whichever sweep or engine asks (:mod:`sweeplab.reuse`).
+one with the same key, whichever sweep or engine asks (:mod:`sweeplab.search.trainer`).
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def cv_key(data_sha256: str, test_size: float, seed: int, folds: int) -> str:
 
 def trial_key(cv: str, configuration: dict) -> str:
     """A trial's identity: its :func:`cv_key` and its whole configuration (model, every parameter with defaults
-    filled in, fit settings: :func:`sweeplab.pipeline.resolve`)."""
+    filled in, fit settings: :func:`sweeplab.modeling.pipeline.resolve`)."""
     return _digest({"cv": cv, "configuration": configuration})
 
 

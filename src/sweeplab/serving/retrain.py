@@ -1,5 +1,5 @@
 """Retraining an experiment: its configuration fit on the whole training split (or on all the data), one score on
-the held-out test split, and the result folded into a raw-text model (:mod:`sweeplab.textmodel`).
+the held-out test split, and the result folded into a raw-text model (:mod:`sweeplab.modeling.textmodel`).
 
 The split is the sweep's own (same seed and test size), so the test rows are the ones the sweep never saw and the
 score compares with the sweep's refit.

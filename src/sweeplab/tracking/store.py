@@ -223,7 +223,7 @@ class Tracker:
                 abandon(self.client, run.info.run_id)
 
     def finished_trials(self, cv_key: str) -> dict:
-        """Trial key -> :class:`~sweeplab.trial.Finished` for every COMPLETE trial run of any sweep in this
+        """Trial key -> :class:`~sweeplab.search.trial.Finished` for every COMPLETE trial run of any sweep in this
         store whose search had ``cv_key`` (same data, split, folds and code). A run that trained is preferred to
         one that reused it."""
         import yaml

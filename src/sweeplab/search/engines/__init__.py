@@ -1,10 +1,11 @@
-"""Engines propose configurations; :class:`sweeplab.trainer.Trainer` trains them. An engine decides which
+"""Engines propose configurations; :class:`sweeplab.search.trainer.Trainer` trains them. An engine decides which
 configurations to try and, for Optuna, when to stop one early; it never sees the test split and knows nothing of
 where results are stored.
 
 - ``random``, ``grid``: the candidates scikit-learn's RandomizedSearchCV and GridSearchCV would evaluate
-  (:mod:`~sweeplab.engines.sklearn_search`);
-- ``optuna``: Optuna's samplers and pruners, persistent studies, workers (:mod:`~sweeplab.engines.optuna_search`).
+  (:mod:`~sweeplab.search.engines.sklearn_search`);
+- ``optuna``: Optuna's samplers and pruners, persistent studies, workers
+  (:mod:`~sweeplab.search.engines.optuna_search`).
 """
 
 from __future__ import annotations

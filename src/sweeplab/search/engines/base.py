@@ -16,9 +16,9 @@ class SearchContext:
     X: object
     y: object
     cv: object
-    listener: object  # a sweeplab.listener.Listener
-    cv_key: str  # sweeplab.trial.cv_key of this dataset's search
-    finished: dict = field(default_factory=dict)  # trial key -> sweeplab.trial.Finished
+    listener: object  # a sweeplab.search.listener.Listener
+    cv_key: str  # sweeplab.search.trial.cv_key of this dataset's search
+    finished: dict = field(default_factory=dict)  # trial key -> sweeplab.search.trial.Finished
     worker_args: tuple = ()  # command-line options a helper process needs to report to the same place
 
     @functools.cached_property
@@ -58,7 +58,7 @@ class Engine:
         return 0
 
     def search(self, ctx: SearchContext) -> list:
-        """Every trial of the search (:class:`~sweeplab.trial.TrialResult`), each run by ``ctx.trainer``."""
+        """Every trial of the search (:class:`~sweeplab.search.trial.TrialResult`), each run by ``ctx.trainer``."""
         raise NotImplementedError
 
     def figures(self, sweep, dataset_name: str) -> dict:
