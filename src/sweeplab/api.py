@@ -103,14 +103,15 @@ def sweep(space, *, sources=None, data=None, text_col: str = "text", label_col: 
 
 def plan(space, *, sources=None, data=None, text_col: str = "text", label_col: str = "label", engine=None,
          trials=None, folds=None, epochs=None, seed=None, tracking_uri=None, storage=None, fresh: bool = False,
-         workers: int = 1, heartbeat: int = 30) -> list:
+         workers: int = 1, heartbeat: int = 30, progress="auto") -> list:
     """What :func:`sweep` with the same arguments would do (:class:`~sweeplab.search.runner.Plan` per dataset:
-    trials to train, trials the store has, an estimate of the time); trains, logs and creates nothing."""
+    trials to train, trials the store has, an estimate of the time); trains, logs and creates nothing.
+    ``progress`` shows the notes on the data, as :func:`sweep` does."""
     from sweeplab.search import runner
 
     the_sweep, splits, tracker, chosen, _ = _prepare(space, sources, data, text_col, label_col, engine, trials,
                                                      folds, epochs, seed, tracking_uri, storage, fresh, workers,
-                                                     heartbeat, None)
+                                                     heartbeat, progress)
     return runner.plan(the_sweep, splits, tracker, chosen, fresh)
 
 

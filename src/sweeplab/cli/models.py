@@ -15,8 +15,9 @@ def cmd_retrain(args) -> int:
     exp = load_experiment(args.experiment)
     _warn_version_drift(exp)
     if args.all_data:
-        print(f"--all-data: training on all {exp.data['rows']} rows, the test split included; no held-out score is "
-              f"left, so quote the sweep's test accuracy ({exp.origin.get('sweep_test_accuracy', 'n/a')})")
+        rows = f"all {exp.data['rows']} rows" if "rows" in exp.data else "every row"  # optional in a hand-written file
+        print(f"--all-data: training on {rows}, the test split included; no held-out score is left, so quote the "
+              f"sweep's test accuracy ({exp.origin.get('sweep_test_accuracy', 'n/a')})")
     done = api.retrain(exp, all_data=args.all_data, early_stopping=args.early_stopping, out=args.out,
                        register=not args.no_register, tracking_uri=args.tracking_uri)
     _report_retrain(done.retrained, done.path, done.run_id, done.registered_version, done.tracking_uri)

@@ -13,7 +13,7 @@ def cmd_sweep(args) -> int:
                    heartbeat=args.heartbeat)
     if args.dry_run:
         sweep = api.resolve_sweep(args.space)
-        _print_plans(sweep.override(engine=args.engine), api.plan(args.space, **options))
+        _print_plans(sweep.override(engine=args.engine), api.plan(args.space, **options, progress="lines"))
         return 0
     result = api.sweep(args.space, **options, progress="lines")
     sweep = result.sweep
