@@ -1,6 +1,7 @@
 """Distributed sweeps for real: a PostgreSQL cluster from Debian's packages (`make postgres`), an MLflow tracking
 server on it (`make server`), several worker processes on one study, and the faults they must survive."""
 
+import functools
 import os
 import signal
 import subprocess
@@ -92,12 +93,18 @@ class DistributedSweep:
                                  "--tracking-uri", self.server.uri, *extra],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
+    @functools.cached_property
+    def reader(self):
+        """One storage for all the polling: a URL makes Optuna open a new connection pool per call, and polling
+        every 0.2 s exhausted PostgreSQL's 100 connections before the garbage collector closed them."""
+        return optuna.storages.RDBStorage(self.storage)
+
     def study(self):
-        return optuna.load_study(study_name=f"{self.name}-reviews", storage=self.storage)
+        return optuna.load_study(study_name=f"{self.name}-reviews", storage=self.reader)
 
     def wait_for_study(self, process, timeout=180):
         deadline = time.monotonic() + timeout
-        while f"{self.name}-reviews" not in {s.study_name for s in optuna.get_all_study_summaries(self.storage)}:
+        while f"{self.name}-reviews" not in {s.study_name for s in optuna.get_all_study_summaries(self.reader)}:
             assert process.poll() is None and time.monotonic() < deadline, process.communicate()
             time.sleep(0.5)
 

@@ -41,6 +41,9 @@ def configure(workers: int = 1) -> None:
     if _configured:
         return
     _configured = True
+    if "MLFLOW_LOGGING_LEVEL" not in os.environ:
+        # Read when MLflow is imported: a process that imported it already (a notebook) gets the level set here.
+        logging.getLogger("mlflow").setLevel(logging.WARNING)
     for name, value in ENVIRONMENT.items():
         os.environ.setdefault(name, value)
     tensorflow = logging.getLogger("tensorflow")
