@@ -60,12 +60,14 @@ def test_leaderboard_reads_the_sweep_back(smoke_store, capsys):
     assert [r["rank"] for r in rows] == [1, 2] and {r["source"] for r in rows} == {"yelp"}
     assert rows[0]["cv_mean"] >= rows[1]["cv_mean"] and {r["metric"] for r in rows} == {"accuracy"}
     assert rows[0]["cv_mean"] == rows[0]["cv_accuracy_mean"] and rows[0]["cv_macro_f1_mean"] <= 1
+    assert all(r["ci_low"] < r["cv_mean"] < r["ci_high"] for r in rows)  # 2 folds: wide, but an interval
     assert rows[0]["test"] is not None and rows[1]["test"] is None
     assert isinstance(rows[0]["params"]["num_filters"], int)
 
     assert main(["leaderboard", "--top", "1", "--tracking-uri", smoke_store]) == 0
     table = capsys.readouterr().out.splitlines()
     assert len(table) == 2 and "smoke" in table[1] and "num_filters=" in table[1]
+    assert "cv [95 % interval]" in table[0] and f"{rows[0]['cv_mean']:.3f} [{rows[0]['ci_low']:.2f}, " in table[1]
 
     assert main(["leaderboard", "--sweep", "nope", "--tracking-uri", smoke_store]) == 2
 

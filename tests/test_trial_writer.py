@@ -7,6 +7,7 @@ import math
 import pytest
 
 from sweeplab.search.trial import COMPLETE, FAIL, TrialResult
+from sweeplab.statistics import corrected_interval
 from sweeplab.tags import KIND, NOTE, PARENT, REUSED_FROM, SOURCE, STATE, TRIAL, TRIAL_KEY
 from sweeplab.tracking import Tracker, trial_writer
 from sweeplab.tracking.outbox import Outbox
@@ -55,6 +56,8 @@ def test_a_trial_run_lives_from_its_start_to_its_score(writer):
     assert done.data.metrics["cv_accuracy_mean"] == pytest.approx(0.85)
     assert done.data.metrics["lift_cv"] == pytest.approx(0.10) and done.data.metrics["baseline_cv_accuracy"] == 0.75
     assert done.data.metrics["cv_macro_f1_mean"] == pytest.approx(0.75)
+    interval = (done.data.metrics["cv_accuracy_ci_low"], done.data.metrics["cv_accuracy_ci_high"])
+    assert interval == pytest.approx(corrected_interval([0.8, 0.9], folds=2))
 
 
 def test_the_curve_reaches_the_store_every_few_seconds(writer, monkeypatch):

@@ -15,6 +15,7 @@ from sweeplab.advice import command
 from sweeplab.errors import SweepLabError
 from sweeplab.modeling.metrics import METRICS
 from sweeplab.search.progress import format_params
+from sweeplab.statistics import corrected_interval
 from sweeplab.tags import BEST
 from sweeplab.tags import METRIC as METRIC_TAG
 from sweeplab.tags import PARENT, SOURCE, STATE, SWEEP, TRIAL_KEY
@@ -64,6 +65,9 @@ def _row(child, parent, metric: str | None) -> dict:
     metric = metric or parent.data.tags.get(METRIC_TAG, "accuracy")
     best = child.data.tags.get(BEST) == "true"
     cv_mean, baseline_cv = m.get(f"cv_{metric}_mean", math.nan), pm.get(f"baseline_cv_{metric}", math.nan)
+    # From the folds, so that runs logged before intervals were have one too.
+    folds = [m[f"fold_{k}_{metric}"] for k in range(1, len(m) + 1) if f"fold_{k}_{metric}" in m]
+    low, high = corrected_interval(folds, len(folds))
     test, baseline_test = m.get(f"test_{metric}") if best else None, pm.get(f"baseline_test_{metric}", math.nan)
     return {
         "sweep": child.data.tags[SWEEP],
@@ -71,6 +75,8 @@ def _row(child, parent, metric: str | None) -> dict:
         "metric": metric,
         "cv_mean": cv_mean,
         "cv_std": m.get(f"cv_{metric}_std", math.nan),
+        "ci_low": low,
+        "ci_high": high,
         "baseline_cv": baseline_cv,
         "lift_cv": cv_mean - baseline_cv,
         "test": test,
@@ -172,14 +178,15 @@ def _table(frame) -> str:
         return "" if value is None or value != value else f"{value:.3f}"
 
     shown = frame.assign(
-        cv=[f"{m:.3f} ± {s:.3f}" for m, s in zip(frame["cv_mean"], frame["cv_std"])],
+        cv=[f"{m:.3f} [{low:.2f}, {high:.2f}]" for m, low, high in zip(frame["cv_mean"], frame["ci_low"],
+                                                                       frame["ci_high"])],
         lift_cv=[f"{v:+.3f}" for v in frame["lift_cv"]],
         test=[number(v) for v in frame["test"]],
         baseline=[number(v) for v in frame["baseline_test"]],
         lift_test=["" if v is None or v != v else f"{v:+.3f}" for v in frame["lift_test"]],
         params=[_shown_params(p, searched) for p, searched in zip(frame["params"], frame["searched"])],
     )[["sweep", "source", "metric", "rank", "cv", "lift_cv", "test", "baseline", "lift_test", "params"]]
-    shown.columns = ["sweep", "source", "metric", "rank", "cv", "lift vs bow (cv)", "test", "bow test", "lift (test)",
+    shown.columns = ["sweep", "source", "metric", "rank", "cv [95 % interval]", "lift vs bow (cv)", "test", "bow test", "lift (test)",
                      "params"]
     width = max(map(len, shown["params"]))
     return shown.to_string(index=False, formatters={"params": lambda text: f"{text:<{width}}"})

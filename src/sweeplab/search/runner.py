@@ -197,6 +197,7 @@ def _run_one(sweep, split: Split, engine, tracker, progress, worker_args, fresh:
     counts = {state: sum(t.state == state for t in trials) for state in (COMPLETE, PRUNED, FAIL)}
     progress.say(
         f"== {dataset.name}: best cv {sweep.metric} {winner.mean:.3f} ± {winner.std:.3f} "
+        f"(95 % interval {winner.interval()[0]:.3f} to {winner.interval()[1]:.3f}) "
         f"({format_params(winner.params)}); "
         f"test {result.test_score:.3f} vs baseline {baseline.test_score:.3f} "
         f"(lift {result.test_score - baseline.test_score:+.3f}); "

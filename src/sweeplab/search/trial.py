@@ -12,6 +12,8 @@ import math
 import statistics
 from dataclasses import dataclass
 
+from sweeplab.statistics import corrected_interval
+
 COMPLETE, PRUNED, FAIL = "COMPLETE", "PRUNED", "FAIL"
 # The packages whose versions change what a fit produces: a result made under others is not reused.
 TRAINING_PACKAGES = ("sweeplab", "tensorflow-cpu", "tensorflow", "keras", "scikeras", "scikit-learn", "numpy")
@@ -51,6 +53,13 @@ class TrialResult:
     @property
     def std(self) -> float:
         return statistics.pstdev(self.fold_scores) if self.ok else math.nan
+
+    def interval(self, folds: int | None = None) -> tuple[float, float]:
+        """The 95 % interval of :attr:`mean`, corrected for folds that share training rows
+        (:func:`sweeplab.statistics.corrected_interval`); ``folds``: per repeat (default: every score is one fold)."""
+        if not self.ok:
+            return math.nan, math.nan
+        return corrected_interval(self.fold_scores, folds or len(self.fold_scores))
 
     def summary(self) -> dict:
         """CV mean and std of every metric measured on all folds: ``{"cv_accuracy_mean": ..., ...}``."""

@@ -66,8 +66,10 @@ class TrialWriter(Listener):
         if self._curves.get(trial.number):
             self._write(trial.number, [])
         if trial.ok:
+            low, high = trial.interval()
             metrics.update({**trial.summary(), f"cv_{self.metric}_mean": trial.mean,
-                            f"cv_{self.metric}_std": trial.std})
+                            f"cv_{self.metric}_std": trial.std, f"cv_{self.metric}_ci_low": low,
+                            f"cv_{self.metric}_ci_high": high})
             if self.baseline_cv is not None:
                 metrics.update({f"baseline_cv_{self.metric}": self.baseline_cv,
                                 "lift_cv": trial.mean - self.baseline_cv})
