@@ -58,6 +58,8 @@ def test_bad_options_are_refused_before_any_work(tmp_path):
     with pytest.raises(SweepLabError, match="^top must be at least 1"):
         sweeplab.leaderboard(top=0, tracking_uri=uri)
     assert not store.exists()
+    [planned] = sweeplab.plan("smoke", sources="imdb", tracking_uri=uri, progress=None)  # a dry run creates nothing
+    assert planned.dataset == "imdb" and planned.planned == 2 and not store.exists()
 
 
 def test_silent_and_bar_progress(tmp_path, capsys):

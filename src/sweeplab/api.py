@@ -120,6 +120,8 @@ def _prepare(space, sources, data_path, text_col, label_col, engine, trials, fol
     from sweeplab.search import engines, runner
     from sweeplab.tracking import Tracker
 
+    if isinstance(sources, str):  # sources="yelp" is one source, not four letters
+        sources = [sources]
     if data_path is not None and sources:
         raise OptionError("{} and {} both given: use one", "data", "sources")
     if data_path is None and (text_col, label_col) != ("text", "label"):
