@@ -47,9 +47,9 @@ def bare_loop(X, y, folds, epochs: int, seed: int) -> dict:
 def cv_only(sweep, split, folds) -> dict:
     """sweeplab's fold loop alone, nothing recorded: what the trial costs before any bookkeeping."""
     from sweeplab.modeling import pipeline
-    from sweeplab.search import folds
+    from sweeplab.search.folds import cross_validate
 
-    run = folds.cross_validate(lambda: pipeline.for_sweep(sweep, sweep.fixed()), split.X_train, split.y_train, folds)
+    run = cross_validate(lambda: pipeline.for_sweep(sweep, sweep.fixed()), split.X_train, split.y_train, folds)
     return {"cv_accuracy": round(sum(run.scores) / len(run.scores), 4)}
 
 
