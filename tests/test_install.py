@@ -2,6 +2,7 @@
 directory, the built-in sweeps found as package data."""
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -23,10 +24,18 @@ def installed(tmp_path_factory):
     site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                           capture_output=True, text=True, check=True).stdout.strip()
     Path(site, "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
-    build = tmp_path_factory.mktemp("build")
+    # From a copy of the files a clone has: building in the checkout would leave build/ there, whose stale copies
+    # of the package (the sweep files among them) a later build picks up whatever pyproject.toml says.
+    clone = tmp_path_factory.mktemp("clone")
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout.splitlines()
+    for name in listed:
+        if (ROOT / name).is_file():
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, clone / name)
     subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--disable-pip-version-check", str(ROOT)], check=True, cwd=build,
-                   env={**os.environ, "TMPDIR": str(build)})
+                    "--disable-pip-version-check", str(clone)], check=True, cwd=clone,
+                   env={**os.environ, "TMPDIR": str(clone)})
     return venv
 
 
