@@ -55,10 +55,12 @@ leaderboard: install
 	$(BIN)/sweeplab leaderboard $(if $(SWEEP),--sweep $(SWEEP)) $(if $(SOURCE),--source $(SOURCE)) \
 		$(if $(TOP),--top $(TOP)) $(if $(FORMAT),--format $(FORMAT))
 
-# The best configuration of SPACE on SOURCE (RANK: another rank) to experiments/<SPACE>-<SOURCE>.yaml.
+# The winning configuration of SPACE on SOURCE (RANK: another rank; SELECT: best|simplest) to
+# experiments/<SPACE>-<SOURCE>.yaml.
 export: install
 	$(BIN)/sweeplab export $(SPACE) --source $(or $(SOURCE),$(error SOURCE=yelp|amazon|imdb is needed)) \
-		$(if $(RANK),--rank $(RANK)) $(if $(FAMILY),--family $(FAMILY)) $(if $(OUT),--out $(OUT))
+		$(if $(RANK),--rank $(RANK)) $(if $(SELECT),--select $(SELECT)) $(if $(FAMILY),--family $(FAMILY)) \
+		$(if $(OUT),--out $(OUT))
 
 # Train EXPERIMENT into one raw-text model, test it once, log and register it (ALL_DATA=1: train + test).
 retrain: install data

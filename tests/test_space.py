@@ -54,6 +54,15 @@ def test_valid_file_parses_ranges_and_fixed_values(tmp_path):
     assert sweep.name == "t" and sweep.path.endswith("sweep.yaml")
 
 
+def test_compare_and_select_default_to_the_t_test_and_the_best(tmp_path):
+    sweep = config.load_sweep(str(write(tmp_path, VALID)))
+    assert (sweep.compare, sweep.select) == ({"test": "t_test", "alpha": 0.05}, "best")
+    chosen = VALID + "select: simplest\ncompare: {test: bayesian, alpha: 0.1}\n"
+    chosen = config.load_sweep(str(write(tmp_path, chosen)))
+    assert (chosen.compare, chosen.select) == ({"test": "bayesian", "alpha": 0.1, "rope": 0.01}, "simplest")
+    assert config.parse_sweep(chosen.to_dict(), "again").compare == chosen.compare  # what is logged reads back
+
+
 def test_name_defaults_to_file_stem(tmp_path):
     sweep = config.load_sweep(str(write(tmp_path, VALID.replace("name: t\n", ""), name="mine.yaml")))
     assert sweep.name == "mine"
@@ -79,6 +88,14 @@ def test_name_defaults_to_file_stem(tmp_path):
     (("fit: {epochs: 1, batch_size: 8}", "fit: {epochs: 1, steps: 8}"), "fit.steps", "unknown key"),
     (("maxlen: 20", "maxlen: 20\n  epochs: [1, 2]"), "fit.epochs", "also given under space"),
     (("trials: 2", "trials: 2\ntest_size: 1.5"), "test_size", "fraction between 0 and 1"),
+    (("trials: 2", "trials: 2\nselect: smallest"), "select", "unknown rule 'smallest', expected one of best, simplest"),
+    (("trials: 2", "trials: 2\ncompare: t_test"), "compare", "expected {test: t_test | bayesian"),
+    (("trials: 2", "trials: 2\ncompare: {test: wilcoxon}"), "compare.test", "unknown test 'wilcoxon'"),
+    (("trials: 2", "trials: 2\ncompare: {alpha: 5}"), "compare.alpha", "probability between 0 and 1"),
+    (("trials: 2", "trials: 2\ncompare: {alpha: 0}"), "compare.alpha", "probability between 0 and 1"),
+    (("trials: 2", "trials: 2\ncompare: {level: 0.05}"), "compare.level", "unknown key"),
+    (("trials: 2", "trials: 2\ncompare: {rope: 0.01}"), "compare.rope", "belongs to test: bayesian"),
+    (("trials: 2", "trials: 2\ncompare: {test: bayesian, rope: -1}"), "compare.rope", "from 0 to 1"),
 ])
 def test_mistakes_are_one_line_naming_file_and_key(tmp_path, change, key, fragment):
     old, new = change

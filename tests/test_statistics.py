@@ -5,8 +5,9 @@ import math
 import pytest
 from scipy import stats
 
+from sweeplab.search.selection import tie_group
 from sweeplab.search.trial import FAIL, TrialResult
-from sweeplab.statistics import corrected_interval
+from sweeplab.statistics import bayesian_ttest, corrected_interval, corrected_ttest
 
 SCORES = [0.80, 0.85, 0.82, 0.83]  # mean 0.825, sample variance 0.00043333
 
@@ -47,3 +48,63 @@ def test_no_interval_from_too_little_or_broken_evidence():
     assert all(math.isnan(v) for v in failed.interval())
     trial = TrialResult(1, {}, tuple(SCORES), 1.0)
     assert trial.interval() == pytest.approx(corrected_interval(SCORES, folds=4))
+
+
+# --- Paired comparisons, against scikit-learn's gallery -----------------------------------------------------------
+# "Statistical comparison of models using grid search" (scikit-learn's examples, model_selection): SVC kernels on
+# make_moons, 10 x 10-fold repeated stratified CV, ROC AUC. Its printed results for rbf against linear:
+# corrected t 0.750, p 0.227; P(rbf better) 0.773; with a ROPE of ±0.01, P(equivalent) 0.432.
+
+@pytest.fixture(scope="module")
+def gallery_scores():
+    from sklearn.datasets import make_moons
+    from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score
+    from sklearn.svm import SVC
+
+    X, y = make_moons(noise=0.352, random_state=1, n_samples=100)
+    cv = RepeatedStratifiedKFold(n_splits=10, n_repeats=10, random_state=0)
+    return {kernel: cross_val_score(SVC(kernel=kernel, random_state=0), X, y, cv=cv, scoring="roc_auc")
+            for kernel in ("rbf", "linear")}
+
+
+def test_the_corrected_paired_t_test_gives_the_gallery_s_numbers(gallery_scores):
+    t, p = corrected_ttest(gallery_scores["rbf"], gallery_scores["linear"], folds=10)
+    assert (round(t, 3), round(p, 3)) == (0.750, 0.227)
+    # The other direction is the other tail.
+    assert corrected_ttest(gallery_scores["linear"], gallery_scores["rbf"], folds=10)[1] == pytest.approx(1 - p)
+
+
+def test_the_bayesian_correlated_t_test_gives_the_gallery_s_posterior(gallery_scores):
+    better, same, worse = bayesian_ttest(gallery_scores["rbf"], gallery_scores["linear"], folds=10, rope=0)
+    assert (round(better, 3), same, round(worse, 3)) == (0.773, 0.0, 0.227)
+    found = bayesian_ttest(gallery_scores["rbf"], gallery_scores["linear"], folds=10, rope=0.01)
+    assert round(found[1], 3) == 0.432
+    # baycomp 1.0.3's two_on_single(rbf, linear, rope=0.01, runs=10) on these scores, run once by hand (it is not a
+    # dependency: it installs a top-level "tests" package).
+    assert found == pytest.approx((0.5, 0.4316824582427, 0.06831754175730043), abs=1e-9)
+
+
+def tied_with_best(scores, folds, test="t_test", alpha=0.05, rope=0.01):
+    return tie_group(scores, folds, {"test": test, "alpha": alpha, "rope": rope})[1]
+
+
+def test_tied_with_best_keeps_what_the_test_cannot_tell_apart():
+    folds = [0.80, 0.85, 0.82, 0.83]
+    scores = {"best": folds, "close": [s - 0.01 + d for s, d in zip(folds, (0.01, -0.01, 0.0, 0.005))],
+              "far": [s - 0.10 + d for s, d in zip(folds, (0.01, -0.01, 0.0, 0.005))], "same": list(folds)}
+    tied = tied_with_best(scores, folds=4)
+    assert set(tied) == {"best", "close", "same"}
+    assert tied["close"] == pytest.approx(corrected_ttest(scores["best"], scores["close"], 4)[1])
+    assert tied["close"] >= 0.05 > corrected_ttest(scores["best"], scores["far"], 4)[1]
+    # A stricter alpha ties more; the Bayesian test with a wide ROPE ties "far" too.
+    assert set(tied_with_best(scores, folds=4, alpha=1e-9)) == set(scores)
+    assert set(tied_with_best(scores, folds=4, test="bayesian", rope=0.2)) == set(scores)
+    assert set(tied_with_best(scores, folds=4, test="bayesian")) == {"best", "close", "same"}
+    assert tied_with_best({}, folds=4) == {}
+
+
+def test_a_paired_test_refuses_unpaired_or_broken_scores():
+    with pytest.raises(ValueError):
+        corrected_ttest([0.8, 0.9], [0.8], folds=2)
+    with pytest.raises(ValueError):
+        corrected_ttest([0.8, math.nan], [0.8, 0.7], folds=2)

@@ -10,7 +10,7 @@ from mlflow import MlflowClient
 
 from sweeplab.cli import main
 from sweeplab.search import engines
-from sweeplab.tags import BEST, KIND, NOTE, PARENT, SOURCE, STATE
+from sweeplab.tags import BEST, KIND, NOTE, PARENT, SELECTED, SOURCE, STATE, TIED, TRIAL
 
 pytestmark = pytest.mark.integration
 
@@ -48,10 +48,19 @@ def test_smoke_sweep_logs_one_parent_and_a_child_per_trial(smoke_store):
     (best,) = [c for c in children if c.data.tags.get(BEST) == "true"]
     assert best.data.metrics["cv_accuracy_mean"] == max(c.data.metrics["cv_accuracy_mean"] for c in children)
     assert best.data.metrics["test_accuracy"] == parent.data.metrics["test_accuracy"]
+    # The search's optimism, and the tie group: two folds of one epoch cannot tell the two trials apart.
+    assert parent.data.metrics["optimism"] == pytest.approx(
+        parent.data.metrics["best_cv_accuracy_mean"] - parent.data.metrics["test_accuracy"])
+    assert parent.data.params["compare.test"] == "t_test" and parent.data.params["select"] == "best"
+    assert parent.data.metrics["tied_with_best"] == 2 and parent.data.tags[SELECTED] == best.data.tags[TRIAL]
+    assert all(c.data.tags[TIED] == "true" for c in children)
+    assert best.data.metrics["vs_best_p_value"] == 1
+    (other,) = [c for c in children if c is not best]
+    assert 0.05 <= other.data.metrics["vs_best_p_value"] < 1
 
     artifacts = {a.path for a in MlflowClient(smoke_store).list_artifacts(parent.info.run_id)}
     assert artifacts == {"sweep.yaml", "integrity.json", "cv_results.csv", "learning_curve.png",
-                         "test_classification_report.txt"}
+                         "test_classification_report.txt", "tie_group.csv"}
 
 
 def test_leaderboard_reads_the_sweep_back(smoke_store, capsys):
@@ -63,6 +72,10 @@ def test_leaderboard_reads_the_sweep_back(smoke_store, capsys):
     assert all(r["ci_low"] < r["cv_mean"] < r["ci_high"] for r in rows)  # 2 folds: wide, but an interval
     assert rows[0]["test"] is not None and rows[1]["test"] is None
     assert isinstance(rows[0]["params"]["num_filters"], int)
+    # Worked out from the folds with the run's compare settings: the same verdict the sweep logged.
+    assert [r["tied"] for r in rows] == [True, True] and all(len(r["fold_scores"]) == 2 for r in rows)
+    assert main(["leaderboard", "--tracking-uri", smoke_store]) == 0
+    assert "tied with #1" in capsys.readouterr().out
 
     assert main(["leaderboard", "--top", "1", "--tracking-uri", smoke_store]) == 0
     table = capsys.readouterr().out.splitlines()
@@ -355,3 +368,68 @@ def test_one_study_across_model_families(tmp_path, engine):
     exported_family = yaml.safe_load(exported.read_text())
     assert exported_family["model"] == family and exported_family["name"] == f"families-topics-{family}"
     assert exported_family["origin"]["run_id"] == best_of_family.info.run_id
+
+
+SIMPLE = """
+    name: simple
+    model: cnn
+    engine: grid
+    sources: [yelp]
+    folds: 3
+    seed: 3
+    select: {select}
+    fit: {{epochs: 3, batch_size: 32}}
+    space: {{num_filters: [8, 64], embedding_dim: [8, 32], kernel_size: 3, maxlen: 40, max_words: 2000}}
+"""
+
+
+def test_select_simplest_refits_and_exports_the_smallest_trial_tied_with_the_best(tmp_path, capsys):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    sweep = tmp_path / "simple.yaml"
+    sweep.write_text(textwrap.dedent(SIMPLE.format(select="simplest")))
+    assert main(["sweep", str(sweep), "--tracking-uri", uri]) == 0
+    said = capsys.readouterr()
+    out = said.out + said.err
+    (parent,) = runs(uri, "dataset")
+    trials = {int(c.data.tags[TRIAL]): c for c in runs(uri, "trial")}
+    tied = [n for n, c in trials.items() if c.data.tags[TIED] == "true"]
+    top = max(trials, key=lambda n: trials[n].data.metrics["cv_accuracy_mean"])
+    smallest = min(tied, key=lambda n: trials[n].data.metrics["fold_1_trainable_params"])
+    # The sizes are the models' own: an embedding of 2000 words + padding + unknown, a conv of 3 x dim x filters,
+    # dense 10, output 1.
+    size = {(8, 8): 2002 * 8 + (3 * 8 * 8 + 8) + (8 * 10 + 10) + 11, (32, 64): 2002 * 32 + (3 * 32 * 64 + 64)
+            + (64 * 10 + 10) + 11}
+    for (dim, filters), expected in size.items():
+        (match,) = [c for c in trials.values()
+                    if (c.data.params["embedding_dim"], c.data.params["num_filters"]) == (str(dim), str(filters))]
+        assert match.data.metrics["fold_1_trainable_params"] == expected
+    assert smallest != top  # on these seeds the rule changes the winner: that is what this test is about
+    assert [n for n, c in trials.items() if c.data.tags.get(BEST) == "true"] == [smallest]
+    assert parent.data.tags[SELECTED] == str(smallest) and parent.data.params["select"] == "simplest"
+    assert parent.data.metrics["tied_with_best"] == len(tied)
+    assert parent.data.metrics["optimism"] == pytest.approx(
+        trials[smallest].data.metrics["cv_accuracy_mean"] - parent.data.metrics["test_accuracy"])
+    assert f"{len(tied)} of 4 complete trials are tied with the best" in out
+    assert f"refit the simplest of them, trial {smallest}" in out
+
+    def exported(*options):
+        out = tmp_path / f"export{len(options)}.yaml"
+        assert main(["export", "simple", "--source", "yelp", "--tracking-uri", uri, "--out", str(out), *options]) == 0
+        return yaml.safe_load(out.read_text())
+
+    # By default the export is what the sweep refit; --select best (or --rank 1) is the highest CV.
+    own, best = exported(), exported("--select", "best")
+    assert own["origin"]["run_id"] == trials[smallest].info.run_id and own["origin"]["select"] == "simplest"
+    assert best["origin"]["run_id"] == trials[top].info.run_id == exported("--rank", "1")["origin"]["run_id"]
+    board = MlflowClient(uri).get_run(trials[smallest].info.run_id)
+    assert own["params"]["num_filters"] == int(board.data.params["num_filters"])
+
+    # The same sweep under select: best refits the highest CV, and export --select simplest still finds the other.
+    again = tmp_path / "again"
+    again.mkdir()
+    (again / "simple.yaml").write_text(textwrap.dedent(SIMPLE.format(select="best")))
+    uri = f"sqlite:///{tmp_path / 'best.db'}"
+    assert main(["sweep", str(again / "simple.yaml"), "--tracking-uri", uri]) == 0
+    best_runs = {int(c.data.tags[TRIAL]): c for c in runs(uri, "trial")}
+    assert [n for n, c in best_runs.items() if c.data.tags.get(BEST) == "true"] == [top]
+    assert exported("--select", "simplest")["origin"]["trial"] == smallest

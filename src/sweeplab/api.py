@@ -46,14 +46,17 @@ class SweepResult:
         raise KeyError(source)
 
     def summary(self):
-        """One row per dataset: the winner's CV and test scores in the sweep's metric, the baseline's, the lift,
-        the winner's parameters and run ids."""
+        """One row per dataset: the winner's CV (with its 95 % interval) and test scores in the sweep's metric, the
+        baseline's, the lift, the optimism (CV − test), how many trials are tied with the best, the rule that chose
+        the winner among them, its parameters and run ids."""
         import pandas as pd
 
         return pd.DataFrame([{
-            "source": r.source, "metric": r.metric, "cv_mean": r.best.mean, "cv_std": r.best.std, "test": r.test_score,
+            "source": r.source, "metric": r.metric, "cv_mean": r.winner.mean, "cv_std": r.winner.std,
+            "ci_low": r.winner.interval()[0], "ci_high": r.winner.interval()[1], "test": r.test_score,
             "baseline_test": r.baseline.test_score, "lift": r.test_score - r.baseline.test_score,
-            "params": r.best.params, "trials": len(r.trials), "run_id": r.run_id, "winner_run_id": r.winner_run_id,
+            "optimism": r.optimism, "tied": len(r.tied), "select": r.select, "best_cv_mean": r.best.mean,
+            "params": r.winner.params, "trials": len(r.trials), "run_id": r.run_id, "winner_run_id": r.winner_run_id,
         } for r in self.datasets])
 
 
@@ -212,10 +215,13 @@ def leaderboard(sweep=None, source=None, *, metric=None, top=None, pivot: bool =
     return board.pivot(frame, top) if pivot else board.rank(frame, top or len(frame) or 1)
 
 
-def export(sweep: str, source: str, *, rank: int = 1, family=None, out=None, tracking_uri=None):
-    """Write the trial ranked ``rank`` of ``sweep`` on ``source`` (among ``family``'s trials only, in a sweep
-    across model families) to an experiment file (``out``, by default ``experiments/<sweep>-<source>.yaml``);
-    returns it read back, as :func:`sweeplab.config.load_experiment` reads it."""
+def export(sweep: str, source: str, *, rank: int | None = None, select: str | None = None, family=None, out=None,
+           tracking_uri=None):
+    """Write a trial of ``sweep`` on ``source`` to an experiment file: by default the one the sweep refit and
+    tested; the one ranked ``rank`` by CV; or the one the ``select`` rule picks ("best", or "simplest" of those
+    tied with the best). Among ``family``'s trials only, in a sweep across model families. The file is ``out``, by
+    default ``experiments/<sweep>-<source>.yaml``; returns it read back, as :func:`sweeplab.config.load_experiment`
+    reads it."""
     from sweeplab.config import experiment
     from sweeplab.results.export import export as exported
     from sweeplab.tracking import Tracker
@@ -226,7 +232,7 @@ def export(sweep: str, source: str, *, rank: int = 1, family=None, out=None, tra
     tracker = Tracker(tracking_uri)
     if not tracker.has_store():
         raise SweepLabError(f"no MLflow store at {tracker.uri}: run a sweep first")
-    mapping = exported(tracker, sweep, source, rank, family)
+    mapping = exported(tracker, sweep, source, rank, family, select)
     path = experiment.write(mapping, out or experiment.default_path(mapping))
     return experiment.load_experiment(path)
 

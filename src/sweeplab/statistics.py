@@ -1,6 +1,7 @@
-"""How sure a cross-validated score is. Fold scores of one k-fold CV are not independent (every two training parts
-share (k-2)/(k-1) of their rows), so the textbook t interval over them is too narrow; Nadeau and Bengio's
-corrected resampled variance (Machine Learning 52, 2003) widens it by the share of rows held out:
+"""How sure a cross-validated score is, and whether two are different. Fold scores of one k-fold CV are not
+independent (every two training parts share (k-2)/(k-1) of their rows), so the textbook t interval over them is
+too narrow; Nadeau and Bengio's corrected resampled variance (Machine Learning 52, 2003) widens it by the share
+of rows held out:
 
     var = s² × (1/J + n_valid/n_train),   J fold scores, s² their sample variance
 
@@ -27,6 +28,89 @@ def corrected_interval(scores, folds: int, confidence: float = CONFIDENCE,
     if len(scores) < 2 or folds < 2 or not all(map(math.isfinite, scores)):
         return math.nan, math.nan
     mean = statistics.fmean(scores)
-    spread = math.sqrt(statistics.variance(scores) * (1 / len(scores) + 1 / (folds - 1)))
-    half = stats.t.ppf((1 + confidence) / 2, len(scores) - 1) * spread
+    half = stats.t.ppf((1 + confidence) / 2, len(scores) - 1) * _corrected_spread(scores, folds)
     return max(mean - half, bounds[0]), min(mean + half, bounds[1])
+
+
+# --- Comparing two configurations on the same folds ---------------------------------------------------------------
+# Two configurations cross-validated on the same folds differ fold by fold; those differences are what is tested, with
+# the same correction as above (scikit-learn's gallery: ``compute_corrected_ttest``; Bouckaert and Frank 2004).
+
+T_TEST, BAYESIAN = "t_test", "bayesian"
+TESTS = (T_TEST, BAYESIAN)
+EVIDENCE = {T_TEST: "p_value", BAYESIAN: "p_best_better"}  # what each test says about the best against a trial
+ALPHA = 0.05
+ROPE = 0.01  # a difference of accuracy this small is no difference (the gallery's region of practical equivalence)
+
+
+def corrected_ttest(better, worse, folds: int) -> tuple[float, float]:
+    """The corrected resampled paired t-test of ``better`` against ``worse`` (score per fold of the same
+    ``folds``-fold CV, every repeat): the t statistic and the one-sided p-value of "``better`` is better". No
+    spread with a mean difference: (±inf, 0 or 1); no difference at all: (0, 0.5)."""
+    from scipy import stats
+
+    differences = _differences(better, worse)
+    mean, spread = statistics.fmean(differences), _corrected_spread(differences, folds)
+    if spread == 0:
+        t = 0.0 if mean == 0 else math.copysign(math.inf, mean)
+    else:
+        t = mean / spread
+    return t, float(stats.t.sf(t, len(differences) - 1))
+
+
+def bayesian_ttest(better, worse, folds: int, rope: float = ROPE) -> tuple[float, float, float]:
+    """Benavoli, Corani, Demšar and Zaffalon's Bayesian correlated t-test (JMLR 18, 2017): the posterior of the
+    mean difference is Student's t around the observed one, with the corrected spread above. Returns the posterior
+    probabilities that ``better`` is better by more than ``rope``, that the two are within ``rope`` of each other,
+    and that ``worse`` is better by more than ``rope``.
+
+    Written on scipy rather than taken from ``baycomp`` (which computes the same): baycomp 1.0.3 installs a
+    top-level ``tests`` package into site-packages, which shadows every project's own ``tests``."""
+    from scipy import stats
+
+    differences = _differences(better, worse)
+    mean, spread = statistics.fmean(differences), _corrected_spread(differences, folds)
+    if spread == 0:  # every fold differs by the same amount: the posterior is that point
+        return float(mean > rope), float(-rope <= mean <= rope), float(mean < -rope)
+    posterior = stats.t(len(differences) - 1, loc=mean, scale=spread)
+    below, above = float(posterior.cdf(-rope)), float(posterior.sf(rope))
+    return above, 1.0 - above - below, below
+
+
+def _corrected_spread(values: list, folds: int) -> float:
+    """The standard error of the mean of ``values`` (one per fold of every repeat of a ``folds``-fold CV), with
+    Nadeau and Bengio's correction."""
+    return math.sqrt(statistics.variance(values) * (1 / len(values) + 1 / (folds - 1)))
+
+
+def _differences(better, worse) -> list[float]:
+    differences = [float(a) - float(b) for a, b in zip(better, worse, strict=True)]
+    if len(differences) < 2 or not all(map(math.isfinite, differences)):
+        raise ValueError(f"a paired test needs two or more finite scores per side, got {len(differences)}")
+    return differences
+
+
+def against_best(scores: dict, folds: int, test: str = T_TEST, rope: float = ROPE, best=None) -> dict:
+    """For every key of ``scores`` (key -> score per fold, all on the same folds), the evidence that the best
+    (``best``, else the highest mean, the first on a tie) is better: the t-test's one-sided p-value, or the Bayesian
+    posterior probability that it is better by more than ``rope``. The best against itself: p 1, probability 0."""
+    if not scores:
+        return {}
+    if best is None:
+        best = max(scores, key=lambda key: statistics.fmean(scores[key]))
+    evidence = {}
+    for key, candidate in scores.items():
+        if key == best:
+            evidence[key] = 1.0 if test == T_TEST else 0.0
+        elif test == T_TEST:
+            evidence[key] = corrected_ttest(scores[best], candidate, folds)[1]
+        else:
+            evidence[key] = bayesian_ttest(scores[best], candidate, folds, rope)[0]
+    return evidence
+
+
+def is_tied(evidence: float, test: str = T_TEST, alpha: float = ALPHA) -> bool:
+    """Not told apart from the best: a p-value of ``alpha`` or more, or a posterior probability that the best is
+    better below 1 − ``alpha``."""
+    return evidence >= alpha if test == T_TEST else evidence < 1 - alpha
+

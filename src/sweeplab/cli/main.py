@@ -16,6 +16,7 @@ from sweeplab.cli.models import cmd_predict, cmd_retrain
 from sweeplab.cli.results import cmd_export, cmd_leaderboard
 from sweeplab.cli.store import cmd_data, cmd_store
 from sweeplab.cli.sweeps import cmd_list, cmd_show, cmd_sweep, cmd_worker
+from sweeplab.config.parse import SELECT_RULES
 from sweeplab.errors import OptionError, SweepLabError
 from sweeplab.modeling.metrics import METRICS
 
@@ -112,8 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write a sweep's best configuration to experiments/ as YAML")
     export.add_argument("sweep", metavar="SWEEP", help="the sweep's name (its MLflow experiment)")
     export.add_argument("--source", required=True, help="the source (or data file stem) it ran on")
-    export.add_argument("--rank", type=int, default=1,
-                        help="which trial by the sweep's CV metric (default: 1, the best)")
+    export.add_argument("--rank", type=int,
+                        help="which trial by the sweep's CV metric (default: the one the sweep refit)")
+    export.add_argument("--select", choices=SELECT_RULES,
+                        help="best: the highest CV; simplest: the fewest trainable parameters among the trials "
+                             "tied with the best (default: the sweep's own rule)")
     export.add_argument("--family", metavar="MODEL", help="in a sweep across model families: rank this family's "
                                                           "trials only (the name gets -<family>)")
     export.add_argument("--out", help="where to write it (default: experiments/<sweep>-<source>.yaml)")

@@ -17,11 +17,12 @@ def cmd_leaderboard(args) -> int:
 def cmd_export(args) -> int:
     from sweeplab.search.progress import format_params
 
-    exp = api.export(args.sweep, args.source, rank=args.rank, family=args.family, out=args.out,
+    exp = api.export(args.sweep, args.source, rank=args.rank, select=args.select, family=args.family, out=args.out,
                      tracking_uri=args.tracking_uri)
     origin, metric = exp.origin, exp.origin["metric"]
     print(f"wrote {exp.path}: {exp.model} ({format_params({**exp.params, **exp.fit})})")
-    print(f"  rank {origin['rank']} of sweep '{args.sweep}' on {args.source}: cv {metric} "
+    print(f"  rank {origin['rank']} of sweep '{args.sweep}' on {args.source} (select: {origin['select']}"
+          f"{', tied with the best' if origin['tied_with_best'] else ''}): cv {metric} "
           f"{origin[f'cv_{metric}_mean']:.3f} ± {origin[f'cv_{metric}_std']:.3f} (run {origin['run_id']})")
     print(f"  retrain it with: sweeplab retrain {exp.path}")
     return 0

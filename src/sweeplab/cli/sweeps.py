@@ -17,10 +17,13 @@ def cmd_sweep(args) -> int:
         return 0
     result = api.sweep(args.space, **options, progress="lines")
     sweep = result.sweep
-    print(f"{sweep.metric}:\n{'source':<10} {'best cv':>15} {'test':>6} {'bow test':>8} {'lift':>7}")
+    print(f"{sweep.metric} (winner: select {sweep.select}):\n{'source':<10} {'winner cv [95 % interval]':>27} "
+          f"{'tied':>7} {'test':>6} {'optimism':>8} {'bow test':>8} {'lift':>7}")
     for r in result.datasets:
-        print(f"{r.source:<10} {r.best.mean:>7.3f} ± {r.best.std:.3f} {r.test_score:>6.3f} "
-              f"{r.baseline.test_score:>8.3f} {r.test_score - r.baseline.test_score:>+7.3f}")
+        low, high = r.winner.interval()
+        print(f"{r.source:<10} {r.winner.mean:>7.3f} [{low:.3f}, {high:.3f}] {len(r.tied):>3} of {_complete(r):<3}"
+              f"{r.test_score:>6.3f} {r.optimism:>+8.3f} {r.baseline.test_score:>8.3f} "
+              f"{r.test_score - r.baseline.test_score:>+7.3f}")
     from sweeplab.tracking import ui_url
 
     server = result.tracking_uri if result.tracking_uri.startswith(("http://", "https://")) else None
@@ -29,6 +32,10 @@ def cmd_sweep(args) -> int:
     print(f"logged to {result.tracking_uri} (experiment '{sweep.name}'); compare with 'sweeplab leaderboard', or "
           + (f"open {page}" if server else f"run '{ui}' and open {page}"))
     return 0
+
+
+def _complete(result) -> int:
+    return sum(t.ok for t in result.trials)
 
 
 def _print_plans(sweep, plans) -> None:

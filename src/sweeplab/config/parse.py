@@ -10,7 +10,7 @@ import math
 import os
 from pathlib import Path
 
-from sweeplab import data, names
+from sweeplab import data, names, statistics
 from sweeplab.config import optuna_settings
 from sweeplab.config.sweep import Param, Sweep
 from sweeplab.errors import SweepLabError, brief
@@ -21,11 +21,12 @@ from sweeplab.modeling.metrics import METRICS
 
 TOP_LEVEL = {
     "name", "description", "model", "engine", "sources", "trials", "folds", "test_size", "seed", "fit", "space",
-    "sampler", "pruner", "timeout", "metric", "embeddings",
+    "sampler", "pruner", "timeout", "metric", "embeddings", "compare", "select",
 }
 
 FIT_KEYS = set(FIT_DEFAULTS)  # a fit setting is searched like a parameter, under space:
 ENGINES = ("random", "grid", "optuna")  # search.engines holds what each name runs
+SELECT_RULES = ("best", "simplest")  # search.selection holds what each name picks
 
 RANGE_KEYS = {"low", "high", "log", "step"}
 
@@ -35,6 +36,7 @@ MAX_TRIALS, MAX_FOLDS, MAX_SEED = 1_000_000, 1_000, 2**31 - 1_000  # seed + work
 DEFAULTS = {
     "engine": "random", "sources": ["yelp", "amazon", "imdb"], "trials": 10, "folds": 5, "test_size": 0.25,
     "seed": 0, "fit": {}, "sampler": "tpe", "pruner": "median", "timeout": None, "metric": "accuracy",
+    "compare": {}, "select": "best",
 }
 
 
@@ -113,6 +115,8 @@ def parse_sweep(raw: dict, origin: str) -> Sweep:
     timeout = settings["timeout"]
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
         fail("timeout", f"expected a number of seconds > 0, got {brief(timeout)}")
+    if settings["select"] not in SELECT_RULES:
+        fail("select", f"unknown rule {brief(settings['select'])}, expected one of {', '.join(SELECT_RULES)}")
     space, families = _parse_space(settings, families_named, fail)
     sweep = Sweep(
         name=settings["name"], path=origin, model="|".join(families_named), engine=settings["engine"],
@@ -121,10 +125,38 @@ def parse_sweep(raw: dict, origin: str) -> Sweep:
         space=space, description=settings.get("description") or "",
         sampler=optuna_settings.parse_choice("sampler", settings["sampler"], fail),
         pruner=optuna_settings.parse_choice("pruner", settings["pruner"], fail), timeout=timeout,
-        metric=settings["metric"],
+        metric=settings["metric"], compare=parse_compare(settings["compare"], fail), select=settings["select"],
     )
     _check_grid(sweep, fail)
     return sweep
+
+
+def parse_compare(spec, fail) -> dict:
+    """``compare: {test: t_test | bayesian, alpha: 0.05, rope: 0.01}``: how a trial is told apart from the best
+    (:func:`sweeplab.search.selection.tie_group`); ``rope`` only for the Bayesian test."""
+    if spec is None:
+        spec = {}
+    if not isinstance(spec, dict):
+        fail("compare", f"expected {{test: {' | '.join(statistics.TESTS)}, alpha: {statistics.ALPHA}}}, "
+                        f"got {describe(spec)}")
+    unknown = sorted(set(spec) - {"test", "alpha", "rope"}, key=str)
+    if unknown:
+        fail(f"compare.{unknown[0]}", "unknown key, expected test, alpha and (for the bayesian test) rope")
+    test = spec.get("test", statistics.T_TEST)
+    if test not in statistics.TESTS:
+        fail("compare.test", f"unknown test {brief(test)}, expected one of {', '.join(statistics.TESTS)}")
+    alpha = spec.get("alpha", statistics.ALPHA)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        fail("compare.alpha", f"expected a probability between 0 and 1 (such as 0.05), got {brief(alpha)}")
+    settings = {"test": test, "alpha": float(alpha)}
+    if test == statistics.BAYESIAN:
+        rope = spec.get("rope", statistics.ROPE)
+        if isinstance(rope, bool) or not isinstance(rope, (int, float)) or not 0 <= rope < 1:
+            fail("compare.rope", f"expected a difference of score from 0 to 1 (such as 0.01), got {brief(rope)}")
+        settings["rope"] = float(rope)
+    elif "rope" in spec:
+        fail("compare.rope", "a region of practical equivalence belongs to test: bayesian")
+    return settings
 
 
 def _check_grid(sweep, fail) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from sweeplab.statistics import ALPHA, T_TEST
+
 
 @dataclass(frozen=True)
 class Param:
@@ -68,6 +70,10 @@ class Sweep:
     # A sweep across model families: family name -> its own parameters (``space`` holds the shared ones), and
     # ``model`` reads "cnn|rnn|...". A trial's configuration then names its family under "model".
     families: dict = field(default_factory=dict)
+    # How a trial is told apart from the best (sweeplab.search.selection.tie_group), and which trial of those tied
+    # with it is refit: "best", or "simplest" (the fewest trainable parameters, then the shortest fit).
+    compare: dict = field(default_factory=lambda: {"test": T_TEST, "alpha": ALPHA})
+    select: str = "best"
 
     @property
     def models(self) -> tuple:
@@ -117,7 +123,8 @@ class Sweep:
             "name": self.name, "description": self.description, "engine": self.engine,
             "sources": list(self.sources), "trials": self.trials, "folds": self.folds,
             "test_size": self.test_size, "seed": self.seed, "metric": self.metric, "sampler": compact(self.sampler),
-            "pruner": compact(self.pruner), "timeout": self.timeout,
+            "pruner": compact(self.pruner), "timeout": self.timeout, "compare": dict(self.compare),
+            "select": self.select,
             "model": list(self.families) if self.families else self.model,
             "space": {**{name: p.to_yaml() for name, p in self.space.items()},
                       **{family: {name: p.to_yaml() for name, p in params.items()}

@@ -7,6 +7,7 @@ pipeline each one belongs to. This is the only place that knows the pipeline's s
 from __future__ import annotations
 
 import functools
+import math
 from pathlib import Path
 
 from sklearn.pipeline import Pipeline
@@ -15,6 +16,8 @@ from sweeplab.modeling import registry
 from sweeplab.modeling.defaults import EMBEDDING_DEFAULTS, FIT_DEFAULTS
 from sweeplab.modeling.metrics import measure_predictions
 from sweeplab.modeling.vectorize import BagOfWordsVectorizer, SequenceVectorizer
+
+TRAINABLE_PARAMS = "trainable_params"  # the fold fact a configuration's size is read from (the "simplest" rule)
 
 
 def vectorizer(model: str):
@@ -102,4 +105,7 @@ def facts(fitted) -> dict:
         found["maxlen"] = float(vectorizer.maxlen_)
     if getattr(classifier, "pretrained_", None) is not None:
         found["embedding_coverage"] = classifier.pretrained_.coverage
+    model = getattr(classifier, "model_", None)
+    if model is not None:
+        found[TRAINABLE_PARAMS] = float(sum(math.prod(w.shape) for w in model.trainable_weights))
     return found

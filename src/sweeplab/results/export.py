@@ -12,31 +12,46 @@ from sweeplab.advice import command
 from sweeplab.errors import OptionError, SweepLabError
 
 
-def export(tracker, sweep: str, source: str, rank: int = 1, family: str | None = None) -> dict:
-    """The experiment mapping of the trial ranked ``rank`` (by CV mean) in the latest finished run of
-    ``sweep`` on ``source``; with ``family``, ranked among that model family's trials only."""
+def export(tracker, sweep: str, source: str, rank: int | None = None, family: str | None = None,
+           select: str | None = None) -> dict:
+    """The experiment mapping of a trial of the latest finished run of ``sweep`` on ``source``: the one ranked
+    ``rank`` by CV mean, or the one the ``select`` rule hands on ("best", or "simplest": the fewest trainable
+    parameters among the trials tied with the best). By default, the one the sweep itself refit (its own rule).
+    With ``family``, among that model family's trials only."""
     from sweeplab.modeling.defaults import FIT_DEFAULTS
     from sweeplab.modeling.metrics import METRICS
     from sweeplab.modeling.pipeline import tunable
     from sweeplab.results import leaderboard
     from sweeplab.tags import PARENT, TRIAL
 
-    if rank < 1:
+    if rank is not None and rank < 1:
         raise OptionError(f"{{}} must be at least 1, got {rank}", "rank")
+    if select is not None and select not in config.SELECT_RULES:
+        raise OptionError(f"{{}} {select}: expected one of {', '.join(config.SELECT_RULES)}", "select")
+    if select == "simplest" and rank not in (None, 1):
+        raise OptionError(f"{{}} picks one trial of the tie group: leave out the rank ({rank})", "select")
     trials = leaderboard.collect(tracker, sweep=sweep, source=source)
     if family is not None and not trials.empty:
         trials = trials[[params.get("model") == family for params in trials["params"]]]
         if trials.empty:
             raise OptionError(f"{{}} {family}: no complete trial of that family in sweep '{sweep}' on "
                                 f"'{source}'", "family")
-    ranked = leaderboard.rank(trials, rank)
+    ranked = leaderboard.rank(trials, len(trials) or 1)
     if ranked.empty:
         first = command(f"make sweep SPACE={sweep} SOURCE={source}", f"sweeplab sweep {sweep} --source {source}")
         raise SweepLabError(f"no finished run of sweep '{sweep}' on source '{source}' in {tracker.uri}: run "
                             f"'{first}' first")
-    if len(ranked) < rank:
-        raise OptionError(f"{{}} {rank}: sweep '{sweep}' on '{source}' has only {len(ranked)} complete trials", "rank")
-    row = ranked.iloc[rank - 1]
+    own_rule = tracker.client.get_run(ranked.iloc[0]["parent_run_id"]).data.params.get("select", "best")
+    rule = select or ("best" if rank is not None else own_rule)
+    if rule == "simplest":
+        position = _simplest(ranked, sweep, source)
+    else:
+        position = (rank or 1) - 1
+        if position >= len(ranked):
+            raise OptionError(f"{{}} {rank}: sweep '{sweep}' on '{source}' has only {len(ranked)} complete trials",
+                              "rank")
+    row = ranked.iloc[position]
+    rank = position + 1
     child = tracker.client.get_run(row["run_id"])
     parent = tracker.client.get_run(child.data.tags[PARENT])
     logged = parent.data.params
@@ -52,7 +67,8 @@ def export(tracker, sweep: str, source: str, rank: int = 1, family: str | None =
     measured = child.data.metrics
     origin = {
         "tracking_uri": _portable(tracker.uri), "experiment": sweep, "parent_run_id": parent.info.run_id,
-        "run_id": child.info.run_id, "trial": int(child.data.tags.get(TRIAL, -1)), "rank": rank,
+        "run_id": child.info.run_id, "trial": int(child.data.tags.get(TRIAL, -1)), "rank": rank, "select": rule,
+        "tied_with_best": bool(row["tied"]),
         "engine": logged.get("engine"), "folds": int(logged["folds"]), "metric": row["metric"],
         **{key: round(measured[key], 6) for m in METRICS for key in (f"cv_{m}_mean", f"cv_{m}_std") if key in measured},
         **{f"baseline_cv_{m}": round(parent.data.metrics[f"baseline_cv_{m}"], 6) for m in METRICS
@@ -63,7 +79,9 @@ def export(tracker, sweep: str, source: str, rank: int = 1, family: str | None =
     if not recorded:
         origin["versions_from"] = "export: the sweep did not record its own"
     return {
-        "name": f"{sweep}-{source}" + (f"-{family}" if family else "") + (f"-rank{rank}" if rank > 1 else ""),
+        "name": f"{sweep}-{source}" + (f"-{family}" if family else "") + (
+            ("-simplest" if own_rule != "simplest" else "") if rule == "simplest" else
+            (f"-rank{rank}" if rank > 1 else "")),
         "sweep": sweep,
         "model": model,
         "params": configuration,
@@ -75,6 +93,21 @@ def export(tracker, sweep: str, source: str, rank: int = 1, family: str | None =
         "origin": origin,
         "versions": recorded or versions.current(),
     }
+
+
+def _simplest(ranked, sweep: str, source: str) -> int:
+    """The position (by CV) of the trial the "simplest" rule picks among those tied with the best."""
+    from sweeplab.modeling.pipeline import TRAINABLE_PARAMS
+    from sweeplab.search import selection
+
+    tied = ranked[ranked["tied"]]
+    if tied[TRAINABLE_PARAMS].isna().any():
+        raise SweepLabError(f"sweep '{sweep}' on '{source}' ran before trials recorded their trainable parameters: "
+                            "run it again (its trials are reused only under the same sweeplab version) to select "
+                            "the simplest")
+    chosen = selection.choose("simplest", ranked.index[0], list(tied.index), tied[TRAINABLE_PARAMS].to_dict(),
+                              tied["fit_time_s"].to_dict())
+    return int(ranked.index.get_loc(chosen))
 
 
 def _data_section(logged: dict, source: str) -> dict:

@@ -11,9 +11,12 @@ import math
 
 import yaml
 
+from sweeplab import statistics
 from sweeplab.advice import command
 from sweeplab.errors import SweepLabError
 from sweeplab.modeling.metrics import METRICS
+from sweeplab.modeling.pipeline import TRAINABLE_PARAMS
+from sweeplab.search import selection
 from sweeplab.search.progress import format_params
 from sweeplab.statistics import corrected_interval
 from sweeplab.tags import BEST
@@ -57,7 +60,35 @@ def collect(tracker, sweep: str | None = None, source: str | None = None, metric
         if identity not in seen:
             seen.add(identity)
             rows.append(_row(child, parents[tags[PARENT]], metric))
-    return pd.DataFrame(rows)
+    return _with_ties(pd.DataFrame(rows), parents)
+
+
+def compare_settings(parent) -> dict:
+    """How a dataset run told trials apart from its best: its logged ``compare.*`` settings, or the defaults
+    for runs from before there were any."""
+    logged = parent.data.params
+    test = logged.get("compare.test", statistics.T_TEST)
+    found = {"test": test, "alpha": float(logged.get("compare.alpha", statistics.ALPHA))}
+    if test == statistics.BAYESIAN:
+        found["rope"] = float(logged.get("compare.rope", statistics.ROPE))
+    return found
+
+
+def _with_ties(frame, parents: dict):
+    """Each trial marked ``tied`` when its dataset run's compare test cannot tell it apart from that run's best,
+    worked out from the fold scores (so runs logged before the test was have it too)."""
+    if frame.empty:
+        return frame
+    frame["tied"] = False
+    for parent_id, group in frame.groupby("parent_run_id"):
+        parent = parents[parent_id]
+        scores = {index: folds for index, folds in group["fold_scores"].items()
+                  if len(folds) == len(group["fold_scores"].iloc[0])}
+        best = max(scores, key=lambda index: (group.at[index, "cv_mean"], -group.at[index, "start_time"]))
+        _, tied = selection.tie_group(scores, int(parent.data.params.get("folds", len(scores[best]))),
+                                      compare_settings(parent), best)
+        frame.loc[list(tied), "tied"] = True
+    return frame
 
 
 def _row(child, parent, metric: str | None) -> dict:
@@ -67,7 +98,7 @@ def _row(child, parent, metric: str | None) -> dict:
     cv_mean, baseline_cv = m.get(f"cv_{metric}_mean", math.nan), pm.get(f"baseline_cv_{metric}", math.nan)
     # From the folds, so that runs logged before intervals were have one too.
     folds = [m[f"fold_{k}_{metric}"] for k in range(1, len(m) + 1) if f"fold_{k}_{metric}" in m]
-    low, high = corrected_interval(folds, len(folds))
+    low, high = corrected_interval(folds, int(parent.data.params.get("folds", len(folds))))
     test, baseline_test = m.get(f"test_{metric}") if best else None, pm.get(f"baseline_test_{metric}", math.nan)
     return {
         "sweep": child.data.tags[SWEEP],
@@ -87,6 +118,11 @@ def _row(child, parent, metric: str | None) -> dict:
         "params": {k: yaml.safe_load(v) for k, v in sorted(child.data.params.items())},
         "searched": sorted(set(child.data.params) - {k[len("fixed."):] for k in parent.data.params
                                                       if k.startswith("fixed.")}),
+        "fold_scores": tuple(folds),
+        TRAINABLE_PARAMS: m.get(f"fold_1_{TRAINABLE_PARAMS}", math.nan),
+        "fit_time_s": m.get("fit_time_s", math.nan),
+        "start_time": child.info.start_time,
+        "parent_run_id": parent.info.run_id,
         "run_id": child.info.run_id,
     }
 
@@ -158,6 +194,7 @@ def _shown_params(params: dict, searched: list) -> str:
 
 def render(frame, fmt: str, pivoted: bool = False) -> str:
     """``frame`` from :func:`rank` (or from :func:`pivot` when ``pivoted``) as a table, CSV or JSON."""
+    frame = frame.drop(columns=["start_time"], errors="ignore")
     if fmt == "json":
         return json.dumps(json.loads(frame.to_json(orient="records")), indent=2)
     if frame.empty:
@@ -184,9 +221,10 @@ def _table(frame) -> str:
         test=[number(v) for v in frame["test"]],
         baseline=[number(v) for v in frame["baseline_test"]],
         lift_test=["" if v is None or v != v else f"{v:+.3f}" for v in frame["lift_test"]],
+        tied=["yes" if tied else "" for tied in frame["tied"]],
         params=[_shown_params(p, searched) for p, searched in zip(frame["params"], frame["searched"])],
-    )[["sweep", "source", "metric", "rank", "cv", "lift_cv", "test", "baseline", "lift_test", "params"]]
-    shown.columns = ["sweep", "source", "metric", "rank", "cv [95 % interval]", "lift vs bow (cv)", "test", "bow test", "lift (test)",
-                     "params"]
+    )[["sweep", "source", "metric", "rank", "cv", "tied", "lift_cv", "test", "baseline", "lift_test", "params"]]
+    shown.columns = ["sweep", "source", "metric", "rank", "cv [95 % interval]", "tied with #1", "lift vs bow (cv)",
+                     "test", "bow test", "lift (test)", "params"]
     width = max(map(len, shown["params"]))
     return shown.to_string(index=False, formatters={"params": lambda text: f"{text:<{width}}"})

@@ -7,6 +7,7 @@ This is the part every engine shares: engines only decide which configurations t
 from __future__ import annotations
 
 import dataclasses
+import math
 import statistics
 import time
 from dataclasses import dataclass
@@ -16,14 +17,15 @@ from sweeplab.errors import SweepLabError
 from sweeplab.modeling import pipeline
 from sweeplab.modeling.baseline import baseline
 from sweeplab.modeling.metrics import METRICS, class_report, measure_predictions
-from sweeplab.modeling.pipeline import measure
+from sweeplab.modeling.pipeline import TRAINABLE_PARAMS, measure
 from sweeplab.modeling.vectorize import tokenize
-from sweeplab.search import engines
+from sweeplab.search import engines, selection
 from sweeplab.search.engines.base import SearchContext
 from sweeplab.search.listener import Listeners
 from sweeplab.search.progress import format_params
 from sweeplab.search.trainer import configuration_key
 from sweeplab.search.trial import COMPLETE, FAIL, PRUNED, TrialResult, best, cv_key
+from sweeplab.statistics import BAYESIAN
 
 
 class SweepFailed(Exception):
@@ -65,8 +67,8 @@ class Baseline:
 class DatasetResult:
     source: str
     trials: list
-    best: TrialResult
-    test_measures: dict  # the refit winner on the test split, every metric
+    best: TrialResult  # the highest CV mean
+    test_measures: dict  # the refit winner (:attr:`selected`) on the test split, every metric
     test_report: str  # its per-class precision, recall and F1
     metric: str
     baseline: Baseline
@@ -74,10 +76,27 @@ class DatasetResult:
     wall_time: float
     run_id: str = ""  # the dataset's parent run in MLflow
     winner_run_id: str = ""  # the winning trial's run
+    # The trials the compare test cannot tell apart from the best, trial number -> its evidence against them
+    # (sweeplab.search.selection.tie_group); the evidence for every complete trial; the rule that chose the winner.
+    tied: dict = dataclasses.field(default_factory=dict)
+    evidence: dict = dataclasses.field(default_factory=dict)
+    compare: dict = dataclasses.field(default_factory=dict)
+    select: str = "best"
+    selected: TrialResult | None = None  # the winner, refit and tested: the best, or the simplest of the tied
+
+    @property
+    def winner(self) -> TrialResult:
+        return self.selected or self.best
 
     @property
     def test_score(self) -> float:
         return self.test_measures[self.metric]
+
+    @property
+    def optimism(self) -> float:
+        """How much the winner's CV mean promised over what its refit scored on the held-out split: the best of
+        many noisy estimates is biased upwards."""
+        return self.winner.mean - self.test_score
 
 
 def load_datasets(sweep, data_path=None, text_col="text", label_col="label") -> list[data.Dataset]:
@@ -179,34 +198,64 @@ def _run_one(sweep, split: Split, engine, tracker, progress, worker_args, fresh:
         progress.start(dataset.name, planned, sweep.folds, done + reused)
         trials = engine.search(context)
         run.trials.settle()  # a tracking server that went away mid-search gets the trials' writes before we read them
-        winner = best(trials)
-        if winner is None:
+        top = best(trials)
+        if top is None:
             first = next((t.error for t in trials if t.error), "no trial finished")
             raise SweepFailed(f"{dataset.name}: all {len(trials)} trials failed; first error: {first}")
+        evidence, tied, winner = _select(sweep, trials, top)
         refit = pipeline.for_sweep(sweep, winner.params).fit(split.X_train, split.y_train)
         predicted = refit.predict(split.X_test)
         result = DatasetResult(
-            source=dataset.name, trials=trials, best=winner,
+            source=dataset.name, trials=trials, best=top,
             test_measures=measure_predictions(split.y_test, predicted),
             test_report=class_report(split.y_test, predicted, dataset.classes), metric=sweep.metric,
             baseline=baseline, history=dict(getattr(refit.named_steps["clf"], "history_", {})),
-            wall_time=time.monotonic() - started,
+            wall_time=time.monotonic() - started, tied=tied, evidence=evidence, compare=dict(sweep.compare),
+            select=sweep.select, selected=winner,
         )
         result = dataclasses.replace(result, run_id=run.run_id, winner_run_id=run.log_result(result))
         run.log_figures(engine.figures(sweep, dataset.name))
     counts = {state: sum(t.state == state for t in trials) for state in (COMPLETE, PRUNED, FAIL)}
+    low, high = top.interval()
     progress.say(
-        f"== {dataset.name}: best cv {sweep.metric} {winner.mean:.3f} ± {winner.std:.3f} "
-        f"(95 % interval {winner.interval()[0]:.3f} to {winner.interval()[1]:.3f}) "
-        f"({format_params(winner.params)}); "
-        f"test {result.test_score:.3f} vs baseline {baseline.test_score:.3f} "
-        f"(lift {result.test_score - baseline.test_score:+.3f}); "
+        f"== {dataset.name}: best cv {sweep.metric} {top.mean:.3f} ± {top.std:.3f} "
+        f"(95 % interval {low:.3f} to {high:.3f}) ({format_params(top.params)}); "
+        f"{len(tied)} of {counts[COMPLETE]} complete trials are tied with the best ({_test_name(sweep.compare)})"
+    )
+    if winner is not top:
+        progress.say(f"== {dataset.name}: refit the simplest of them, trial {winner.number}: cv {winner.mean:.3f}, "
+                     f"{_size(winner):,.0f} trainable parameters against the best's {_size(top):,.0f} "
+                     f"({format_params(winner.params)})")
+    progress.say(
+        f"== {dataset.name}: test {result.test_score:.3f} vs baseline {baseline.test_score:.3f} "
+        f"(lift {result.test_score - baseline.test_score:+.3f}); optimism (cv − test) {result.optimism:+.3f}; "
         f"{counts[COMPLETE]} complete, {counts[PRUNED]} pruned, {counts[FAIL]} failed; {result.wall_time:.0f} s"
     )
     if len(trials) - counts[FAIL] < planned:
         progress.say(f"== {dataset.name}: {len(trials) - counts[FAIL]} of {planned} trials finished "
                      "(timeout, or trials still running elsewhere): run the same command again to continue")
     return result
+
+
+def _select(sweep, trials: list, top: TrialResult) -> tuple[dict, dict, TrialResult]:
+    """The evidence against the best for every complete trial, the tie group, and the trial the sweep's rule
+    hands on."""
+    complete = {t.number: t for t in trials if t.ok}
+    evidence, tied = selection.tie_group({n: t.fold_scores for n, t in complete.items()}, sweep.folds,
+                                         sweep.compare, best=top.number)
+    chosen = selection.choose(sweep.select, top.number, tied, {n: _size(t) for n, t in complete.items()},
+                              {n: t.fit_time for n, t in complete.items()})
+    return evidence, tied, complete[chosen]
+
+
+def _size(trial: TrialResult) -> float:
+    return trial.fold_measures[0].get(TRAINABLE_PARAMS, math.nan) if trial.fold_measures else math.nan
+
+
+def _test_name(compare: dict) -> str:
+    if compare["test"] == BAYESIAN:
+        return f"Bayesian correlated t-test, rope {compare['rope']:g}, P(best better) < {1 - compare['alpha']:g}"
+    return f"corrected paired t-test, alpha {compare['alpha']:g}"
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@ import json
 
 from sweeplab import versions
 from sweeplab.modeling.metrics import METRICS
+from sweeplab.statistics import EVIDENCE
 from sweeplab.tags import BEST, CV_KEY, KIND
 from sweeplab.tags import METRIC as METRIC_TAG
-from sweeplab.tags import RESUME, SOURCE, TRIAL, WORKER
+from sweeplab.tags import RESUME, SELECTED, SOURCE, TIED, TRIAL, WORKER
 from sweeplab.tracking import outbox
 from sweeplab.tracking.figures import learning_curve
 from sweeplab.tracking.runs import now, this_process
@@ -41,6 +42,7 @@ class DatasetRun:
             "data.reference": json.dumps(dataset.reference),
             **{f"version.{k}": v for k, v in versions.current().items()},
             **{f"fixed.{k}": v for k, v in sweep.fixed().items()},
+            **{f"compare.{k}": v for k, v in sweep.compare.items()}, "select": sweep.select,
         }
         logged = self.client.get_run(self.run_id).data.params  # a resumed parent keeps what it had
         self.client.log_batch(
@@ -57,14 +59,16 @@ class DatasetRun:
 
     def log_result(self, result) -> str:
         """The refit winner: its test score against the baseline, on the parent and on the winning child (whose
-        run id it returns)."""
-        from mlflow.entities import Metric, Param
+        run id it returns); the tie group, on the parent (a table of its trials) and on every trial run (a tag, and
+        the evidence against the best)."""
+        from mlflow.entities import Metric, Param, RunTag
 
-        best, baseline, metric = result.best, result.baseline, result.metric
+        winner, baseline, metric = result.winner, result.baseline, result.metric
         scores = {**{f"test_{m}": value for m, value in result.test_measures.items()},
                   "lift": result.test_score - baseline.test_score}
         summary = {
-            **scores, f"best_cv_{metric}_mean": best.mean, f"best_cv_{metric}_std": best.std,
+            **scores, f"best_cv_{metric}_mean": result.best.mean, f"best_cv_{metric}_std": result.best.std,
+            f"winner_cv_{metric}_mean": winner.mean, "optimism": result.optimism, "tied_with_best": len(result.tied),
             "trials_failed": sum(t.state == "FAIL" for t in result.trials),
             "trials_pruned": sum(t.state == "PRUNED" for t in result.trials),
             "trials": len(result.trials), "wall_time_s": result.wall_time,
@@ -73,24 +77,31 @@ class DatasetRun:
         self.client.log_batch(
             self.run_id,
             metrics=[Metric(k, float(v), now(), 0) for k, v in summary.items()],
-            params=[Param(f"best.{k}", str(v)) for k, v in best.params.items() if f"best.{k}" not in logged],
+            params=[Param(f"best.{k}", str(v)) for k, v in winner.params.items() if f"best.{k}" not in logged],
+            tags=[RunTag(SELECTED, str(winner.number))],
         )
         self.client.log_text(self.run_id, _cv_results(result.trials, metric).to_csv(index=False), "cv_results.csv")
+        self.client.log_text(self.run_id, _tie_group(result).to_csv(index=False), "tie_group.csv")
         self.client.log_text(self.run_id, result.test_report, "test_classification_report.txt")
-        winner = self.trials.child_ids.get(best.number)
+        runs = dict(self.trials.child_ids)
+        evidence_name = f"vs_best_{EVIDENCE[result.compare['test']]}" if result.compare else None
         for child in self.trials.children():
+            number = int(child.data.tags.get(TRIAL, -1))
+            runs[number] = child.info.run_id  # a real id, where child_ids may hold a write still queued
             if child.data.tags.get(BEST) == "true":
                 self.client.set_tag(child.info.run_id, BEST, "false")
-            if child.data.tags.get(TRIAL) == str(best.number):
-                winner = child.info.run_id
-        self.client.log_batch(winner, metrics=[
+            if number in result.evidence:
+                self.client.log_batch(child.info.run_id,
+                                      metrics=[Metric(evidence_name, result.evidence[number], now(), 0)],
+                                      tags=[RunTag(TIED, str(number in result.tied).lower())])
+        self.client.log_batch(runs[winner.number], metrics=[
             Metric(k, float(v), now(), 0) for k, v in {**scores, f"baseline_test_{metric}": baseline.test_score}.items()
         ])
-        self.client.set_tag(winner, BEST, "true")
+        self.client.set_tag(runs[winner.number], BEST, "true")
         if result.history:
             self.client.log_figure(self.run_id, learning_curve(result.history, self.tags[SOURCE]),
                                    "learning_curve.png")
-        return winner
+        return runs[winner.number]
 
     def log_figures(self, figures: dict) -> None:
         """An engine's diagnostic plots by file name: matplotlib figures, or text (HTML)."""
@@ -102,6 +113,19 @@ class DatasetRun:
             else:
                 self.client.log_figure(self.run_id, figure, f"plots/{file_name}")
                 plt.close(figure)  # pyplot keeps every figure alive until closed
+
+
+def _tie_group(result):
+    """The trials tied with the best, best first: what the selection rule chose among, and the runner-ups."""
+    import pandas as pd
+
+    from sweeplab.modeling.pipeline import TRAINABLE_PARAMS
+
+    rows = [{"trial": t.number, f"cv_{result.metric}_mean": t.mean, "evidence_vs_best": result.tied[t.number],
+             TRAINABLE_PARAMS: t.fold_measures[0].get(TRAINABLE_PARAMS) if t.fold_measures else None,
+             "fit_time_s": t.fit_time, "best": t is result.best, "selected": t is result.winner, **t.params}
+            for t in result.trials if t.number in result.tied]
+    return pd.DataFrame(rows).sort_values(f"cv_{result.metric}_mean", ascending=False, kind="stable")
 
 
 def _cv_results(trials, metric: str):
