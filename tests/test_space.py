@@ -88,6 +88,8 @@ def test_name_defaults_to_file_stem(tmp_path):
     (("fit: {epochs: 1, batch_size: 8}", "fit: {epochs: 1, steps: 8}"), "fit.steps", "unknown key"),
     (("maxlen: 20", "maxlen: 20\n  epochs: [1, 2]"), "fit.epochs", "also given under space"),
     (("trials: 2", "trials: 2\ntest_size: 1.5"), "test_size", "fraction between 0 and 1"),
+    (("trials: 2", "trials: 2\nrepeats: 0"), "repeats", "integer from 1 to 100"),
+    (("trials: 2", "trials: 2\nrepeats: 1.5"), "repeats", "integer from 1 to 100"),
     (("trials: 2", "trials: 2\nselect: smallest"), "select", "unknown rule 'smallest', expected one of best, simplest"),
     (("trials: 2", "trials: 2\ncompare: t_test"), "compare", "expected {test: t_test | bayesian"),
     (("trials: 2", "trials: 2\ncompare: {test: wilcoxon}"), "compare.test", "unknown test 'wilcoxon'"),

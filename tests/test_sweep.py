@@ -433,3 +433,66 @@ def test_select_simplest_refits_and_exports_the_smallest_trial_tied_with_the_bes
     best_runs = {int(c.data.tags[TRIAL]): c for c in runs(uri, "trial")}
     assert [n for n, c in best_runs.items() if c.data.tags.get(BEST) == "true"] == [top]
     assert exported("--select", "simplest")["origin"]["trial"] == smallest
+
+
+def test_the_splits_are_scikit_learn_s_and_one_repeat_changes_nothing(tmp_path):
+    from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
+
+    from sweeplab import config
+    from sweeplab.search import runner
+    from sweeplab.search.trial import cv_key
+
+    sweep = config.load_sweep("smoke")
+    plain, repeated = runner.folds_of(sweep), runner.folds_of(sweep.override(repeats=3))
+    X, y = np.zeros(40), np.arange(40) % 2
+    assert [list(v) for _, v in plain.split(X, y)] == [
+        list(v) for _, v in StratifiedKFold(2, shuffle=True, random_state=7).split(X, y)]
+    assert [list(v) for _, v in repeated.split(X, y)] == [
+        list(v) for _, v in RepeatedStratifiedKFold(n_splits=2, n_repeats=3, random_state=7).split(X, y)]
+    assert repeated.get_n_splits() == 6 and sweep.override(repeats=3).splits == 6
+    # Trials of sweeps from before repeats existed keep their keys; repeats make a different search.
+    key = cv_key("sha", 0.25, 7, 2)
+    assert key == cv_key("sha", 0.25, 7, 2, 1) != cv_key("sha", 0.25, 7, 2, 3)
+
+
+@pytest.mark.parametrize("engine", ["random", "optuna"])
+def test_repeated_cv_runs_every_fold_of_every_repeat(tmp_path, tiny_texts, engine):
+    """`repeats: 2` with 3 folds: six fits per trial for every engine, Optuna's steps running on through the second
+    repeat, intervals corrected for 3 folds (not 6)."""
+    import optuna
+
+    from sweeplab.statistics import corrected_interval
+
+    texts, labels = tiny_texts
+    data = tmp_path / "tiny.csv"
+    data.write_text("text,label\n" + "\n".join(f"{t},{y}" for t, y in zip(texts, labels)) + "\n")
+    uri, storage = f"sqlite:///{tmp_path / 'mlflow.db'}", f"sqlite:///{tmp_path / 'optuna.db'}"
+    sweep = tmp_path / "repeated.yaml"
+    sweep.write_text(textwrap.dedent(f"""
+        model: embedding_pool
+        engine: {engine}
+        pruner: none
+        trials: 2
+        folds: 3
+        repeats: 2
+        seed: 5
+        fit: {{epochs: 2, batch_size: 8}}
+        space: {{embedding_dim: [4, 8], maxlen: 10, max_words: 50}}
+    """))
+    storage_args = ["--storage", storage] if engine == "optuna" else []
+    assert main(["sweep", str(sweep), "--data", str(data), "--tracking-uri", uri, *storage_args]) == 0
+    (parent,) = runs(uri, "dataset")
+    assert (parent.data.params["folds"], parent.data.params["repeats"]) == ("3", "2")
+    trials = runs(uri, "trial")
+    assert len(trials) == 2
+    for trial in trials:
+        m = trial.data.metrics
+        scores = [m[f"fold_{k}_accuracy"] for k in range(1, 7)]
+        assert "fold_7_accuracy" not in m
+        assert m["cv_accuracy_mean"] == pytest.approx(np.mean(scores))
+        assert (m["cv_accuracy_ci_low"], m["cv_accuracy_ci_high"]) == pytest.approx(corrected_interval(scores, 3))
+    if engine == "optuna":
+        study = optuna.load_study(study_name="repeated-tiny", storage=storage)
+        span = 2 + 1  # epochs + the fold's end
+        for trial in study.trials:
+            assert max(trial.intermediate_values) == 6 * span  # the sixth fold's end: the second repeat's third

@@ -53,7 +53,7 @@ class SweepResult:
 
         return pd.DataFrame([{
             "source": r.source, "metric": r.metric, "cv_mean": r.winner.mean, "cv_std": r.winner.std,
-            "ci_low": r.winner.interval()[0], "ci_high": r.winner.interval()[1], "test": r.test_score,
+            "ci_low": r.interval()[0], "ci_high": r.interval()[1], "test": r.test_score,
             "baseline_test": r.baseline.test_score, "lift": r.test_score - r.baseline.test_score,
             "optimism": r.optimism, "tied": len(r.tied), "select": r.select, "best_cv_mean": r.best.mean,
             "params": r.winner.params, "trials": len(r.trials), "run_id": r.run_id, "winner_run_id": r.winner_run_id,

@@ -20,7 +20,7 @@ def cmd_sweep(args) -> int:
     print(f"{sweep.metric} (winner: select {sweep.select}):\n{'source':<10} {'winner cv [95 % interval]':>27} "
           f"{'tied':>7} {'test':>6} {'optimism':>8} {'bow test':>8} {'lift':>7}")
     for r in result.datasets:
-        low, high = r.winner.interval()
+        low, high = r.interval()
         print(f"{r.source:<10} {r.winner.mean:>7.3f} [{low:.3f}, {high:.3f}] {len(r.tied):>3} of {_complete(r):<3}"
               f"{r.test_score:>6.3f} {r.optimism:>+8.3f} {r.baseline.test_score:>8.3f} "
               f"{r.test_score - r.baseline.test_score:>+7.3f}")
@@ -45,7 +45,7 @@ def _print_plans(sweep, plans) -> None:
         trials = f"{plan.planned} trials" if plan.known else f"a budget of {plan.planned} trials"
         to_train = plan.planned - plan.reused - plan.finished_before
         print(f"== {sweep.name} on {plan.dataset} (dry run: nothing trains, nothing is logged): {trials} x "
-              f"{plan.folds} folds x up to {plan.epochs} epochs ({sweep.engine})")
+              f"{sweep.folds_text()} x up to {plan.epochs} epochs ({sweep.engine})")
         done = [f"{plan.reused} finished in the store (reused, not trained)"] if plan.known else []
         done += [f"{plan.finished_before} finished in the study"] if plan.finished_before else []
         print(f"   {', '.join(done) or 'nothing finished yet'}; {max(to_train, 0)} to train")
@@ -72,7 +72,7 @@ def cmd_list(args) -> int:
         try:
             sweep = config.load_sweep(str(path))
             trials = f"{sweep.trials} trial{'s' * (sweep.trials != 1)}"
-            what = f"{sweep.model} via {sweep.engine}, {trials} x {sweep.folds} folds"
+            what = f"{sweep.model} via {sweep.engine}, {trials} x {sweep.folds_text()}"
             about = sweep.description.strip().splitlines()[0] if sweep.description.strip() else ""
         except Exception as exc:  # one broken local file should not hide the others
             what, about = "cannot be read", str(exc)

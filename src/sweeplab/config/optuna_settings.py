@@ -22,7 +22,7 @@ PRUNERS = {
     # A trial's first epochs are noisy: no verdict before the third step.
     "median": ("MedianPruner", {"n_startup_trials": 5, "n_warmup_steps": lambda sweep, workers:
                                 min(3, sweep.max_epochs())}),
-    "hyperband": ("HyperbandPruner", {"max_resource": lambda sweep, workers: sweep.folds * (sweep.max_epochs() + 1)}),
+    "hyperband": ("HyperbandPruner", {"max_resource": lambda sweep, workers: sweep.splits * (sweep.max_epochs() + 1)}),
     "successive_halving": ("SuccessiveHalvingPruner", {}),
     "none": ("NopPruner", {}),
 }

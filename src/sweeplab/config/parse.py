@@ -21,7 +21,7 @@ from sweeplab.modeling.metrics import METRICS
 
 TOP_LEVEL = {
     "name", "description", "model", "engine", "sources", "trials", "folds", "test_size", "seed", "fit", "space",
-    "sampler", "pruner", "timeout", "metric", "embeddings", "compare", "select",
+    "sampler", "pruner", "timeout", "metric", "embeddings", "compare", "select", "repeats",
 }
 
 FIT_KEYS = set(FIT_DEFAULTS)  # a fit setting is searched like a parameter, under space:
@@ -31,12 +31,12 @@ SELECT_RULES = ("best", "simplest")  # search.selection holds what each name pic
 RANGE_KEYS = {"low", "high", "log", "step"}
 
 # Beyond these a sweep is a typo, not a plan: 10**23 queued trials would never end.
-MAX_TRIALS, MAX_FOLDS, MAX_SEED = 1_000_000, 1_000, 2**31 - 1_000  # seed + worker index stays a 32-bit seed
+MAX_TRIALS, MAX_FOLDS, MAX_REPEATS, MAX_SEED = 1_000_000, 1_000, 100, 2**31 - 1_000  # seed + worker index stays a 32-bit seed
 
 DEFAULTS = {
     "engine": "random", "sources": ["yelp", "amazon", "imdb"], "trials": 10, "folds": 5, "test_size": 0.25,
     "seed": 0, "fit": {}, "sampler": "tpe", "pruner": "median", "timeout": None, "metric": "accuracy",
-    "compare": {}, "select": "best",
+    "compare": {}, "select": "best", "repeats": 1,
 }
 
 
@@ -106,6 +106,7 @@ def parse_sweep(raw: dict, origin: str) -> Sweep:
                             f"expected some of {', '.join([*data.SOURCES, data.POOLED])}")
     trials = _integer(settings["trials"], 1, MAX_TRIALS, lambda p: fail("trials", p))
     folds = _integer(settings["folds"], 2, MAX_FOLDS, lambda p: fail("folds", p))
+    repeats = _integer(settings["repeats"], 1, MAX_REPEATS, lambda p: fail("repeats", p))
     seed = _integer(settings["seed"], 0, MAX_SEED, lambda p: fail("seed", p))
     test_size = settings["test_size"]
     if isinstance(test_size, bool) or not isinstance(test_size, (int, float)) or not 0 < test_size < 1:
@@ -121,7 +122,8 @@ def parse_sweep(raw: dict, origin: str) -> Sweep:
     sweep = Sweep(
         name=settings["name"], path=origin, model="|".join(families_named), engine=settings["engine"],
         families=families,
-        sources=tuple(dict.fromkeys(sources)), trials=trials, folds=folds, test_size=float(test_size), seed=seed,
+        sources=tuple(dict.fromkeys(sources)), trials=trials, folds=folds, repeats=repeats, test_size=float(test_size),
+        seed=seed,
         space=space, description=settings.get("description") or "",
         sampler=optuna_settings.parse_choice("sampler", settings["sampler"], fail),
         pruner=optuna_settings.parse_choice("pruner", settings["pruner"], fail), timeout=timeout,

@@ -74,6 +74,16 @@ class Sweep:
     # with it is refit: "best", or "simplest" (the fewest trainable parameters, then the shortest fit).
     compare: dict = field(default_factory=lambda: {"test": T_TEST, "alpha": ALPHA})
     select: str = "best"
+    repeats: int = 1  # the k folds, this many times, each time shuffled anew (RepeatedStratifiedKFold)
+
+    @property
+    def splits(self) -> int:
+        """How many fits a trial's cross-validation makes: every fold of every repeat."""
+        return self.folds * self.repeats
+
+    def folds_text(self) -> str:
+        """"4 folds", or "4 folds x 3 repeats"."""
+        return f"{self.folds} folds" + (f" x {self.repeats} repeats" if self.repeats > 1 else "")
 
     @property
     def models(self) -> tuple:
@@ -122,6 +132,7 @@ class Sweep:
         return {
             "name": self.name, "description": self.description, "engine": self.engine,
             "sources": list(self.sources), "trials": self.trials, "folds": self.folds,
+            "repeats": self.repeats,
             "test_size": self.test_size, "seed": self.seed, "metric": self.metric, "sampler": compact(self.sampler),
             "pruner": compact(self.pruner), "timeout": self.timeout, "compare": dict(self.compare),
             "select": self.select,

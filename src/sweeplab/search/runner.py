@@ -83,6 +83,7 @@ class DatasetResult:
     compare: dict = dataclasses.field(default_factory=dict)
     select: str = "best"
     selected: TrialResult | None = None  # the winner, refit and tested: the best, or the simplest of the tied
+    folds: int = 0  # per repeat: what the intervals are corrected by (0: every score is one fold)
 
     @property
     def winner(self) -> TrialResult:
@@ -91,6 +92,10 @@ class DatasetResult:
     @property
     def test_score(self) -> float:
         return self.test_measures[self.metric]
+
+    def interval(self) -> tuple[float, float]:
+        """The winner's 95 % CV interval (:meth:`~sweeplab.search.trial.TrialResult.interval`)."""
+        return self.winner.interval(self.folds or None)
 
     @property
     def optimism(self) -> float:
@@ -146,8 +151,11 @@ def run(sweep, splits: list[Split], tracker, progress, engine=None, worker_args=
 
 
 def folds_of(sweep):
-    from sklearn.model_selection import StratifiedKFold
+    """The search's splits: stratified k-fold, or with ``repeats`` that many k-folds, each shuffled anew."""
+    from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
 
+    if sweep.repeats > 1:
+        return RepeatedStratifiedKFold(n_splits=sweep.folds, n_repeats=sweep.repeats, random_state=sweep.seed)
     return StratifiedKFold(sweep.folds, shuffle=True, random_state=sweep.seed)
 
 
@@ -162,7 +170,7 @@ def _baseline(split: Split, cv, metric: str) -> Baseline:
 
 def search_key(sweep, split: Split) -> str:
     """The :func:`~sweeplab.search.trial.cv_key` of a dataset's search: what its trials share."""
-    return cv_key(split.dataset.integrity["sha256"], sweep.test_size, sweep.seed, sweep.folds)
+    return cv_key(split.dataset.integrity["sha256"], sweep.test_size, sweep.seed, sweep.folds, sweep.repeats)
 
 
 def reusable(sweep, split: Split, tracker, fresh: bool = False) -> dict:
@@ -190,12 +198,12 @@ def _run_one(sweep, split: Split, engine, tracker, progress, worker_args, fresh:
             configuration_key(sweep, context.cv_key, sweep.configuration(chosen)) in finished for chosen in proposals)
         progress.say(
             f"== {sweep.name} on {dataset.name}: {len(split.X_train)} train / {len(split.X_test)} test rows, "
-            f"{dataset.n_classes} classes; {planned} trials x {sweep.folds} folds ({sweep.engine})"
+            f"{dataset.n_classes} classes; {planned} trials x {sweep.folds_text()} ({sweep.engine})"
             + (f", {done} finished before" if done else "")
             + (f", {reused} already in the store (reused, not trained)" if reused else "")
             + f"; baseline logreg cv {sweep.metric} {baseline.cv_mean:.3f}, test {baseline.test_score:.3f}"
         )
-        progress.start(dataset.name, planned, sweep.folds, done + reused)
+        progress.start(dataset.name, planned, sweep.splits, done + reused)
         trials = engine.search(context)
         run.trials.settle()  # a tracking server that went away mid-search gets the trials' writes before we read them
         top = best(trials)
@@ -211,12 +219,12 @@ def _run_one(sweep, split: Split, engine, tracker, progress, worker_args, fresh:
             test_report=class_report(split.y_test, predicted, dataset.classes), metric=sweep.metric,
             baseline=baseline, history=dict(getattr(refit.named_steps["clf"], "history_", {})),
             wall_time=time.monotonic() - started, tied=tied, evidence=evidence, compare=dict(sweep.compare),
-            select=sweep.select, selected=winner,
+            select=sweep.select, selected=winner, folds=sweep.folds,
         )
         result = dataclasses.replace(result, run_id=run.run_id, winner_run_id=run.log_result(result))
         run.log_figures(engine.figures(sweep, dataset.name))
     counts = {state: sum(t.state == state for t in trials) for state in (COMPLETE, PRUNED, FAIL)}
-    low, high = top.interval()
+    low, high = top.interval(sweep.folds)
     progress.say(
         f"== {dataset.name}: best cv {sweep.metric} {top.mean:.3f} ± {top.std:.3f} "
         f"(95 % interval {low:.3f} to {high:.3f}) ({format_params(top.params)}); "
@@ -267,7 +275,7 @@ class Plan:
     known: bool  # whether the engine knows its candidates up front (random, grid; Optuna's grid sampler)
     reused: int  # of the candidates, those the store has finished (they will not train)
     finished_before: int  # trials the engine's own state has finished (an Optuna study)
-    folds: int
+    folds: int  # fits per trial: every fold of every repeat
     epochs: int  # the most epochs a trial may train
     estimate_s: float | None  # the fits still to do, from finished trials of the same model on this dataset
     basis: int  # how many finished trials the estimate rests on
@@ -289,7 +297,7 @@ def plan(sweep, splits: list[Split], tracker, engine, fresh: bool = False) -> li
                     if configuration_key(sweep, cv, sweep.configuration(chosen)) not in finished]
         estimate, basis = _estimate(sweep, left, finished.values())
         plans.append(Plan(split.dataset.name, engine.planned(sweep), proposals is not None,
-                          0 if proposals is None else len(proposals) - len(left), before, sweep.folds,
+                          0 if proposals is None else len(proposals) - len(left), before, sweep.splits,
                           sweep.max_epochs(), estimate, basis))
     return plans
 
@@ -305,14 +313,14 @@ def _estimate(sweep, left: list, finished) -> tuple[float | None, int]:
 
     rates = {}
     for done in finished:
-        rates.setdefault(done.params.get("model"), []).append(done.fit_time / (sweep.folds * epochs(done.params)))
+        rates.setdefault(done.params.get("model"), []).append(done.fit_time / (sweep.splits * epochs(done.params)))
     total, basis = 0.0, 0
     for params in left:
         models = [sweep.model_of(params)] if params is not None else list(sweep.models)
         found = [rate for model in models for rate in rates.get(model, [])]
         if not found:
             return None, 0
-        total += statistics.median(found) * sweep.folds * (sweep.max_epochs() if params is None else epochs(params))
+        total += statistics.median(found) * sweep.splits * (sweep.max_epochs() if params is None else epochs(params))
         basis = max(basis, len(found))
     return total, basis
 
@@ -321,6 +329,6 @@ def join(engine, sweep, split: Split, tracker, progress, fresh: bool = False) ->
     """A worker's share of a search another process started: run queued trials, report to the same parent."""
     cv = folds_of(sweep)
     run = tracker.attach(sweep, split.dataset, engine.open(sweep, split.dataset), search_key(sweep, split))
-    progress.start(split.dataset.name, engine.planned(sweep), sweep.folds, engine.finished(sweep, split.dataset.name))
+    progress.start(split.dataset.name, engine.planned(sweep), sweep.splits, engine.finished(sweep, split.dataset.name))
     engine.join(_context(sweep, split, cv, Listeners(progress, run.trials), reusable(sweep, split, tracker, fresh)))
     run.trials.settle()

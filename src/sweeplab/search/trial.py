@@ -86,12 +86,14 @@ def best(trials: list[TrialResult]) -> TrialResult | None:
     return max(finished, key=lambda t: (t.mean, -t.number)) if finished else None
 
 
-def cv_key(data_sha256: str, test_size: float, seed: int, folds: int) -> str:
+def cv_key(data_sha256: str, test_size: float, seed: int, folds: int, repeats: int = 1) -> str:
     """What every trial of one dataset's search shares: the data, the held-out split, the folds, the code."""
     from sweeplab import versions
 
     code = {name: version for name, version in versions.current().items() if name in TRAINING_PACKAGES}
-    return _digest({"data": data_sha256, "test_size": test_size, "seed": seed, "folds": folds, "code": code})
+    # One repeat is left out of the key, so the trials of sweeps from before repeats existed are still found.
+    splits = {"folds": folds, **({"repeats": repeats} if repeats > 1 else {})}
+    return _digest({"data": data_sha256, "test_size": test_size, "seed": seed, **splits, "code": code})
 
 
 def trial_key(cv: str, configuration: dict) -> str:

@@ -23,19 +23,20 @@ class DatasetRun:
     tells as it goes."""
 
     def __init__(self, client: outbox.Outbox, run_id: str, experiment_id: str, tags: dict, dataset_input=None,
-                 cv_key: str | None = None):
+                 cv_key: str | None = None, folds: int | None = None):
         self.client, self.run_id, self.experiment_id = client, run_id, experiment_id
         self.tags = {**{k: v for k, v in tags.items() if k not in (KIND, RESUME)}, WORKER: this_process(),
                      **({CV_KEY: cv_key} if cv_key else {})}
         self.metric = tags.get(METRIC_TAG, "accuracy")  # parents from before sweeps had a metric: accuracy
-        self.trials = TrialWriter(client, run_id, experiment_id, self.tags, self.metric, dataset_input)
+        self.trials = TrialWriter(client, run_id, experiment_id, self.tags, self.metric, dataset_input, folds)
 
     def log_setup(self, sweep, dataset, n_train: int, n_test: int, baseline) -> None:
         from mlflow.entities import Metric, Param
 
         integrity = dataset.integrity
         params = {
-            "engine": sweep.engine, "model": sweep.model, "folds": sweep.folds, "test_size": sweep.test_size,
+            "engine": sweep.engine, "model": sweep.model, "folds": sweep.folds, "repeats": sweep.repeats,
+            "test_size": sweep.test_size,
             "seed": sweep.seed, "n_train": n_train, "n_test": n_test,
             "data.rows": integrity["rows"], "data.sha256": integrity["sha256"], "data.path": integrity["path"],
             "data.class_counts": json.dumps(integrity["class_counts"]),

@@ -167,7 +167,7 @@ class Tracker:
             for key in (TRIALS, ENGINE, WORKER):
                 self.client.set_tag(parent.info.run_id, key, tags[key])
         run = DatasetRun(outbox.Outbox(self.client, self.uri), parent.info.run_id, experiment, tags,
-                         dataset_input(dataset), cv_key)
+                         dataset_input(dataset), cv_key, sweep.folds)
         with closing(self.client, parent.info.run_id):
             try:
                 yield run
@@ -185,7 +185,7 @@ class Tracker:
                                 "is this the tracking URI the sweep uses?")
         tags = {k: v for k, v in parent.data.tags.items() if k.startswith(PREFIX)}
         run = DatasetRun(outbox.Outbox(self.client, self.uri), parent.info.run_id, experiment, tags,
-                         dataset_input(dataset), cv_key)
+                         dataset_input(dataset), cv_key, sweep.folds)
         # Logged by the sweep's own process.
         run.trials.baseline_cv = parent.data.metrics.get(f"baseline_cv_{run.metric}")
         return run

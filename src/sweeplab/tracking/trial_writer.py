@@ -19,9 +19,11 @@ class TrialWriter(Listener):
     :meth:`settle` waits for them before anything reads the runs back.
     """
 
-    def __init__(self, client, parent_id: str, experiment_id: str, tags: dict, metric: str, dataset_input=None):
+    def __init__(self, client, parent_id: str, experiment_id: str, tags: dict, metric: str, dataset_input=None,
+                 folds: int | None = None):
         self.client, self.parent_id, self.experiment_id = client, parent_id, experiment_id
         self.tags, self.metric, self.dataset_input = tags, metric, dataset_input
+        self.folds = folds  # per repeat, for the intervals (None: every score is one fold of one k-fold)
         self.baseline_cv = None  # what each trial's lift is measured against
         self.child_ids = {}
         self._open = set()  # child runs this process opened and has not closed yet
@@ -66,7 +68,7 @@ class TrialWriter(Listener):
         if self._curves.get(trial.number):
             self._write(trial.number, [])
         if trial.ok:
-            low, high = trial.interval()
+            low, high = trial.interval(self.folds)
             metrics.update({**trial.summary(), f"cv_{self.metric}_mean": trial.mean,
                             f"cv_{self.metric}_std": trial.std, f"cv_{self.metric}_ci_low": low,
                             f"cv_{self.metric}_ci_high": high})

@@ -1,7 +1,8 @@
 """``optuna``: Optuna's samplers and pruners choose configurations, with pruning *inside* k-fold CV.
 
 **Steps.** A pruner compares trials by the values they report at the same step. With E the most epochs the
-sweep allows, fold f (from 1) reports
+sweep allows, fold f (from 1; with ``repeats``, the folds of later repeats number on: repeat r's fold j is
+fold (r - 1) k + j) reports
 
 - after epoch e, the fold's validation score (the sweep's metric), at step (f - 1) * (E + 1) + e;
 - when the fold ends, the mean score of the folds finished so far, at step f * (E + 1);
