@@ -31,7 +31,8 @@ SELECT_RULES = ("best", "simplest")  # search.selection holds what each name pic
 RANGE_KEYS = {"low", "high", "log", "step"}
 
 # Beyond these a sweep is a typo, not a plan: 10**23 queued trials would never end.
-MAX_TRIALS, MAX_FOLDS, MAX_REPEATS, MAX_SEED = 1_000_000, 1_000, 100, 2**31 - 1_000  # seed + worker index stays a 32-bit seed
+MAX_TRIALS, MAX_FOLDS, MAX_REPEATS = 1_000_000, 1_000, 100
+MAX_SEED = 2**31 - 1_000  # seed + worker index stays a 32-bit seed
 
 DEFAULTS = {
     "engine": "random", "sources": ["yelp", "amazon", "imdb"], "trials": 10, "folds": 5, "test_size": 0.25,
