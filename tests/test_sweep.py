@@ -496,3 +496,59 @@ def test_repeated_cv_runs_every_fold_of_every_repeat(tmp_path, tiny_texts, engin
         span = 2 + 1  # epochs + the fold's end
         for trial in study.trials:
             assert max(trial.intermediate_values) == 6 * span  # the sixth fold's end: the second repeat's third
+
+
+def test_nested_cv_runs_the_search_inside_each_outer_fold(tmp_path, tiny_texts, monkeypatch, capsys):
+    """`--nested 2`: the whole search again inside each outer fold's training part, its winner scored on the outer
+    held-out part, never on the test split; the estimate, the outer scores and the winners are on the dataset run."""
+    from sweeplab.search import nested
+
+    texts, labels = tiny_texts
+    data = tmp_path / "tiny.csv"
+    data.write_text("text,label\n" + "\n".join(f"{t},{y}" for t, y in zip(texts, labels)) + "\n")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    sweep = tmp_path / "nest.yaml"
+    sweep.write_text(textwrap.dedent("""
+        model: embedding_pool
+        engine: grid
+        folds: 2
+        seed: 5
+        fit: {epochs: 3, batch_size: 8}
+        space: {embedding_dim: [4, 8], maxlen: 10, max_words: 50, learning_rate: 0.02}
+    """))
+    searched = []
+    real_estimate = nested.estimate
+
+    def watched(sweep, X, y, search):
+        def spy(k, rows):
+            searched.append(set(X[rows]))
+            return search(k, rows)
+        return real_estimate(sweep, X, y, spy)
+
+    monkeypatch.setattr(nested, "estimate", watched)
+    assert main(["sweep", str(sweep), "--data", str(data), "--tracking-uri", uri, "--nested", "2"]) == 0
+    err = capsys.readouterr().err
+    (parent,) = runs(uri, "dataset")
+    m = parent.data.metrics
+    assert parent.data.params["nested.outer_folds"] == "2"
+    assert m["nested_accuracy_mean"] == pytest.approx((m["outer_1_accuracy"] + m["outer_2_accuracy"]) / 2)
+    assert 0 <= m["nested_accuracy_std"] <= 0.5 and m["nested_winners"] in (1, 2)
+    assert "nested estimate accuracy" in err and "outer folds" in err
+    # Each inner search saw one outer training part: half of the 45 training texts, and none of the test split's.
+    from sweeplab import data as data_module
+
+    _, X_test, _, _ = data_module.holdout_split(data_module.load_file(str(data)), 0.25, 5)
+    assert len(searched) == 2 and all(20 <= len(part) <= 25 for part in searched)
+    assert not set(X_test) & set().union(*searched) and len(set(X_test)) == 15
+    assert len(runs(uri, "trial")) == 2  # the inner searches' trials are not logged as the sweep's
+    table = MlflowClient(uri).download_artifacts(parent.info.run_id, "nested.csv", str(tmp_path))
+    rows = open(table).read().splitlines()
+    assert rows[0].startswith("outer_fold,inner_cv_accuracy,outer_accuracy") and len(rows) == 3
+
+
+def test_nested_needs_two_outer_folds_and_one_process(tmp_path, capsys):
+    assert main(["sweep", "smoke", "--nested", "1", "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"]) == 2
+    assert "--nested must be a number of outer folds from 2" in capsys.readouterr().err
+    assert main(["sweep", "smoke", "--nested", "2", "--engine", "optuna", "--workers", "2",
+                 "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"]) == 2
+    assert "--nested runs its inner searches in this process: leave out --workers" in capsys.readouterr().err

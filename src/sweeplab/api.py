@@ -82,11 +82,12 @@ def sweep_names() -> dict:
 
 
 def sweep(space, *, sources=None, data=None, text_col: str = "text", label_col: str = "label", engine=None,
-          trials=None, folds=None, epochs=None, seed=None, tracking_uri=None, storage=None, fresh: bool = False,
-          workers: int = 1, heartbeat: int = 30, progress="auto") -> SweepResult:
+          trials=None, folds=None, epochs=None, seed=None, nested=None, tracking_uri=None, storage=None,
+          fresh: bool = False, workers: int = 1, heartbeat: int = 30, progress="auto") -> SweepResult:
     """Run a sweep on its sources (or ``sources``, or the user file ``data``) and log every trial to MLflow.
 
-    Keyword arguments override the sweep file as the command's options do; ``fresh`` trains every trial even
+    Keyword arguments override the sweep file as the command's options do (``nested=K``: nested CV with K outer
+    folds around the whole search, as ``nested: {outer_folds: K}``); ``fresh`` trains every trial even
     when the store has an identical finished one. ``progress``: ``"auto"`` (a progress bar in a notebook, lines
     on stderr elsewhere), ``"lines"``, ``"bar"``, ``None`` (silent) or a :class:`~sweeplab.search.listener.
     Listener` with a ``say`` and a ``start`` method.
@@ -94,7 +95,7 @@ def sweep(space, *, sources=None, data=None, text_col: str = "text", label_col: 
     from sweeplab.search import runner
 
     runtime.configure(workers)
-    prepared = _prepare(space, sources, data, text_col, label_col, engine, trials, folds, epochs, seed,
+    prepared = _prepare(space, sources, data, text_col, label_col, engine, trials, folds, epochs, seed, nested,
                         tracking_uri, storage, fresh, workers, heartbeat, progress)
     the_sweep, splits, tracker, chosen, shown = prepared
     tracker.check()
@@ -105,21 +106,21 @@ def sweep(space, *, sources=None, data=None, text_col: str = "text", label_col: 
 
 
 def plan(space, *, sources=None, data=None, text_col: str = "text", label_col: str = "label", engine=None,
-         trials=None, folds=None, epochs=None, seed=None, tracking_uri=None, storage=None, fresh: bool = False,
-         workers: int = 1, heartbeat: int = 30, progress="auto") -> list:
+         trials=None, folds=None, epochs=None, seed=None, nested=None, tracking_uri=None, storage=None,
+         fresh: bool = False, workers: int = 1, heartbeat: int = 30, progress="auto") -> list:
     """What :func:`sweep` with the same arguments would do (:class:`~sweeplab.search.runner.Plan` per dataset:
     trials to train, trials the store has, an estimate of the time); trains, logs and creates nothing.
     ``progress`` shows the notes on the data, as :func:`sweep` does."""
     from sweeplab.search import runner
 
     the_sweep, splits, tracker, chosen, _ = _prepare(space, sources, data, text_col, label_col, engine, trials,
-                                                     folds, epochs, seed, tracking_uri, storage, fresh, workers,
-                                                     heartbeat, progress)
+                                                     folds, epochs, seed, nested, tracking_uri, storage, fresh,
+                                                     workers, heartbeat, progress)
     return runner.plan(the_sweep, splits, tracker, chosen, fresh)
 
 
-def _prepare(space, sources, data_path, text_col, label_col, engine, trials, folds, epochs, seed, tracking_uri,
-             storage, fresh, workers, heartbeat, progress):
+def _prepare(space, sources, data_path, text_col, label_col, engine, trials, folds, epochs, seed, nested,
+             tracking_uri, storage, fresh, workers, heartbeat, progress):
     from sweeplab.search import engines, runner
     from sweeplab.tracking import Tracker
 
@@ -129,8 +130,10 @@ def _prepare(space, sources, data_path, text_col, label_col, engine, trials, fol
         raise OptionError("{} and {} both given: use one", "data", "sources")
     if data_path is None and (text_col, label_col) != ("text", "label"):
         raise OptionError("{} and {} apply to {} only", "text_col", "label_col", "data")
+    if nested is not None and (isinstance(nested, bool) or not isinstance(nested, int) or nested < 2):
+        raise OptionError(f"{{}} must be a number of outer folds from 2, got {nested}", "nested")
     the_sweep = resolve_sweep(space).override(engine=engine, trials=trials, folds=folds, epochs=epochs, seed=seed,
-                                              sources=sources)
+                                              sources=sources, nested=nested)
     _check_engine_options(the_sweep, storage, workers, heartbeat)
     shown = _progress(progress, the_sweep.metric)
     datasets = runner.load_datasets(the_sweep, data_path, text_col, label_col)
@@ -149,6 +152,8 @@ def _check_engine_options(the_sweep, storage, workers: int, heartbeat: int) -> N
         if given:
             raise OptionError(", ".join("{}" for _ in given) + f" need engine optuna (this sweep uses "
                               f"{the_sweep.engine})", *given)
+    if the_sweep.nested and workers != 1:
+        raise OptionError("{} runs its inner searches in this process: leave out {}", "nested", "workers")
     if workers < 1 or heartbeat < 1:
         raise OptionError("{} and {} must be at least 1", "workers", "heartbeat")
     most = 2 * runtime.cores()

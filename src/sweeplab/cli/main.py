@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--folds", type=int, help="override the number of CV folds")
     sweep.add_argument("--epochs", type=int, help="override the epochs per fit")
     sweep.add_argument("--seed", type=int, help="override the seed (split, folds, sampling, weights)")
+    sweep.add_argument("--nested", type=int, metavar="K",
+                       help="also estimate the whole search by nested CV with K outer folds (K times the search)")
     sweep.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or mlruns/mlflow.db)")
     optuna = sweep.add_argument_group("engine optuna")
     optuna.add_argument("--storage", help="Optuna storage URL or journal file (default: mlruns/optuna.db)")

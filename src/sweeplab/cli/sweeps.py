@@ -9,6 +9,7 @@ from sweeplab.advice import command
 def cmd_sweep(args) -> int:
     options = dict(sources=args.source, data=args.data, text_col=args.text_col, label_col=args.label_col,
                    engine=args.engine, trials=args.trials, folds=args.folds, epochs=args.epochs, seed=args.seed,
+                   nested=args.nested,
                    tracking_uri=args.tracking_uri, storage=args.storage, fresh=args.fresh, workers=args.workers,
                    heartbeat=args.heartbeat)
     if args.dry_run:

@@ -22,6 +22,7 @@ from sweeplab.modeling.metrics import METRICS
 TOP_LEVEL = {
     "name", "description", "model", "engine", "sources", "trials", "folds", "test_size", "seed", "fit", "space",
     "sampler", "pruner", "timeout", "metric", "embeddings", "compare", "select", "repeats",
+    "nested",
 }
 
 FIT_KEYS = set(FIT_DEFAULTS)  # a fit setting is searched like a parameter, under space:
@@ -37,7 +38,7 @@ MAX_SEED = 2**31 - 1_000  # seed + worker index stays a 32-bit seed
 DEFAULTS = {
     "engine": "random", "sources": ["yelp", "amazon", "imdb"], "trials": 10, "folds": 5, "test_size": 0.25,
     "seed": 0, "fit": {}, "sampler": "tpe", "pruner": "median", "timeout": None, "metric": "accuracy",
-    "compare": {}, "select": "best", "repeats": 1,
+    "compare": {}, "select": "best", "repeats": 1, "nested": None,
 }
 
 
@@ -124,7 +125,7 @@ def parse_sweep(raw: dict, origin: str) -> Sweep:
         name=settings["name"], path=origin, model="|".join(families_named), engine=settings["engine"],
         families=families,
         sources=tuple(dict.fromkeys(sources)), trials=trials, folds=folds, repeats=repeats, test_size=float(test_size),
-        seed=seed,
+        seed=seed, nested=_parse_nested(settings["nested"], fail),
         space=space, description=settings.get("description") or "",
         sampler=optuna_settings.parse_choice("sampler", settings["sampler"], fail),
         pruner=optuna_settings.parse_choice("pruner", settings["pruner"], fail), timeout=timeout,
@@ -132,6 +133,15 @@ def parse_sweep(raw: dict, origin: str) -> Sweep:
     )
     _check_grid(sweep, fail)
     return sweep
+
+
+def _parse_nested(spec, fail) -> int:
+    """``nested: {outer_folds: K}``: nested CV around the whole search; absent or null: none."""
+    if spec is None:
+        return 0
+    if not isinstance(spec, dict) or set(spec) != {"outer_folds"}:
+        fail("nested", f"expected {{outer_folds: K}} (K from 2), got {describe(spec)}")
+    return _integer(spec["outer_folds"], 2, MAX_FOLDS, lambda p: fail("nested.outer_folds", p))
 
 
 def parse_compare(spec, fail) -> dict:

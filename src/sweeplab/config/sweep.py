@@ -75,6 +75,7 @@ class Sweep:
     compare: dict = field(default_factory=lambda: {"test": T_TEST, "alpha": ALPHA})
     select: str = "best"
     repeats: int = 1  # the k folds, this many times, each time shuffled anew (RepeatedStratifiedKFold)
+    nested: int = 0  # outer folds of nested CV around the whole search (0: none)
 
     @property
     def splits(self) -> int:
@@ -123,6 +124,8 @@ class Sweep:
                 continue
             if key in parse.FIT_KEYS:
                 raw["space"][key] = value
+            elif key == "nested":
+                raw[key] = {"outer_folds": value} if value else None
             else:
                 raw[key] = list(value) if key == "sources" else value
         return parse.parse_sweep(raw, f"{self.path} (with command-line overrides)")
@@ -132,7 +135,7 @@ class Sweep:
         return {
             "name": self.name, "description": self.description, "engine": self.engine,
             "sources": list(self.sources), "trials": self.trials, "folds": self.folds,
-            "repeats": self.repeats,
+            "repeats": self.repeats, "nested": {"outer_folds": self.nested} if self.nested else None,
             "test_size": self.test_size, "seed": self.seed, "metric": self.metric, "sampler": compact(self.sampler),
             "pruner": compact(self.pruner), "timeout": self.timeout, "compare": dict(self.compare),
             "select": self.select,

@@ -19,9 +19,10 @@ from sweeplab.modeling.baseline import baseline
 from sweeplab.modeling.metrics import METRICS, class_report, measure_predictions
 from sweeplab.modeling.pipeline import TRAINABLE_PARAMS, measure
 from sweeplab.modeling.vectorize import tokenize
-from sweeplab.search import engines, selection
+from sweeplab.search import engines, nested, selection
 from sweeplab.search.engines.base import SearchContext
 from sweeplab.search.listener import Listeners
+from sweeplab.search.nested import NestedResult
 from sweeplab.search.progress import format_params
 from sweeplab.search.trainer import configuration_key
 from sweeplab.search.trial import COMPLETE, FAIL, PRUNED, TrialResult, best, cv_key
@@ -84,6 +85,7 @@ class DatasetResult:
     select: str = "best"
     selected: TrialResult | None = None  # the winner, refit and tested: the best, or the simplest of the tied
     folds: int = 0  # per repeat: what the intervals are corrected by (0: every score is one fold)
+    nested: NestedResult | None = None  # with nested: the search's outcome estimated by nested CV
 
     @property
     def winner(self) -> TrialResult:
@@ -223,6 +225,9 @@ def _run_one(sweep, split: Split, engine, tracker, progress, worker_args, fresh:
         )
         result = dataclasses.replace(result, run_id=run.run_id, winner_run_id=run.log_result(result))
         run.log_figures(engine.figures(sweep, dataset.name))
+        if sweep.nested:
+            result = dataclasses.replace(result, nested=_nested(sweep, split, engine, progress))
+            run.log_nested(result.nested)
     counts = {state: sum(t.state == state for t in trials) for state in (COMPLETE, PRUNED, FAIL)}
     low, high = top.interval(sweep.folds)
     progress.say(
@@ -239,10 +244,40 @@ def _run_one(sweep, split: Split, engine, tracker, progress, worker_args, fresh:
         f"(lift {result.test_score - baseline.test_score:+.3f}); optimism (cv − test) {result.optimism:+.3f}; "
         f"{counts[COMPLETE]} complete, {counts[PRUNED]} pruned, {counts[FAIL]} failed; {result.wall_time:.0f} s"
     )
+    if result.nested is not None:
+        outer = result.nested
+        progress.say(f"== {dataset.name}: nested estimate {sweep.metric} {outer.mean:.3f} ± {outer.std:.3f} "
+                     f"({sweep.nested} outer folds) against best cv {top.mean:.3f}; inside, the searches promised "
+                     f"{outer.inner_mean:.3f}; {outer.stability()}")
     if len(trials) - counts[FAIL] < planned:
         progress.say(f"== {dataset.name}: {len(trials) - counts[FAIL]} of {planned} trials finished "
                      "(timeout, or trials still running elsewhere): run the same command again to continue")
     return result
+
+
+def _nested(sweep, split: Split, engine, progress) -> NestedResult:
+    """The whole search again inside each outer fold of the training split (:mod:`sweeplab.search.nested`): same
+    engine, same folds scheme, same selection rule; its trials are not logged one by one, nor reused."""
+    progress.say(f"== {split.dataset.name}: nested CV, {sweep.nested} outer folds: the search runs again inside "
+                 "each outer fold's training part, and its winner is scored on that fold's held-out part")
+
+    def search(k: int, rows) -> tuple[TrialResult, int, int]:
+        dataset = dataclasses.replace(split.dataset, name=f"{split.dataset.name}.outer{k}")
+        inner = Split(dataset, split.X_train[rows], None, split.y_train[rows], None)
+        smallest = min(int((inner.y_train == label).sum()) for label in range(dataset.n_classes))
+        if smallest < sweep.folds:
+            raise SweepLabError(f"{sweep.path}: nested: outer fold {k} of {split.dataset.name} keeps {smallest} "
+                                f"training rows in its smallest class, fewer than the {sweep.folds} folds")
+        engine.open(sweep, dataset)
+        progress.start(dataset.name, engine.planned(sweep), sweep.splits, engine.finished(sweep, dataset.name))
+        trials = engine.search(_context(sweep, inner, folds_of(sweep), Listeners(progress), {}))
+        top = best(trials)
+        if top is None:
+            raise SweepFailed(f"{dataset.name}: all {len(trials)} trials of the inner search failed")
+        _, tied, winner = _select(sweep, trials, top)
+        return winner, len(tied), sum(t.ok for t in trials)
+
+    return nested.estimate(sweep, split.X_train, split.y_train, search)
 
 
 def _select(sweep, trials: list, top: TrialResult) -> tuple[dict, dict, TrialResult]:

@@ -44,6 +44,7 @@ class DatasetRun:
             **{f"version.{k}": v for k, v in versions.current().items()},
             **{f"fixed.{k}": v for k, v in sweep.fixed().items()},
             **{f"compare.{k}": v for k, v in sweep.compare.items()}, "select": sweep.select,
+            **({"nested.outer_folds": sweep.nested} if sweep.nested else {}),
         }
         logged = self.client.get_run(self.run_id).data.params  # a resumed parent keeps what it had
         self.client.log_batch(
@@ -103,6 +104,18 @@ class DatasetRun:
             self.client.log_figure(self.run_id, learning_curve(result.history, self.tags[SOURCE]),
                                    "learning_curve.png")
         return runs[winner.number]
+
+    def log_nested(self, nested) -> None:
+        """The nested estimate (:class:`~sweeplab.search.nested.NestedResult`): its mean and spread, each outer
+        fold's score, and a table of the outer folds' winners."""
+        from mlflow.entities import Metric
+
+        metric = nested.metric
+        values = {f"nested_{metric}_mean": nested.mean, f"nested_{metric}_std": nested.std,
+                  f"nested_inner_cv_{metric}_mean": nested.inner_mean, "nested_winners": len(nested.winners),
+                  **{f"outer_{f.fold}_{metric}": f.score for f in nested.folds}}
+        self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), now(), 0) for k, v in values.items()])
+        self.client.log_text(self.run_id, nested.table().to_csv(index=False), "nested.csv")
 
     def log_figures(self, figures: dict) -> None:
         """An engine's diagnostic plots by file name: matplotlib figures, or text (HTML)."""
