@@ -27,10 +27,11 @@ endif
 SWEEP_ARGS := $(foreach s,$(SOURCE),--source $(s)) $(if $(TRACKING_URI),--tracking-uri $(TRACKING_URI)) \
 	$(if $(ENGINE),--engine $(ENGINE)) $(if $(TRIALS),--trials $(TRIALS)) \
 	$(if $(FOLDS),--folds $(FOLDS)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(SEED),--seed $(SEED)) \
+	$(if $(NESTED),--nested $(NESTED)) \
 	$(if $(WORKERS),--workers $(WORKERS)) $(if $(STORAGE),--storage $(STORAGE)) $(if $(FRESH),--fresh) $(if $(DRY_RUN),--dry-run)
 
-.PHONY: install data sweep worker leaderboard export retrain predict serve ui dashboard postgres postgres-stop server \
-	browser test bench clean
+.PHONY: install data sweep worker leaderboard compare export retrain predict serve ui dashboard postgres postgres-stop \
+	server browser test bench clean
 
 install: $(VENV)/.installed
 
@@ -54,6 +55,10 @@ worker: install data
 leaderboard: install
 	$(BIN)/sweeplab leaderboard $(if $(SWEEP),--sweep $(SWEEP)) $(if $(SOURCE),--source $(SOURCE)) \
 		$(if $(TOP),--top $(TOP)) $(if $(FORMAT),--format $(FORMAT))
+
+# SPACE's configurations across the datasets it ran on: ranks, Friedman, critical difference, transfer matrix.
+compare: install
+	$(BIN)/sweeplab compare $(SPACE) $(if $(FORMAT),--format $(FORMAT)) $(if $(ALPHA),--alpha $(ALPHA))
 
 # The winning configuration of SPACE on SOURCE (RANK: another rank; SELECT: best|simplest) to
 # experiments/<SPACE>-<SOURCE>.yaml.

@@ -7,7 +7,8 @@ from scipy import stats
 
 from sweeplab.search.selection import tie_group
 from sweeplab.search.trial import FAIL, TrialResult
-from sweeplab.statistics import bayesian_ttest, corrected_interval, corrected_ttest
+from sweeplab.statistics import (average_ranks, bayesian_ttest, corrected_interval, corrected_ttest, friedman,
+                                 iman_davenport, nemenyi_cd, smallest_friedman_p)
 
 SCORES = [0.80, 0.85, 0.82, 0.83]  # mean 0.825, sample variance 0.00043333
 
@@ -108,3 +109,28 @@ def test_a_paired_test_refuses_unpaired_or_broken_scores():
         corrected_ttest([0.8, 0.9], [0.8], folds=2)
     with pytest.raises(ValueError):
         corrected_ttest([0.8, math.nan], [0.8, 0.7], folds=2)
+
+
+# --- Across datasets, against Demšar (JMLR 7, 2006), section 3.2.2 ------------------------------------------------
+# Four variants of C4.5 on 14 data sets: average ranks 3.143, 2.000, 2.893 and 1.964; Friedman chi-square 9.28,
+# Iman-Davenport F 3.69; the Nemenyi critical difference at alpha 0.05 is 1.25 (q 2.569).
+
+def test_friedman_and_the_critical_difference_give_demsar_s_numbers():
+    ranks, n, k = [3.143, 2.000, 2.893, 1.964], 14, 4
+    chi2 = 12 * n / (k * (k + 1)) * (sum(r * r for r in ranks) - k * (k + 1) ** 2 / 4)  # his formula
+    assert round(chi2, 2) == 9.28 and round(iman_davenport(chi2, n, k), 2) == 3.69
+    assert round(nemenyi_cd(4, 14), 2) == 1.25
+    assert nemenyi_cd(4, 14, alpha=0.10) < nemenyi_cd(4, 14)
+
+
+def test_ranks_and_friedman_agree_with_the_formula_when_nothing_ties():
+    scores = [[0.80, 0.70, 0.75, 0.60], [0.82, 0.71, 0.79, 0.65], [0.78, 0.74, 0.70, 0.61]]  # 3 datasets x 4
+    assert average_ranks(scores) == pytest.approx([1.0, 8 / 3, 7 / 3, 4.0])
+    found = friedman(scores)
+    ranks = average_ranks(scores)
+    chi2 = 12 * 3 / (4 * 5) * (sum(r * r for r in ranks) - 4 * 25 / 4)
+    assert found["chi2"] == pytest.approx(chi2) and found["p"] == pytest.approx(stats.chi2.sf(chi2, 3))
+    assert found["f"] == pytest.approx(iman_davenport(chi2, 3, 4))
+    # Three datasets ranking four configurations the same way is the strongest evidence there can be: p 0.029.
+    assert smallest_friedman_p(3, 4) == pytest.approx(stats.chi2.sf(9, 3))
+    assert friedman([[0.9, 0.8, 0.7, 0.6]] * 3)["p"] == pytest.approx(smallest_friedman_p(3, 4))

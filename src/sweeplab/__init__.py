@@ -1,20 +1,20 @@
 """sweeplab: declarative hyperparameter sweeps for Keras text classifiers, tracked in MLflow.
 
-The Python API (:mod:`sweeplab.api`) is here: ``sweeplab.sweep``, ``plan``, ``join``, ``leaderboard``, ``export``,
-``retrain``, ``load_model``, ``fetch_data``, ``open_stores``. Importing sweeplab imports none of it, and changes
-nothing in the process (no environment variable, warning filter or TensorFlow setting): that happens when work
+The Python API (:mod:`sweeplab.api`) is here: ``sweeplab.sweep``, ``plan``, ``join``, ``leaderboard``, ``compare``,
+``export``, ``retrain``, ``load_model``, ``fetch_data``, ``open_stores``. Importing sweeplab imports none of it, and
+changes nothing in the process (no environment variable, warning filter or TensorFlow setting): that happens when work
 starts.
 
 Where things are: data enters in ``data/``; a sweep file becomes a ``config.Sweep``; ``search/`` runs it (engines
 propose configurations, the trainer cross-validates each over a ``modeling`` pipeline); ``tracking/`` writes it all to
-MLflow; ``results/`` reads it back (leaderboard, export); ``serving/`` turns a winner into a served model; ``cli/``
-is the command.
+MLflow; ``results/`` reads it back (leaderboard, compare, export); ``serving/`` turns a winner into a served model;
+``cli/`` is the command.
 """
 
 __version__ = "0.3.0"
 
-_API = ("sweep", "plan", "join", "leaderboard", "export", "retrain", "load_model", "fetch_data", "open_stores",
-        "sweep_names", "resolve_sweep", "SweepResult", "RetrainResult", "Model")
+_API = ("sweep", "plan", "join", "leaderboard", "compare", "export", "retrain", "load_model", "fetch_data",
+        "open_stores", "sweep_names", "resolve_sweep", "SweepResult", "RetrainResult", "Model")
 __all__ = ["__version__", *_API]
 
 

@@ -22,8 +22,8 @@ from pathlib import Path
 from sweeplab import runtime
 from sweeplab.errors import OptionError, SweepLabError
 
-__all__ = ["sweep", "plan", "join", "leaderboard", "export", "retrain", "load_model", "fetch_data", "open_stores",
-           "sweep_names", "resolve_sweep", "SweepResult", "RetrainResult", "Model"]
+__all__ = ["sweep", "plan", "join", "leaderboard", "compare", "export", "retrain", "load_model", "fetch_data",
+           "open_stores", "sweep_names", "resolve_sweep", "SweepResult", "RetrainResult", "Model"]
 
 
 # --- sweeps -------------------------------------------------------------------------------------------------------
@@ -218,6 +218,32 @@ def leaderboard(sweep=None, source=None, *, metric=None, top=None, pivot: bool =
         raise OptionError(f"{{}} must be at least 1, got {top}", "top")
     frame = board.collect(Tracker(tracking_uri), sweep=sweep, source=source, metric=metric)
     return board.pivot(frame, top) if pivot else board.rank(frame, top or len(frame) or 1)
+
+
+def compare(sweep: str, *, alpha: float = 0.05, transfer: bool = True, tracking_uri=None, progress=None):
+    """Compare ``sweep``'s configurations across the three or more datasets it ran on (average ranks, Friedman,
+    Nemenyi critical difference) and, with ``transfer``, train each dataset's winner and score it on every test
+    split; log it all as a ``comparison`` run (with the critical-difference diagram and the transfer heat map).
+    Returns the :class:`~sweeplab.results.comparison.Comparison`. ``progress``: a function taking a line."""
+    import dataclasses
+
+    from sweeplab.results import comparison
+    from sweeplab.results.transfer import transfer_matrix
+    from sweeplab.tracking import Tracker
+
+    runtime.configure()
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        raise OptionError(f"{{}} must be a probability between 0 and 1, got {alpha}", "alpha")
+    tracker = Tracker(tracking_uri)
+    if not tracker.has_store():
+        raise SweepLabError(f"no MLflow store at {tracker.uri}: run a sweep first")
+    found = comparison.compare(tracker, sweep, float(alpha))
+    if transfer:
+        found = dataclasses.replace(found, transfer=transfer_matrix(tracker, sweep, found.metric, found.datasets,
+                                                                    progress))
+    with tracker.comparison_run(sweep) as run:
+        run.log(found)
+    return found
 
 
 def export(sweep: str, source: str, *, rank: int | None = None, select: str | None = None, family=None, out=None,

@@ -114,3 +114,55 @@ def is_tied(evidence: float, test: str = T_TEST, alpha: float = ALPHA) -> bool:
     better below 1 − ``alpha``."""
     return evidence >= alpha if test == T_TEST else evidence < 1 - alpha
 
+
+
+# --- Comparing configurations across datasets ---------------------------------------------------------------------
+# Demšar (JMLR 7, 2006): rank the configurations within each dataset, test whether their average ranks differ
+# (Friedman, with Iman and Davenport's less conservative F), and call two configurations different when their
+# average ranks are further apart than the Nemenyi critical difference.
+
+
+def average_ranks(scores) -> list[float]:
+    """``scores``: one row per dataset, one column per configuration (higher is better). Each configuration's mean
+    rank over the datasets, 1 = best, ties sharing their average rank."""
+    import numpy as np
+    from scipy import stats
+
+    table = np.asarray(scores, dtype=float)
+    return [float(r) for r in np.mean([stats.rankdata(-row) for row in table], axis=0)]
+
+
+def friedman(scores) -> dict:
+    """The Friedman test over ``scores`` (datasets x configurations, three configurations or more): scipy's
+    chi-square (corrected for ties) and its p-value, and Iman and Davenport's F on (k − 1, (k − 1)(N − 1)) degrees
+    of freedom with its p-value."""
+    import numpy as np
+    from scipy import stats
+
+    table = np.asarray(scores, dtype=float)
+    n, k = table.shape
+    chi2, p = stats.friedmanchisquare(*table.T)
+    f = iman_davenport(float(chi2), n, k)
+    return {"chi2": float(chi2), "p": float(p), "f": f, "f_p": float(stats.f.sf(f, k - 1, (k - 1) * (n - 1)))}
+
+
+def iman_davenport(chi2: float, n: int, k: int) -> float:
+    """Iman and Davenport's F from Friedman's chi-square over ``n`` datasets and ``k`` configurations."""
+    return (n - 1) * chi2 / (n * (k - 1) - chi2) if n * (k - 1) != chi2 else math.inf
+
+
+def nemenyi_cd(k: int, n: int, alpha: float = ALPHA) -> float:
+    """The Nemenyi critical difference of average ranks for ``k`` configurations on ``n`` datasets:
+    q_alpha √(k(k+1)/(6N)), q_alpha the studentized range quantile over √2."""
+    from scipy import stats
+
+    q = stats.studentized_range.ppf(1 - alpha, k, math.inf) / math.sqrt(2)
+    return float(q * math.sqrt(k * (k + 1) / (6 * n)))
+
+
+def smallest_friedman_p(n: int, k: int) -> float:
+    """The smallest p-value the Friedman test can give on ``n`` datasets and ``k`` configurations: every dataset
+    ranking them the same way (chi-square N(k − 1)). With three datasets it says how little the test can show."""
+    from scipy import stats
+
+    return float(stats.chi2.sf(n * (k - 1), k - 1))

@@ -13,7 +13,7 @@ import threading
 
 from sweeplab import __version__, data, errors
 from sweeplab.cli.models import cmd_predict, cmd_retrain
-from sweeplab.cli.results import cmd_export, cmd_leaderboard
+from sweeplab.cli.results import cmd_compare, cmd_export, cmd_leaderboard
 from sweeplab.cli.store import cmd_data, cmd_store
 from sweeplab.cli.sweeps import cmd_list, cmd_show, cmd_sweep, cmd_worker
 from sweeplab.config.parse import SELECT_RULES
@@ -111,6 +111,16 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--format", choices=("table", "csv", "json"), default="table")
     board.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or mlruns/mlflow.db)")
     board.set_defaults(handler=cmd_leaderboard)
+
+    compare = commands.add_parser("compare", help="a sweep's configurations across datasets: ranks, Friedman, "
+                                                  "critical difference, and the transfer matrix")
+    compare.add_argument("sweep", metavar="SWEEP", help="the sweep's name (its MLflow experiment)")
+    compare.add_argument("--alpha", type=float, default=0.05, help="significance level (default: 0.05)")
+    compare.add_argument("--no-transfer", action="store_true",
+                         help="leave out the transfer matrix (it trains one model per dataset)")
+    compare.add_argument("--format", choices=("table", "json"), default="table")
+    compare.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or mlruns/mlflow.db)")
+    compare.set_defaults(handler=cmd_compare)
 
     export = commands.add_parser("export", help="write a sweep's best configuration to experiments/ as YAML")
     export.add_argument("sweep", metavar="SWEEP", help="the sweep's name (its MLflow experiment)")

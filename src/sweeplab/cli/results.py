@@ -14,6 +14,18 @@ def cmd_leaderboard(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    import json
+    import sys
+
+    from sweeplab.results import comparison
+
+    found = api.compare(args.sweep, alpha=args.alpha, transfer=not args.no_transfer, tracking_uri=args.tracking_uri,
+                        progress=lambda line: print(line, file=sys.stderr))
+    print(json.dumps(comparison.to_dict(found), indent=2) if args.format == "json" else comparison.render(found))
+    return 0
+
+
 def cmd_export(args) -> int:
     from sweeplab.search.progress import format_params
 

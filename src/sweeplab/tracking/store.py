@@ -19,6 +19,7 @@ from sweeplab.tags import CV_KEY, DATA_SHA, ENGINE, EXPERIMENT_FILE, KIND
 from sweeplab.tags import METRIC as METRIC_TAG
 from sweeplab.tags import MODEL, PARENT, PREFIX, RESUME, REUSED_FROM, SOURCE, STATE, SWEEP, TRIAL_KEY, TRIALS, WORKER
 from sweeplab.tracking import outbox
+from sweeplab.tracking.comparison_run import ComparisonRun
 from sweeplab.tracking.dataset_run import DatasetRun
 from sweeplab.tracking.reader import SqliteRuns, fold_measures
 from sweeplab.tracking.retrain_run import RetrainRun
@@ -202,6 +203,14 @@ class Tracker:
         run = self.client.create_run(experiment_id, run_name=f"retrain {experiment.name}", tags=tags)
         with closing(self.client, run.info.run_id):
             yield RetrainRun(self, run.info.run_id)
+
+    @contextlib.contextmanager
+    def comparison_run(self, sweep: str):
+        """A ``comparison`` run in the sweep's experiment (``sweeplab compare``)."""
+        run = self.client.create_run(self.experiment_id(sweep), run_name=f"compare {sweep} across datasets",
+                                     tags={KIND: "comparison", SWEEP: sweep})
+        with closing(self.client, run.info.run_id):
+            yield ComparisonRun(self.client, run.info.run_id)
 
     def _find_parent(self, experiment_id: str, resume_key: str):
         found = self.client.search_runs([experiment_id], f"tags.`{RESUME}` = '{resume_key}'", max_results=1)
