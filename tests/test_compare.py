@@ -88,6 +88,14 @@ def test_compare_says_what_it_needs(three_datasets, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "avg rank" in out and "Friedman: chi2" in out and "Nemenyi critical difference" in out
     assert "transfer" not in out
+    # The pivot leaderboard: each configuration's mean rank over the datasets, and where the test is.
+    assert main(["leaderboard", "--pivot", "--sweep", "across", "--format", "json", "--tracking-uri",
+                 three_datasets]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    for row in rows:
+        assert row["avg_rank"] == pytest.approx(np.mean([row[f"{s}.rank"] for s in ("films", "meals", "phones")]))
+    assert main(["leaderboard", "--pivot", "--sweep", "across", "--tracking-uri", three_datasets]) == 0
+    assert "avg rank" in (out := capsys.readouterr().out) and "'sweeplab compare across' tests them" in out
     assert main(["compare", "nothing-here", "--tracking-uri", three_datasets]) == 2
     assert "no sweep named 'nothing-here'" in capsys.readouterr().err
     assert main(["compare", "across", "--alpha", "2", "--tracking-uri", three_datasets]) == 2

@@ -15,6 +15,11 @@ from sweeplab.tags import BEST, KIND, NOTE, PARENT, SELECTED, SOURCE, STATE, TIE
 pytestmark = pytest.mark.integration
 
 
+def tiny_csv(path, texts, labels):
+    path.write_text("text,label\n" + "\n".join(f"{t},{y}" for t, y in zip(texts, labels)) + "\n")
+    return path
+
+
 def runs(uri, kind):
     client = MlflowClient(uri)
     ids = [e.experiment_id for e in client.search_experiments()]
@@ -464,8 +469,7 @@ def test_repeated_cv_runs_every_fold_of_every_repeat(tmp_path, tiny_texts, engin
     from sweeplab.statistics import corrected_interval
 
     texts, labels = tiny_texts
-    data = tmp_path / "tiny.csv"
-    data.write_text("text,label\n" + "\n".join(f"{t},{y}" for t, y in zip(texts, labels)) + "\n")
+    data = tiny_csv(tmp_path / "tiny.csv", texts, labels)
     uri, storage = f"sqlite:///{tmp_path / 'mlflow.db'}", f"sqlite:///{tmp_path / 'optuna.db'}"
     sweep = tmp_path / "repeated.yaml"
     sweep.write_text(textwrap.dedent(f"""
@@ -504,8 +508,7 @@ def test_nested_cv_runs_the_search_inside_each_outer_fold(tmp_path, tiny_texts, 
     from sweeplab.search import nested
 
     texts, labels = tiny_texts
-    data = tmp_path / "tiny.csv"
-    data.write_text("text,label\n" + "\n".join(f"{t},{y}" for t, y in zip(texts, labels)) + "\n")
+    data = tiny_csv(tmp_path / "tiny.csv", texts, labels)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     sweep = tmp_path / "nest.yaml"
     sweep.write_text(textwrap.dedent("""

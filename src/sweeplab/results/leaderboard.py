@@ -164,12 +164,13 @@ def pivot(frame, top: int | None = None):
     sources = sorted(ranked["source"].unique())
     means = table[[f"{s}.cv_mean" for s in sources]]
     table["mean_cv"], table["sources"] = means.mean(axis=1), means.notna().sum(axis=1)
+    table["avg_rank"] = table[[f"{s}.rank" for s in sources]].mean(axis=1)
     table = table.sort_values(["sweep", "mean_cv"], ascending=[True, False])
     if top is not None:
         table = table.groupby("sweep", sort=False).head(top)
     columns = ["sweep", "metric", "configuration",
                *[f"{s}.{k}" for s in sources for k in ("cv_mean", "cv_std", "rank")],
-               "mean_cv", "sources", "params"]
+               "mean_cv", "avg_rank", "sources", "params"]
     return table[columns].reset_index(drop=True)
 
 
@@ -182,9 +183,16 @@ def _pivot_table(table) -> str:
             for m, s, r in zip(table[f"{source}.cv_mean"], table[f"{source}.cv_std"], table[f"{source}.rank"])
         ]
     shown["mean"] = [f"{m:.3f}" for m in table["mean_cv"]]
+    shown["avg rank"] = [f"{r:.1f}" for r in table["avg_rank"]]
     width = max(map(len, shown["configuration"]))
+    footer = ""
+    if len(sources) >= 3:
+        names = table["sweep"].unique()
+        name = names[0] if len(names) == 1 else "SWEEP"
+        footer = (f"\nare these ranks different beyond chance? 'sweeplab compare {name}' tests them (Friedman, "
+                  "Nemenyi critical difference) and trains the transfer matrix")
     return ("cv mean ± std and rank within each source\n"
-            + shown.to_string(index=False, formatters={"configuration": lambda text: f"{text:<{width}}"}))
+            + shown.to_string(index=False, formatters={"configuration": lambda text: f"{text:<{width}}"}) + footer)
 
 
 def _shown_params(params: dict, searched: list) -> str:
