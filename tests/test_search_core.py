@@ -149,6 +149,11 @@ def test_a_dry_run_counts_estimates_and_writes_nothing(tmp_path, capsys):
     assert "4 finished in the store (reused, not trained); 2 to train" in out
     assert "of fitting, going by 4 finished trials of the same model on this dataset" in out
     assert (tmp_path / "mlflow.db").read_bytes() == before
+    # Overrides show in the plan as they will run, and nested CV says what it adds.
+    assert store.sweep(grid_yaml(tmp_path, "[4, 8]"), "--dry-run", "--folds", "3", "--nested", "2") == 0
+    out = capsys.readouterr().out
+    assert "4 trials x 3 folds x up to 3 epochs (grid)" in out
+    assert "then nested CV: the whole search 2 more times, on 1/2 of the training split each" in out
 
 
 def test_the_grid_engine_refuses_a_continuous_range_before_anything_runs(tmp_path, capsys):

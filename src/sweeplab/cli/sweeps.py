@@ -14,7 +14,9 @@ def cmd_sweep(args) -> int:
                    heartbeat=args.heartbeat)
     if args.dry_run:
         sweep = api.resolve_sweep(args.space)
-        _print_plans(sweep.override(engine=args.engine), api.plan(args.space, **options, progress="lines"))
+        _print_plans(sweep.override(engine=args.engine, trials=args.trials, folds=args.folds, epochs=args.epochs,
+                                    seed=args.seed, nested=args.nested),
+                     api.plan(args.space, **options, progress="lines"))
         return 0
     result = api.sweep(args.space, **options, progress="lines")
     sweep = result.sweep
@@ -56,6 +58,9 @@ def _print_plans(sweep, plans) -> None:
             print(f"   about {duration(plan.estimate_s)} of fitting, going by {plan.basis} finished trial"
                   f"{'s' if plan.basis != 1 else ''} of the same model on this dataset"
                   + ("" if plan.known else " (pruning may cut it short)"))
+        if sweep.nested:
+            print(f"   then nested CV: the whole search {sweep.nested} more times, on {sweep.nested - 1}/"
+                  f"{sweep.nested} of the training split each (not counted above)")
 
 
 def cmd_worker(args) -> int:

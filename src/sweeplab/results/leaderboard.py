@@ -82,8 +82,10 @@ def _with_ties(frame, parents: dict):
     frame["tied"] = False
     for parent_id, group in frame.groupby("parent_run_id"):
         parent = parents[parent_id]
-        scores = {index: folds for index, folds in group["fold_scores"].items()
-                  if len(folds) == len(group["fold_scores"].iloc[0])}
+        splits = group["fold_scores"].map(len).mode().iloc[0]  # a trial with other folds is not comparable
+        scores = {index: folds for index, folds in group["fold_scores"].items() if len(folds) == splits >= 2}
+        if not scores:
+            continue
         best = max(scores, key=lambda index: (group.at[index, "cv_mean"], -group.at[index, "start_time"]))
         _, tied = selection.tie_group(scores, int(parent.data.params.get("folds", len(scores[best]))),
                                       compare_settings(parent), best)
