@@ -7,7 +7,6 @@ This is the part every engine shares: engines only decide which configurations t
 from __future__ import annotations
 
 import dataclasses
-import math
 import statistics
 import time
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from sweeplab.errors import SweepLabError
 from sweeplab.modeling import pipeline
 from sweeplab.modeling.baseline import baseline
 from sweeplab.modeling.metrics import METRICS, class_report, measure_predictions
-from sweeplab.modeling.pipeline import TRAINABLE_PARAMS, measure
+from sweeplab.modeling.pipeline import measure
 from sweeplab.modeling.vectorize import tokenize
 from sweeplab.search import engines, nested, selection
 from sweeplab.search.engines.base import SearchContext
@@ -237,7 +236,8 @@ def _run_one(sweep, split: Split, engine, tracker, progress, worker_args, fresh:
     )
     if winner is not top:
         progress.say(f"== {dataset.name}: refit the simplest of them, trial {winner.number}: cv {winner.mean:.3f}, "
-                     f"{_size(winner):,.0f} trainable parameters against the best's {_size(top):,.0f} "
+                     f"{winner.trainable_params:,.0f} trainable parameters against the best's "
+                     f"{top.trainable_params:,.0f} "
                      f"({format_params(winner.params)})")
     progress.say(
         f"== {dataset.name}: test {result.test_score:.3f} vs baseline {baseline.test_score:.3f} "
@@ -286,13 +286,9 @@ def _select(sweep, trials: list, top: TrialResult) -> tuple[dict, dict, TrialRes
     complete = {t.number: t for t in trials if t.ok}
     evidence, tied = selection.tie_group({n: t.fold_scores for n, t in complete.items()}, sweep.folds,
                                          sweep.compare, best=top.number)
-    chosen = selection.choose(sweep.select, top.number, tied, {n: _size(t) for n, t in complete.items()},
+    chosen = selection.choose(sweep.select, top.number, tied, {n: t.trainable_params for n, t in complete.items()},
                               {n: t.fit_time for n, t in complete.items()})
     return evidence, tied, complete[chosen]
-
-
-def _size(trial: TrialResult) -> float:
-    return trial.fold_measures[0].get(TRAINABLE_PARAMS, math.nan) if trial.fold_measures else math.nan
 
 
 def _test_name(compare: dict) -> str:

@@ -54,6 +54,13 @@ class TrialResult:
     def std(self) -> float:
         return statistics.pstdev(self.fold_scores) if self.ok else math.nan
 
+    @property
+    def trainable_params(self) -> float:
+        """The model's size, as its first fold recorded it (NaN when it did not): what "simplest" compares."""
+        from sweeplab.modeling.pipeline import TRAINABLE_PARAMS
+
+        return self.fold_measures[0].get(TRAINABLE_PARAMS, math.nan) if self.fold_measures else math.nan
+
     def interval(self, folds: int | None = None) -> tuple[float, float]:
         """The 95 % interval of :attr:`mean`, corrected for folds that share training rows
         (:func:`sweeplab.statistics.corrected_interval`); ``folds``: per repeat (default: every score is one fold)."""

@@ -136,7 +136,7 @@ def _tie_group(result):
     from sweeplab.modeling.pipeline import TRAINABLE_PARAMS
 
     rows = [{"trial": t.number, f"cv_{result.metric}_mean": t.mean, "evidence_vs_best": result.tied[t.number],
-             TRAINABLE_PARAMS: t.fold_measures[0].get(TRAINABLE_PARAMS) if t.fold_measures else None,
+             TRAINABLE_PARAMS: t.trainable_params,
              "fit_time_s": t.fit_time, "best": t is result.best, "selected": t is result.winner, **t.params}
             for t in result.trials if t.number in result.tied]
     return pd.DataFrame(rows).sort_values(f"cv_{result.metric}_mean", ascending=False, kind="stable")
