@@ -74,3 +74,32 @@ def test_the_metric_chosen_is_the_score_reported(texts):
     X, y = texts
     run = cross_validate(lambda: pipeline.build("cnn", PARAMS, seed=0), X, y, StratifiedKFold(2), metric="macro_f1")
     assert run.scores == [m["macro_f1"] for m in run.measures]
+
+
+def test_early_stopping_stops_a_fold_and_keeps_its_best_epoch(texts):
+    """patience 2: each fold stops two epochs after its best validation score, keeps that epoch's weights (its
+    score is the best epoch's) and records which epoch that was."""
+    X, y = texts
+    heard = {}
+    params = {**PARAMS, "epochs": 40, "patience": 2, "learning_rate": 0.05}
+    run = cross_validate(lambda: pipeline.build("cnn", params, seed=0), X, y, StratifiedKFold(2),
+                         on_epoch=lambda fold, epoch, value: heard.setdefault(fold, []).append(value))
+    for fold, scores in heard.items():
+        chosen = run.measures[fold - 1][pipeline.CHOSEN_EPOCHS]
+        assert chosen == 1 + scores.index(max(scores))  # the first epoch with the best score
+        assert len(scores) == chosen + 2 < 40  # stopped after two epochs without a better one
+        assert run.scores[fold - 1] == max(scores)  # the best epoch's weights, not the last epoch's
+
+
+def test_without_patience_every_epoch_trains_and_none_is_chosen(texts):
+    X, y = texts
+    heard = []
+    run = cross_validate(lambda: pipeline.build("cnn", {**PARAMS, "epochs": 4}, seed=0), X, y, StratifiedKFold(2),
+                         on_epoch=lambda fold, epoch, value: heard.append(epoch))
+    assert heard == [1, 2, 3, 4] * 2 and all(pipeline.CHOSEN_EPOCHS not in m for m in run.measures)
+
+
+def test_the_refit_trains_for_the_median_epochs_the_folds_chose():
+    chosen = [{pipeline.CHOSEN_EPOCHS: e} for e in (3.0, 8.0, 4.0, 6.0)]
+    assert pipeline.refit_configuration({"epochs": 40, "patience": 2}, chosen) == {"epochs": 5, "patience": 2}
+    assert pipeline.refit_configuration({"epochs": 40}, [{"accuracy": 0.8}]) == {"epochs": 40}

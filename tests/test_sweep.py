@@ -9,6 +9,7 @@ import yaml
 from mlflow import MlflowClient
 
 from sweeplab.cli import main
+from sweeplab.modeling import pipeline
 from sweeplab.search import engines
 from sweeplab.tags import BEST, KIND, NOTE, PARENT, SELECTED, SOURCE, STATE, TIED, TRIAL
 
@@ -500,6 +501,47 @@ def test_repeated_cv_runs_every_fold_of_every_repeat(tmp_path, tiny_texts, engin
         span = 2 + 1  # epochs + the fold's end
         for trial in study.trials:
             assert max(trial.intermediate_values) == 6 * span  # the sixth fold's end: the second repeat's third
+
+
+@pytest.mark.parametrize("engine", ["grid", "optuna"])
+def test_early_stopping_logs_each_fold_s_epochs_and_the_refit_trains_their_median(tmp_path, tiny_texts, engine):
+    """`patience` in the sweep file: each fold stops on its validation part and logs the epoch it kept; the winner's
+    refit trains for the median of its folds' epochs (not the budget of 40), and its export says so."""
+    import math
+    import statistics
+
+    from sweeplab import api
+
+    texts, labels = tiny_texts
+    data = tiny_csv(tmp_path / "tiny.csv", texts, labels)
+    uri, storage = f"sqlite:///{tmp_path / 'mlflow.db'}", f"sqlite:///{tmp_path / 'optuna.db'}"
+    sweep = tmp_path / "patient.yaml"
+    sweep.write_text(textwrap.dedent(f"""
+        model: embedding_pool
+        engine: {engine}
+        pruner: none
+        trials: 2
+        folds: 3
+        seed: 5
+        fit: {{epochs: 40, batch_size: 8, patience: 2}}
+        space: {{embedding_dim: [4, 8], maxlen: 10, max_words: 50, learning_rate: 0.05}}
+    """))
+    found = api.sweep(str(sweep), data=str(data), tracking_uri=uri, progress=None,
+                      **({"storage": storage} if engine == "optuna" else {}))
+    (result,) = found.datasets
+    chosen = [fold[pipeline.CHOSEN_EPOCHS] for fold in result.winner.fold_measures]
+    assert len(chosen) == 3 and max(chosen) < 40
+    refit_epochs = math.ceil(statistics.median(chosen))
+    assert len(result.history["loss"]) == refit_epochs
+    trials = {int(c.data.tags[TRIAL]): c for c in runs(uri, "trial")}
+    logged = trials[result.winner.number].data.metrics
+    assert [logged[f"fold_{k}_chosen_epochs"] for k in (1, 2, 3)] == chosen
+    out = tmp_path / "exported.yaml"
+    assert main(["export", "patient", "--source", "tiny", "--tracking-uri", uri, "--out", str(out)]) == 0
+    exported = yaml.safe_load(out.read_text())
+    assert exported["fit"] == {"epochs": refit_epochs, "batch_size": 8}
+    assert (exported["origin"]["patience"], exported["origin"]["epochs_budget"]) == (2, 40)
+    assert exported["origin"]["chosen_epochs"] == [int(e) for e in chosen]
 
 
 def test_nested_cv_runs_the_search_inside_each_outer_fold(tmp_path, tiny_texts, monkeypatch, capsys):

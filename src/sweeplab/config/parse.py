@@ -16,29 +16,29 @@ from sweeplab.config.sweep import Param, Sweep
 from sweeplab.errors import SweepLabError, brief
 from sweeplab.files import describe, read_yaml
 from sweeplab.modeling import registry
-from sweeplab.modeling.defaults import BOUNDS, EMBEDDING_DEFAULTS, FIT_DEFAULTS
+from sweeplab.modeling.defaults import BOUNDS, CV_DEFAULTS, EMBEDDING_DEFAULTS, FIT_DEFAULTS
 from sweeplab.modeling.metrics import METRICS
 
 TOP_LEVEL = {
     "name", "description", "model", "engine", "sources", "trials", "folds", "test_size", "seed", "fit", "space",
     "sampler", "pruner", "timeout", "metric", "embeddings", "compare", "select", "repeats",
-    "nested",
+    "nested", "fuse",
 }
 
-FIT_KEYS = set(FIT_DEFAULTS)  # a fit setting is searched like a parameter, under space:
+FIT_KEYS = set(FIT_DEFAULTS) | set(CV_DEFAULTS)  # a fit setting is searched like a parameter, under space:
 ENGINES = ("random", "grid", "optuna")  # search.engines holds what each name runs
 SELECT_RULES = ("best", "simplest")  # search.selection holds what each name picks
 
 RANGE_KEYS = {"low", "high", "log", "step"}
 
 # Beyond these a sweep is a typo, not a plan: 10**23 queued trials would never end.
-MAX_TRIALS, MAX_FOLDS, MAX_REPEATS = 1_000_000, 1_000, 100
+MAX_TRIALS, MAX_FOLDS, MAX_REPEATS, MAX_FUSE = 1_000_000, 1_000, 100, 64
 MAX_SEED = 2**31 - 1_000  # seed + worker index stays a 32-bit seed
 
 DEFAULTS = {
     "engine": "random", "sources": ["yelp", "amazon", "imdb"], "trials": 10, "folds": 5, "test_size": 0.25,
     "seed": 0, "fit": {}, "sampler": "tpe", "pruner": "median", "timeout": None, "metric": "accuracy",
-    "compare": {}, "select": "best", "repeats": 1, "nested": None,
+    "compare": {}, "select": "best", "repeats": 1, "nested": None, "fuse": 1,
 }
 
 
@@ -109,6 +109,7 @@ def parse_sweep(raw: dict, origin: str) -> Sweep:
     trials = _integer(settings["trials"], 1, MAX_TRIALS, lambda p: fail("trials", p))
     folds = _integer(settings["folds"], 2, MAX_FOLDS, lambda p: fail("folds", p))
     repeats = _integer(settings["repeats"], 1, MAX_REPEATS, lambda p: fail("repeats", p))
+    fuse = _integer(settings["fuse"], 1, MAX_FUSE, lambda p: fail("fuse", p))
     seed = _integer(settings["seed"], 0, MAX_SEED, lambda p: fail("seed", p))
     test_size = settings["test_size"]
     if isinstance(test_size, bool) or not isinstance(test_size, (int, float)) or not 0 < test_size < 1:
@@ -125,7 +126,7 @@ def parse_sweep(raw: dict, origin: str) -> Sweep:
         name=settings["name"], path=origin, model="|".join(families_named), engine=settings["engine"],
         families=families,
         sources=tuple(dict.fromkeys(sources)), trials=trials, folds=folds, repeats=repeats, test_size=float(test_size),
-        seed=seed, nested=_parse_nested(settings["nested"], fail),
+        seed=seed, nested=_parse_nested(settings["nested"], fail), fuse=fuse,
         space=space, description=settings.get("description") or "",
         sampler=optuna_settings.parse_choice("sampler", settings["sampler"], fail),
         pruner=optuna_settings.parse_choice("pruner", settings["pruner"], fail), timeout=timeout,

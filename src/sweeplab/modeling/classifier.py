@@ -42,7 +42,7 @@ class KerasTextClassifier(KerasClassifier):
 
     def __init__(self, model=None, *, embeddings: str = EMBEDDING_DEFAULTS["embeddings"],
                  embeddings_trainable: bool = EMBEDDING_DEFAULTS["embeddings_trainable"], vocab_size: int = 0,
-                 trim_padding: bool = True, steps_per_execution: int = 0, **kwargs):
+                 trim_padding: bool = True, steps_per_execution: int = 0, patience: int = 0, **kwargs):
         super().__init__(model=model, **kwargs)
         # Set here, not passed on: scikeras hands its other keyword arguments to the model factory.
         self.embeddings = embeddings
@@ -53,6 +53,9 @@ class KerasTextClassifier(KerasClassifier):
         # around it. On a finite stream the count does not change the weights; a whole epoch per call makes the cut
         # batches one endless stream, which shuffles in another (equally seeded) order.
         self.steps_per_execution = steps_per_execution
+        # Early stopping inside a cross-validation's folds (sweeplab.search.folds scores each epoch on the fold's
+        # validation part and stops there); a fit without a validation part trains every epoch.
+        self.patience = patience
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -62,9 +65,7 @@ class KerasTextClassifier(KerasClassifier):
 
     def fit(self, X, y, sample_weight=None, **kwargs):
         _deterministic_ops()
-        if np.issubdtype(X.dtype, np.integer):  # token ids; a bag-of-words model has no embedding to size
-            self.vocab_size_ = max(int(np.max(X)) + 1, getattr(X, "capacity", 0), self.vocab_size)
-        self.pretrained_ = self._pretrained(X)
+        self._publish_vocabulary(X)
         super().fit(X, y, sample_weight=sample_weight, **kwargs)
         self._check_loss()
         return self
@@ -79,33 +80,68 @@ class KerasTextClassifier(KerasClassifier):
         """
         if not self._can_reuse(X):
             return self.fit(X, y)
-        # Every variable, not only the weights: a Dropout layer's seed state must restart where a fresh model's
-        # would, or the folds after the first draw other masks than scikit-learn's fresh fit of the same fold.
-        for variable, value in zip([*self.model_.variables, *self.model_.optimizer.variables], self._initial_state):
-            variable.assign(value)
+        self._reset()
         self._initialize_callbacks()  # the callbacks parameter may be new (a new fold's epoch scorer)
         self._fit(X, y, sample_weight=None, warm_start=True, epochs=self.epochs, initial_epoch=0)
         self._check_loss()
         return self
 
-    def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
-        """Trains on batches cut to the padding they need (see :func:`trimmed_batches`) when the model says how much
-        trailing padding keeps its output unchanged (``padding_margin``); otherwise as scikeras does. Either way
-        ``steps_per_execution`` training steps per call into TensorFlow (0: a whole epoch per call)."""
+    def prepare(self, X, y):
+        """Everything :meth:`fit` (or :meth:`fit_again`) does before training, without training: the model built,
+        or reset to its initial state, with ``X`` and ``y`` encoded as it trains on them. For training it elsewhere,
+        with others (:mod:`sweeplab.modeling.fused`)."""
+        if self._can_reuse(X):
+            self._reset()
+            X, y = self._validate_data(X, y)
+        else:
+            _deterministic_ops()
+            self._publish_vocabulary(X)
+            self.classes_ = None  # as KerasClassifier.fit starts
+            X, y = self._initialize(X, y)
+            self._ensure_compiled_model()
+        self._initialize_callbacks()
+        return self.feature_encoder_.transform(X), self.target_encoder_.transform(y)
+
+    def _reset(self):
+        # Every variable, not only the weights: a Dropout layer's seed state must restart where a fresh model's
+        # would, or the folds after the first draw other masks than scikit-learn's fresh fit of the same fold.
+        for variable, value in zip([*self.model_.variables, *self.model_.optimizer.variables], self._initial_state):
+            variable.assign(value)
+
+    def _publish_vocabulary(self, X):
+        if np.issubdtype(X.dtype, np.integer):  # token ids; a bag-of-words model has no embedding to size
+            self.vocab_size_ = max(int(np.max(X)) + 1, getattr(X, "capacity", 0), self.vocab_size)
+        self.pretrained_ = self._pretrained(X)
+
+    def stream(self, X, y, margin: int | None = None) -> tuple[object, object, dict, int]:
+        """How this classifier feeds ``X, y`` (encoded) to Keras: ``(x, y, fit keyword arguments, training steps
+        per call)``. Batches cut to the padding they need (see :func:`trimmed_batches`) when the model says how
+        much trailing padding keeps its output unchanged (``padding_margin``, or ``margin`` when given); otherwise
+        the arrays, as scikeras feeds them."""
         batch_size = self.batch_size or 32
         steps = -(-len(X) // batch_size)
         per_call = self.steps_per_execution or steps
+        margin = self._padding_margin() if margin is None else margin
+        if margin is None or not np.issubdtype(np.asarray(X).dtype, np.integer):
+            return X, y, {}, per_call
+        # A whole epoch per call: the batches can run on endlessly, and Keras keeps one iterator for all epochs
+        # instead of making one per epoch (about 25 ms each). Otherwise a call may not run past an epoch's last
+        # batch, so the data must end there.
+        endless = per_call == steps
+        batches = trimmed_batches(X, y, batch_size, margin, self._random_state, self.shuffle, endless)
+        return batches, None, {"shuffle": False, **({"steps_per_epoch": steps} if endless else {})}, per_call
+
+    def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
+        """Trains as :meth:`stream` feeds, ``steps_per_execution`` training steps per call into TensorFlow (0: a
+        whole epoch per call)."""
+        if sample_weight is None:
+            X, y, extra, per_call = self.stream(X, y)
+            kwargs = {**kwargs, **extra}
+        else:
+            per_call = self.steps_per_execution or -(-len(X) // (self.batch_size or 32))
         if self.model_.steps_per_execution != per_call:
             self.model_.steps_per_execution = per_call
             self.model_.train_function = None  # traced for another count: trace again
-        margin = self._padding_margin()
-        if margin is not None and sample_weight is None and np.issubdtype(np.asarray(X).dtype, np.integer):
-            # A whole epoch per call: the batches can run on endlessly, and Keras keeps one iterator for all
-            # epochs instead of making one per epoch (about 25 ms each). Otherwise a call may not run past an
-            # epoch's last batch, so the data must end there.
-            endless = per_call == steps
-            X = trimmed_batches(X, y, batch_size, margin, self._random_state, self.shuffle, endless)
-            y, kwargs = None, {**kwargs, "shuffle": False, **({"steps_per_epoch": steps} if endless else {})}
         return super()._fit_keras_model(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
 
     def _predict_raw(self, X, **kwargs):

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import functools
 import math
+import statistics
 from pathlib import Path
 
 from sklearn.pipeline import Pipeline
 
 from sweeplab.modeling import registry
-from sweeplab.modeling.defaults import EMBEDDING_DEFAULTS, FIT_DEFAULTS
+from sweeplab.modeling.defaults import CV_DEFAULTS, EMBEDDING_DEFAULTS, FIT_DEFAULTS
 from sweeplab.modeling.metrics import measure_predictions
 from sweeplab.modeling.vectorize import BagOfWordsVectorizer, SequenceVectorizer
 
 TRAINABLE_PARAMS = "trainable_params"  # the fold fact a configuration's size is read from (the "simplest" rule)
+CHOSEN_EPOCHS = "chosen_epochs"  # the fold fact of early stopping: the epoch whose weights the fold kept
 
 
 def vectorizer(model: str):
@@ -26,7 +28,8 @@ def vectorizer(model: str):
 
 
 def _classifier_defaults(model: str) -> dict:
-    return {**FIT_DEFAULTS, **(EMBEDDING_DEFAULTS if registry.reads(model) == registry.SEQUENCES else {})}
+    return {**FIT_DEFAULTS, **CV_DEFAULTS,
+            **(EMBEDDING_DEFAULTS if registry.reads(model) == registry.SEQUENCES else {})}
 
 
 def tunable(model: str) -> dict:
@@ -63,7 +66,7 @@ def build(model: str, params: dict, seed: int) -> Pipeline:
     from sweeplab.modeling.classifier import KerasTextClassifier  # imports TensorFlow: only when a model is wanted
 
     classifier = KerasTextClassifier(model=registry.get(model), random_state=seed, verbose=0, **FIT_DEFAULTS,
-                                     **EMBEDDING_DEFAULTS)
+                                     **CV_DEFAULTS, **EMBEDDING_DEFAULTS)
     pipe = Pipeline([("vectorize", vectorizer(model)()), ("clf", classifier)])
     return pipe.set_params(**{route(name, model): value for name, value in params.items()})
 
@@ -108,4 +111,16 @@ def facts(fitted) -> dict:
     model = getattr(classifier, "model_", None)
     if model is not None:
         found[TRAINABLE_PARAMS] = float(sum(math.prod(w.shape) for w in model.trainable_weights))
+    if getattr(classifier, "chosen_epochs_", None):
+        found[CHOSEN_EPOCHS] = float(classifier.chosen_epochs_)
     return found
+
+
+def refit_configuration(configuration: dict, fold_measures) -> dict:
+    """What a configuration's refit on the whole training part trains: with early stopping, for the median of
+    the epochs its folds chose (rounded up: the refit sees a fold's data and its validation part), not for the
+    epoch budget; otherwise the configuration as it is."""
+    chosen = [fold[CHOSEN_EPOCHS] for fold in fold_measures if fold.get(CHOSEN_EPOCHS)]
+    if not chosen:
+        return dict(configuration)
+    return {**configuration, "epochs": math.ceil(statistics.median(chosen))}

@@ -18,9 +18,9 @@ def export(tracker, sweep: str, source: str, rank: int | None = None, family: st
     ``rank`` by CV mean, or the one the ``select`` rule hands on ("best", or "simplest": the fewest trainable
     parameters among the trials tied with the best). By default, the one the sweep itself refit (its own rule).
     With ``family``, among that model family's trials only."""
-    from sweeplab.modeling.defaults import FIT_DEFAULTS
+    from sweeplab.modeling.defaults import CV_DEFAULTS, FIT_DEFAULTS
     from sweeplab.modeling.metrics import METRICS
-    from sweeplab.modeling.pipeline import tunable
+    from sweeplab.modeling.pipeline import CHOSEN_EPOCHS, refit_configuration, tunable
     from sweeplab.results import leaderboard
     from sweeplab.tags import PARENT, TRIAL
 
@@ -61,15 +61,23 @@ def export(tracker, sweep: str, source: str, rank: int | None = None, family: st
     def fail(name, problem):
         raise SweepLabError(f"run {row['run_id']}: parameter {name}: {problem}")
 
+    measured = child.data.metrics
+    # With early stopping the refit trains for the epochs the folds chose, as the sweep's own refit did.
+    chosen_epochs = [int(measured[f"fold_{k}_{CHOSEN_EPOCHS}"]) for k in range(1, int(logged["folds"]) * int(
+        logged.get("repeats", 1)) + 1) if f"fold_{k}_{CHOSEN_EPOCHS}" in measured]
     configuration = config.check_configuration(model, {**tunable(model), **chosen}, fail)
+    budget = configuration["epochs"]
+    configuration = refit_configuration(configuration, [{CHOSEN_EPOCHS: e} for e in chosen_epochs])
+    cv_only = {k: configuration.pop(k) for k in CV_DEFAULTS}
     fit = {k: configuration.pop(k) for k in FIT_DEFAULTS}
     recorded = {k[len("version."):]: v for k, v in logged.items() if k.startswith("version.")}
-    measured = child.data.metrics
     origin = {
         "tracking_uri": _portable(tracker.uri), "experiment": sweep, "parent_run_id": parent.info.run_id,
         "run_id": child.info.run_id, "trial": int(child.data.tags.get(TRIAL, -1)), "rank": rank, "select": rule,
         "tied_with_best": bool(row["tied"]),
         "engine": logged.get("engine"), "folds": int(logged["folds"]), "metric": row["metric"],
+        **({"patience": cv_only["patience"], "epochs_budget": budget,
+            "chosen_epochs": chosen_epochs} if cv_only["patience"] else {}),
         **{key: round(measured[key], 6) for m in METRICS for key in (f"cv_{m}_mean", f"cv_{m}_std") if key in measured},
         **{f"baseline_cv_{m}": round(parent.data.metrics[f"baseline_cv_{m}"], 6) for m in METRICS
            if f"baseline_cv_{m}" in parent.data.metrics},

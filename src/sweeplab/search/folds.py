@@ -103,8 +103,83 @@ def cross_validate(make_pipeline: Callable, X, y, cv, on_epoch=None, on_fold=Non
     return run
 
 
+class NotFused(Exception):
+    """The configurations' models cannot share one batch stream (a model that needs its full length)."""
+
+
+@dataclass
+class Member:
+    """One configuration of a fused cross-validation: its pipeline, whom it reports to, what it has done, and what
+    stopped it (a report that raised, a failed fit)."""
+
+    make_pipeline: Callable
+    on_epoch: Callable | None = None
+    on_fold: Callable | None = None
+    run: FoldRun = field(default_factory=FoldRun)
+    stopped: Exception | None = None
+
+
+def cross_validate_fused(members: list[Member], X, y, metric: str = "accuracy",
+                         folds: VectorizedFolds | None = None, cv=None) -> None:
+    """The members' cross-validations, fold by fold, each fold's models trained as one fused model
+    (:mod:`sweeplab.modeling.fused`): the scores are those each would get alone (``tests/test_fused.py``).
+
+    The members' pipelines share their vectorizer settings and batch stream
+    (:func:`~sweeplab.modeling.fused.fusion_key`). A member whose report raises (its pruner) or whose training
+    fails stops there (``member.stopped``); the others go on. The fused fit's time is shared out evenly among the
+    members it trained. Raises :class:`NotFused`, before any report, when the models cannot share a stream."""
+    from sweeplab.modeling import fused
+    from sweeplab.modeling.pipeline import facts
+
+    folds = folds if folds is not None else VectorizedFolds(X, list(cv.split(X, y)))
+    pipelines = [member.make_pipeline() for member in members]
+    classifiers = [pipe.named_steps["clf"] for pipe in pipelines]
+    parts = folds.get(pipelines[0].named_steps["vectorize"])
+    group = None
+    for fold, ((train, valid), part) in enumerate(zip(folds.splits, parts), start=1):
+        active = [i for i, member in enumerate(members) if member.stopped is None]
+        if not active:
+            return
+        started = time.perf_counter()
+        callbacks = []
+        for i in active:
+
+            def report(epoch, value, fold=fold, member=members[i]):
+                if member.on_epoch is not None:
+                    member.on_epoch(fold, epoch, value)
+
+            callbacks.append([_epoch_scorer(part.valid, y[valid], report, metric, classifiers[i])])
+            encoded = classifiers[i].prepare(part.train, y[train])
+        training = [classifiers[i] for i in active]
+        if fold == 1 and not fused.can_fuse(training):
+            raise NotFused("a model of the group needs its full sequence length")
+        if group is None or group.classifiers != training:
+            group = fused.Group(training)
+        outcomes = group.fit(*encoded, callbacks)
+        share = (time.perf_counter() - started) / len(active)
+        for i, outcome in zip(active, outcomes):
+            member = members[i]
+            member.run.fit_time += share
+            if outcome is not None:
+                member.stopped = outcome
+                continue
+            fitted = Pipeline([("vectorize", part.vectorizer), ("clf", classifiers[i])])
+            member.run.measures.append({**measure_predictions(y[valid], classifiers[i].predict(part.valid)),
+                                        **facts(fitted)})
+            member.run.scores.append(member.run.measures[-1][metric])
+            if member.on_fold is not None:
+                try:
+                    member.on_fold(fold, member.run.scores[-1], member.run.measures[-1])
+                except Exception as exc:  # its pruner: this member stops, the others go on
+                    member.stopped = exc
+
+
 def _epoch_scorer(X_valid, y_valid, report, metric: str, classifier):
-    """A Keras callback scoring the fold's vectorized validation part after each epoch.
+    """A Keras callback scoring the fold's vectorized validation part after each epoch; with the classifier's
+    ``patience``, it also stops the fold once that many epochs have not beaten the best score, and leaves the
+    model with the best epoch's weights (its epoch in ``classifier.chosen_epochs_``). The fold's score is then the
+    best epoch's: chosen on the fold's own validation part, it leans optimistic by as much as any other
+    parameter chosen there.
 
     The model is called directly (:func:`~sweeplab.modeling.classifier.probabilities`): ``model.predict`` would build a
     new data pipeline every epoch, which costs more than the prediction itself on small data.
@@ -113,10 +188,29 @@ def _epoch_scorer(X_valid, y_valid, report, metric: str, classifier):
 
     from sweeplab.modeling.classifier import probabilities
 
+    patience = int(getattr(classifier, "patience", 0) or 0)
+
     class EpochScorer(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.best, self.best_epoch, self.best_weights, self.last = -float("inf"), 0, None, 0
+            classifier.chosen_epochs_ = None
+
         def on_epoch_end(self, epoch, logs=None):
             found = probabilities(self.model, X_valid, trim=classifier.trim_padding)
             predicted = (found[:, 0] > 0.5).astype(int) if found.shape[1] == 1 else found.argmax(axis=1)
-            report(epoch + 1, measure_predictions(y_valid, predicted)[metric])
+            score, self.last = measure_predictions(y_valid, predicted)[metric], epoch + 1
+            if patience:
+                if score > self.best:
+                    self.best, self.best_epoch, self.best_weights = score, self.last, self.model.get_weights()
+                elif self.last - self.best_epoch >= patience:
+                    self.model.stop_training = True
+            report(self.last, score)
+
+        def on_train_end(self, logs=None):
+            if not patience or self.best_weights is None:
+                return
+            if self.best_epoch < self.last:
+                self.model.set_weights(self.best_weights)
+            classifier.chosen_epochs_ = self.best_epoch
 
     return EpochScorer()

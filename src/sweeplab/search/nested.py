@@ -86,7 +86,7 @@ def estimate(sweep, X, y, search: Callable) -> NestedResult:
     found = []
     for k, (train, held_out) in enumerate(outer_folds(sweep).split(X, y), start=1):
         winner, tied, complete = search(k, train)
-        model = pipeline.for_sweep(sweep, winner.params).fit(X[train], y[train])
+        model = pipeline.for_sweep(sweep, winner.refit_params).fit(X[train], y[train])
         score = measure_predictions(y[held_out], model.predict(X[held_out]))[sweep.metric]
         found.append(OuterFold(k, dict(winner.params), winner.mean, score, tied, complete))
     return NestedResult(sweep.metric, tuple(found))

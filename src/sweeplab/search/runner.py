@@ -212,7 +212,7 @@ def _run_one(sweep, split: Split, engine, tracker, progress, worker_args, fresh:
             first = next((t.error for t in trials if t.error), "no trial finished")
             raise SweepFailed(f"{dataset.name}: all {len(trials)} trials failed; first error: {first}")
         evidence, tied, winner = _select(sweep, trials, top)
-        refit = pipeline.for_sweep(sweep, winner.params).fit(split.X_train, split.y_train)
+        refit = pipeline.for_sweep(sweep, winner.refit_params).fit(split.X_train, split.y_train)
         predicted = refit.predict(split.X_test)
         result = DatasetResult(
             source=dataset.name, trials=trials, best=top,

@@ -61,6 +61,14 @@ class TrialResult:
 
         return self.fold_measures[0].get(TRAINABLE_PARAMS, math.nan) if self.fold_measures else math.nan
 
+    @property
+    def refit_params(self) -> dict:
+        """The configuration its refit trains: with early stopping, for the epochs its folds chose
+        (:func:`sweeplab.modeling.pipeline.refit_configuration`)."""
+        from sweeplab.modeling.pipeline import refit_configuration
+
+        return refit_configuration(self.params, self.fold_measures)
+
     def interval(self, folds: int | None = None) -> tuple[float, float]:
         """The 95 % interval of :attr:`mean`, corrected for folds that share training rows
         (:func:`sweeplab.statistics.corrected_interval`); ``folds``: per repeat (default: every score is one fold)."""
