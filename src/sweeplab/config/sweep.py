@@ -76,6 +76,9 @@ class Sweep:
     select: str = "best"
     repeats: int = 1  # the k folds, this many times, each time shuffled anew (RepeatedStratifiedKFold)
     nested: int = 0  # outer folds of nested CV around the whole search (0: none)
+    # Up to this many trials whose models share a batch stream train as one fused Keras model
+    # (sweeplab.modeling.fused): the same scores, less time per trial. 1: each trains alone.
+    fuse: int = 1
 
     @property
     def splits(self) -> int:
@@ -138,7 +141,7 @@ class Sweep:
             "repeats": self.repeats, "nested": {"outer_folds": self.nested} if self.nested else None,
             "test_size": self.test_size, "seed": self.seed, "metric": self.metric, "sampler": compact(self.sampler),
             "pruner": compact(self.pruner), "timeout": self.timeout, "compare": dict(self.compare),
-            "select": self.select,
+            "select": self.select, "fuse": self.fuse,
             "model": list(self.families) if self.families else self.model,
             "space": {**{name: p.to_yaml() for name, p in self.space.items()},
                       **{family: {name: p.to_yaml() for name, p in params.items()}

@@ -13,7 +13,7 @@ import statistics
 
 from sweeplab.errors import INTERRUPTED
 from sweeplab.modeling import pipeline
-from sweeplab.search.folds import FoldRun, VectorizedFolds, cross_validate
+from sweeplab.search.folds import FoldRun, Member, NotFused, VectorizedFolds, cross_validate, cross_validate_fused
 from sweeplab.search.trial import COMPLETE, FAIL, PRUNED, Finished, TrialResult, trial_key
 
 
@@ -72,6 +72,91 @@ class Trainer:
             raise
         listener.trial_finished(result)
         return result
+
+    def run_group(self, proposals: list[tuple], judges: list | None = None) -> list[TrialResult]:
+        """Several trials, ``proposals`` as ``(number, chosen)`` pairs, each with its judge: the ones the store has
+        are reused, those whose models can share one batch stream train as one fused model
+        (:mod:`sweeplab.modeling.fused`), the rest alone. Results in the order proposed."""
+        judges = judges or [None] * len(proposals)
+        sweep, results, together = self.ctx.sweep, {}, {}
+        for (number, chosen), judge in zip(proposals, judges):
+            params = sweep.configuration(chosen)
+            key = configuration_key(sweep, self.ctx.cv_key, params)
+            if key in self.finished or len(proposals) == 1:
+                results[number] = self.run(number, chosen, judge)
+                continue
+            from sweeplab.modeling.fused import fusion_key
+
+            pipe = pipeline.for_sweep(sweep, params)
+            stream = fusion_key(pipe.named_steps["clf"], pipe.named_steps["vectorize"])
+            together.setdefault(stream if stream is not None else ("alone", number), []).append(
+                (number, chosen, params, key, judge or Judge()))
+        for group in together.values():
+            if len(group) == 1:
+                number, chosen, _, _, judge = group[0]
+                results[number] = self.run(number, chosen, judge)
+            else:
+                results.update(self._train_fused(group))
+        return [results[number] for number, _ in proposals]
+
+    def _train_fused(self, group: list[tuple]) -> dict[int, TrialResult]:
+        sweep, listener = self.ctx.sweep, self.ctx.listener
+        members = []
+        for number, chosen, params, key, judge in group:
+            listener.trial_started(number, params)
+            member = Member(lambda params=params: pipeline.for_sweep(sweep, params))
+
+            def on_epoch(fold, epoch, value, number=number, judge=judge):
+                listener.epoch_done(number, fold, epoch, value)
+                judge.epoch(fold, epoch, value)
+
+            def on_fold(fold, value, measures, number=number, chosen=chosen, judge=judge, run=member.run):
+                listener.fold_done(number, fold, chosen, value, measures)
+                judge.fold(fold, statistics.fmean(run.scores))
+
+            member.on_epoch, member.on_fold = on_epoch, on_fold
+            members.append(member)
+
+        def result(entry, member, state: str, note: str | None = None) -> TrialResult:
+            number, _, params, key, _ = entry
+            run = member.run
+            return TrialResult(number, params, tuple(run.scores), run.fit_time, state, note, tuple(run.measures), key)
+
+        try:
+            cross_validate_fused(members, self.ctx.X, self.ctx.y, metric=sweep.metric, folds=self.folds)
+        except NotFused:  # raised before any report: each trains alone, as started
+            return self._train_each(group)
+        except KeyboardInterrupt as exc:
+            stopped = [result(entry, member, FAIL, "interrupted") for entry, member in zip(group, members)]
+            for trial in stopped[1:]:
+                listener.trial_finished(trial)
+            listener.trial_finished(stopped[0])
+            raise Interrupted(stopped[0]) from exc
+        found = {}
+        for entry, member in zip(group, members):
+            problem = member.stopped
+            if problem is None:
+                found[entry[0]] = result(entry, member, COMPLETE)
+            elif isinstance(problem, Stop):
+                found[entry[0]] = result(entry, member, PRUNED, str(problem))
+            else:
+                found[entry[0]] = result(entry, member, FAIL, f"{type(problem).__name__}: {problem}".splitlines()[0])
+            listener.trial_finished(found[entry[0]])
+        return found
+
+    def _train_each(self, group: list[tuple]) -> dict[int, TrialResult]:
+        found = {}
+        for at, (number, chosen, params, key, judge) in enumerate(group):
+            try:
+                found[number] = self._train(number, chosen, params, key, judge)
+            except Interrupted as stopped:
+                for later in group[at + 1:]:
+                    self.ctx.listener.trial_finished(TrialResult(later[0], later[2], (), 0.0, FAIL, "interrupted",
+                                                                 (), later[3]))
+                self.ctx.listener.trial_finished(stopped.result)
+                raise
+            self.ctx.listener.trial_finished(found[number])
+        return found
 
     def _reused(self, number: int, params: dict, key: str, earlier: Finished) -> TrialResult:
         metric = self.ctx.sweep.metric

@@ -43,7 +43,10 @@ class SklearnEngine(Engine):
                 for candidate in candidates]
 
     def search(self, ctx) -> list:
-        return [ctx.trainer.run(number, chosen) for number, chosen in enumerate(self.proposals(ctx.sweep))]
+        """The candidates in order, ``fuse`` at a time: the trainer fuses those that can share a batch stream."""
+        proposals, size = list(enumerate(self.proposals(ctx.sweep))), ctx.sweep.fuse
+        return [trial for start in range(0, len(proposals), size)
+                for trial in ctx.trainer.run_group(proposals[start:start + size])]
 
 
 def pipeline_space(sweep, kind: str) -> dict | list[dict]:
