@@ -1,0 +1,97 @@
+"""Fused trials against trials trained one by one: trials per hour of the same sweep, and whether the scores agree.
+
+Each side is ``sweep.run`` of one built-in sweep on one source, on fresh stores, in this process: ``fuse: 1``
+(every trial alone) against ``fuse: N`` (up to N trials whose models share a batch stream as one fused Keras
+model, :mod:`sweeplab.modeling.fused`). A side's rate is its trials over the span from the first trial's start to
+the last one's end, so the baseline and the refit are left out. Sides alternate; medians of ``--repeats`` runs.
+
+With random or grid the two sides train the same candidates, so their fold scores are compared trial by trial
+(equal to the last digit where the members' padding margins are equal; close where a narrower convolution
+shares the widest one's padding). Optuna's fused side asks for N trials before it tells any, so its sampler
+proposes from less feedback: the trials differ, and its best CV is reported beside the rate.
+
+    python bench/fused.py [--spaces cnn_grid fast] [--source yelp] [--fuse 5] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import alternate, median, say, write
+
+
+def one_sweep(sweep, split, fuse: int, tmp: Path, made: list) -> dict:
+    from sweeplab.search import runner
+    from sweeplab.search.engines.optuna_search import OptunaEngine
+    from sweeplab.search.progress import Progress
+    from sweeplab.tracking import Tracker
+
+    class Span(Progress):
+        def __init__(self):
+            super().__init__(stream=open(os.devnull, "w"))
+            self.first, self.last = None, None
+
+        def trial_started(self, number, params):
+            self.first = self.first or time.perf_counter()
+
+        def trial_finished(self, trial):
+            self.last = time.perf_counter()
+
+    made.append(1)
+    where = tmp / f"run{len(made)}"
+    where.mkdir()
+    span = Span()
+    engine = OptunaEngine(local_dir=where) if sweep.engine == "optuna" else None
+    [result] = runner.run(sweep.override(fuse=fuse), [split], Tracker(f"sqlite:///{where / 'mlflow.db'}"), span,
+                          engine)
+    seconds = span.last - span.first
+    return {"trials": len(result.trials), "search_span_s": round(seconds, 1),
+            "trials_per_hour": round(3600 * len(result.trials) / seconds),
+            "best_cv": round(result.best.mean, 4), "pruned": sum(t.state == "PRUNED" for t in result.trials),
+            "fold_scores": {t.number: list(t.fold_scores) for t in result.trials}}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spaces", nargs="+", default=["cnn_grid", "fast"])
+    parser.add_argument("--source", default="yelp")
+    parser.add_argument("--fuse", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    from sweeplab import config, data
+    from sweeplab.search import runner
+
+    spaces = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        made = []
+        for name in args.spaces:
+            say(f"== {name} on {args.source}")
+            sweep = config.load_sweep(name)
+            [split] = runner.prepare(sweep, [data.load_source(args.source)])
+            runs = alternate({"alone": lambda: one_sweep(sweep, split, 1, Path(tmp), made),
+                              "fused": lambda: one_sweep(sweep, split, args.fuse, Path(tmp), made)}, args.repeats)
+            alone, fused = runs["alone"], runs["fused"]
+            rates = [f["trials_per_hour"] / a["trials_per_hour"] for a, f in zip(alone, fused)]
+            same_trials = sweep.engine != "optuna"
+            differences = [abs(x - y) for a, f in zip(alone, fused) for n in a["fold_scores"]
+                           for x, y in zip(a["fold_scores"][n], f["fold_scores"][n])] if same_trials else []
+            spaces[name] = {
+                "engine": sweep.engine, "trials": sweep.trials, "fuse": args.fuse, "runs": runs,
+                "trials_per_hour_alone": median(alone, "trials_per_hour"),
+                "trials_per_hour_fused": median(fused, "trials_per_hour"),
+                "ratio": round(median(fused, "trials_per_hour") / median(alone, "trials_per_hour"), 2),
+                "ratio_per_pair": [round(r, 2) for r in rates],
+                "best_cv": {"alone": median(alone, "best_cv"), "fused": median(fused, "best_cv")},
+                "largest_fold_score_difference": round(max(differences), 4) if differences else None,
+            }
+    write("fused", {"source": args.source, "repeats": args.repeats, "spaces": spaces})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
