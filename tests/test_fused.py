@@ -90,10 +90,11 @@ def test_a_model_that_needs_its_full_length_is_not_fused(tiny_texts):
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("engine", ["grid"])
+@pytest.mark.parametrize("engine", ["grid", "optuna"])
 def test_a_fused_sweep_logs_every_trial_with_the_scores_of_an_unfused_one(tmp_path, tiny_texts, engine):
     """`fuse: 3` over six candidates: two fused models of three, each trial its own MLflow run with the fold scores
-    the same sweep logs without fusion."""
+    the same sweep logs without fusion. Optuna asks for three trials at a time (its random sampler draws the same
+    configurations either way) and is told each one's outcome."""
     import textwrap
 
     from mlflow import MlflowClient
@@ -110,6 +111,9 @@ def test_a_fused_sweep_logs_every_trial_with_the_scores_of_an_unfused_one(tmp_pa
         sweep.write_text(textwrap.dedent(f"""
             model: embedding_pool
             engine: {engine}
+            sampler: random
+            pruner: none
+            trials: 6
             folds: 3
             seed: 5
             fuse: {fuse}
@@ -117,7 +121,8 @@ def test_a_fused_sweep_logs_every_trial_with_the_scores_of_an_unfused_one(tmp_pa
             space: {{embedding_dim: [4, 8], dropout: [0.0, 0.2, 0.4], maxlen: 10, max_words: 50}}
         """))
         uri = f"sqlite:///{tmp_path / f'mlflow{fuse}.db'}"
-        (result,) = api.sweep(str(sweep), data=str(data), tracking_uri=uri, progress=None).datasets
+        storage = {"storage": f"sqlite:///{tmp_path / f'optuna{fuse}.db'}"} if engine == "optuna" else {}
+        (result,) = api.sweep(str(sweep), data=str(data), tracking_uri=uri, progress=None, **storage).datasets
         client = MlflowClient(uri)
         children = client.search_runs([e.experiment_id for e in client.search_experiments()],
                                       filter_string=f"tags.`{KIND}` = 'trial'")
@@ -127,3 +132,9 @@ def test_a_fused_sweep_logs_every_trial_with_the_scores_of_an_unfused_one(tmp_pa
                        {int(c.data.tags[TRIAL]): c.data.metrics["cv_accuracy_mean"] for c in children},
                        result.test_measures)
     assert found[3] == found[1]
+    if engine == "optuna":
+        import optuna
+
+        study = optuna.load_study(study_name="fused3-tiny", storage=f"sqlite:///{tmp_path / 'optuna3.db'}")
+        assert [t.state.name for t in study.trials] == ["COMPLETE"] * 6
+        assert [t.value for t in study.trials] == [found[3][1][t.number] for t in study.trials]

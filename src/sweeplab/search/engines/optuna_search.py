@@ -53,7 +53,7 @@ from sweeplab.tags import (DATA_ATTR, DATA_SHA, FIT_TIME, FOLD_MEASURES, FOLD_SC
 from sweeplab.urls import check_sqlite_store, check_writable, creation_lock, journal_path, local_directory, local_file
 
 # Settings that may change between runs of one study; any other difference needs --fresh.
-MAY_CHANGE = {"trials", "timeout", "description", "sources", "engine", "path"}
+MAY_CHANGE = {"trials", "timeout", "description", "sources", "engine", "path", "fuse"}
 
 
 class SurplusTrial(Exception):
@@ -205,7 +205,10 @@ class OptunaEngine(Engine):
         # Only our RDB storages send heartbeats: without them a dead trial would never go stale.
         watches = isinstance(self._storage, optuna.storages.RDBStorage)
         while deadline is None or time.monotonic() < deadline:
-            if _real(study, "WAITING"):
+            waiting = len(_real(study, "WAITING"))
+            if waiting and ctx.sweep.fuse > 1:
+                objective.batch(min(ctx.sweep.fuse, waiting))
+            elif waiting:
                 study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False)
             elif watches and _real(study, "RUNNING"):
                 # Another process's trial: if that process died, its heartbeat stops and the trial is queued again.
@@ -265,16 +268,62 @@ class _Objective:
         self.ctx, self.study = ctx, study
 
     def __call__(self, trial) -> float:
-        optuna = _optuna()
-        if SLOT not in trial.user_attrs:
-            trial.set_user_attr(SURPLUS, True)
-            raise SurplusTrial("every queued trial was taken by another worker")
-        trial.set_user_attr(WORKER, f"{socket.gethostname()}:{os.getpid()}")
+        self._claim(trial)
         try:
             result = self.ctx.trainer.run(trial.number, suggest(self.ctx.sweep, trial), _Pruning(trial, self.ctx.sweep))
         except KeyboardInterrupt as stopped:
             _record(trial, getattr(stopped, "result", None))
             raise
+        return self._outcome(trial, result)
+
+    def batch(self, size: int) -> None:
+        """Up to ``size`` queued trials asked for at once and run as one group, which the trainer fuses where the
+        models share a batch stream (``fuse``). The sampler proposes them all before hearing of any: the price
+        of training them together. Told as :meth:`__call__`'s trials are, heartbeats included."""
+        from optuna.storages._heartbeat import get_heartbeat_thread  # what study.optimize runs around a trial
+        from optuna.trial import TrialState
+
+        optuna, trials = _optuna(), []
+        for _ in range(size):
+            with warnings.catch_warnings():
+                # The heartbeats below are the ones optimize would run, which the warning asks for.
+                warnings.filterwarnings("ignore", "Heartbeat of storage", UserWarning)
+                trial = self.study.ask()
+            try:
+                self._claim(trial)
+            except SurplusTrial:
+                self.study.tell(trial, state=TrialState.FAIL)
+                break
+            trials.append(trial)
+        with contextlib.ExitStack() as beating:
+            for trial in trials:
+                beating.enter_context(get_heartbeat_thread(trial._trial_id, self.study._storage))
+            try:
+                results = self.ctx.trainer.run_group([(t.number, suggest(self.ctx.sweep, t)) for t in trials],
+                                                     [_Pruning(t, self.ctx.sweep) for t in trials])
+            except KeyboardInterrupt as stopped:
+                for trial in trials:
+                    if getattr(stopped, "result", None) is not None and stopped.result.number == trial.number:
+                        _record(trial, stopped.result)
+                    self.study.tell(trial, state=TrialState.FAIL)
+                raise
+            for trial, result in zip(trials, results):
+                try:
+                    self.study.tell(trial, self._outcome(trial, result))
+                except optuna.TrialPruned:
+                    self.study.tell(trial, state=TrialState.PRUNED)
+                except TrialFailed:
+                    self.study.tell(trial, state=TrialState.FAIL)
+
+    def _claim(self, trial) -> None:
+        if SLOT not in trial.user_attrs:
+            trial.set_user_attr(SURPLUS, True)
+            raise SurplusTrial("every queued trial was taken by another worker")
+        trial.set_user_attr(WORKER, f"{socket.gethostname()}:{os.getpid()}")
+
+    def _outcome(self, trial, result: TrialResult) -> float:
+        """Record a finished trial on the study; its CV mean, or TrialPruned / TrialFailed."""
+        optuna = _optuna()
         _record(trial, result)
         if result.state == PRUNED:
             raise optuna.TrialPruned(result.note)
