@@ -199,8 +199,13 @@ def cut(X, margin: int):
     """``X`` without the trailing padding no row needs: each row keeps its tokens and ``margin`` padding positions
     (fewer where the row was padded less). A model whose output does not change when trailing padding beyond
     ``margin`` positions is removed (its ``padding_margin``) gives the same output for ``cut(X)`` as for ``X``."""
-    width = min(X.shape[1], int(lengths(X).max(initial=0)) + margin)
-    return X[:, :max(width, 1)]
+    return X[:, :cut_width(lengths(X), margin, X.shape[1])]
+
+
+def cut_width(row_lengths: np.ndarray, margin: int, width: int) -> int:
+    """How long rows of these lengths are once cut: the longest plus ``margin``, at most ``width``, at least 1
+    (:func:`trimmed_batches` cuts each batch the same way)."""
+    return max(min(width, int(row_lengths.max(initial=0)) + margin), 1)
 
 
 _FORWARD = weakref.WeakKeyDictionary()  # model -> its compiled forward pass
