@@ -123,7 +123,7 @@ test: install data browser
 
 # Benchmarks, alone on the machine (about 20 minutes; BENCH=name runs one): each writes bench/results/<name>.json,
 # then summary.py rewrites the README's table. Not part of `make test`: timings belong here, not in tests.
-BENCHES := cnn_grid levers bombs overhead scaling leaderboard_scale parallel backends large_data time_to_accuracy
+BENCHES := cnn_grid levers bombs overhead scaling leaderboard_scale parallel fused backends large_data time_to_accuracy
 
 $(VENV)/.bench-installed: $(VENV)/.installed
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'

@@ -22,6 +22,11 @@ SHARED = ROOT.parent / "shared" / "data"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 warnings.filterwarnings("ignore")
+# What `sweeplab sweep` sets before TensorFlow loads (oneDNN off, among others): a bench that calls the runner
+# in-process measures what a user's sweep runs, not TensorFlow's defaults.
+from sweeplab import runtime  # noqa: E402
+
+runtime.configure()
 
 
 def machine() -> dict:
@@ -68,3 +73,61 @@ def write(name: str, result: dict) -> dict:
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return result
+
+
+def peak_flops(size: int = 1024, seconds: float = 3.0) -> float:
+    """This machine's float32 arithmetic rate at its best, in FLOP/s: square matrix products through TensorFlow
+    (all its threads), the fastest of repeated timings. A large matmul is the densest work TensorFlow does on a
+    CPU, so no model's training gets closer: "x % of peak" measures against what is reachable, not a datasheet."""
+    import tensorflow as tf
+
+    a, b = tf.random.uniform((size, size), seed=1), tf.random.uniform((size, size), seed=2)
+    # Several products per call, so Python's dispatch is a sliver of what is timed.
+    products = tf.function(lambda a, b: [tf.reduce_sum(tf.matmul(a + i, b)) for i in range(8)])
+    products(a, b)
+    best, deadline = float("inf"), time.perf_counter() + seconds
+    while time.perf_counter() < deadline or best == float("inf"):
+        started = time.perf_counter()
+        [p.numpy() for p in products(a, b)]
+        best = min(best, time.perf_counter() - started)
+    return 8 * 2 * size**3 / best
+
+
+def cv_flops(sweep, params: dict, X, y, splits, epochs: list | None = None, trim: bool = True) -> float:
+    """The arithmetic of one configuration's cross-validation (:mod:`sweeplab.modeling.flops`): per fold, its
+    training epochs on the fold's training part and, after each, one scoring pass over its validation part.
+    ``epochs``: the epochs each fold trained (a pruned trial's last fold, fewer; a fold it never reached, 0);
+    default: the configuration's ``epochs`` for every fold. Builds each fold's model without training it."""
+    from sweeplab.modeling import flops, pipeline
+
+    total = 0.0
+    for fold, (train, valid) in enumerate(splits):
+        trained = epochs[fold] if epochs is not None else None
+        if trained == 0:
+            continue
+        pipe = pipeline.for_sweep(sweep, params)
+        vectorizer, classifier = pipe.named_steps["vectorize"].fit(X[train]), pipe.named_steps["clf"]
+        X_train, _ = classifier.prepare(vectorizer.transform(X[train]), y[train])
+        trained = classifier.epochs if trained is None else trained
+        total += flops.training_flops(classifier.model_, X_train, classifier.batch_size, trained, trim)
+        total += trained * flops.prediction_flops(classifier.model_, vectorizer.transform(X[valid]), trim)
+    return total
+
+
+def fold_epochs(sweep, trial) -> list[int]:
+    """The epochs each of a trial's folds trained, for :func:`cv_flops`: a finished fold its ``epochs`` (with
+    early stopping, its chosen epoch plus the patience it waited); a pruned trial's last fold the epochs its
+    pruner's note names ("pruned at fold 2 epoch 3 ..."); the folds after it none."""
+    import re
+
+    from sweeplab.modeling import pipeline
+    from sweeplab.modeling.defaults import CV_DEFAULTS, FIT_DEFAULTS
+
+    params = {**FIT_DEFAULTS, **CV_DEFAULTS, **sweep.fixed(sweep.model_of(trial.params)), **trial.params}
+    budget, patience, folds = int(params["epochs"]), int(params["patience"]), sweep.splits
+    found = [min(budget, int(m[pipeline.CHOSEN_EPOCHS]) + patience) if m.get(pipeline.CHOSEN_EPOCHS) else budget
+             for m in trial.fold_measures]
+    stopped = re.search(r"fold (\d+) epoch (\d+)", trial.note or "")
+    if stopped and int(stopped.group(1)) == len(found) + 1:
+        found.append(int(stopped.group(2)))
+    return (found + [0] * folds)[:folds]

@@ -10,6 +10,10 @@ With random or grid the two sides train the same candidates, so their fold score
 shares the widest one's padding). Optuna's fused side asks for N trials before it tells any, so its sampler
 proposes from less feedback: the trials differ, and its best CV is reported beside the rate.
 
+Each side also gives the arithmetic its trials needed (``common.cv_flops``, each trial's folds for the epochs
+they trained; a pruned member's ride-along epochs in a fused group are waste and not counted) per second of its
+span, as a share of this machine's peak (``peak_flops``, measured in the same run).
+
     python bench/fused.py [--spaces cnn_grid fast] [--source yelp] [--fuse 5] [--repeats 3]
 """
 
@@ -22,7 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import alternate, median, say, write
+from common import alternate, cv_flops, fold_epochs, median, peak_flops, say, write
+
+PEAK = [0.0]  # this machine's FLOP/s, measured once per run
 
 
 def one_sweep(sweep, split, fuse: int, tmp: Path, made: list) -> dict:
@@ -50,7 +56,11 @@ def one_sweep(sweep, split, fuse: int, tmp: Path, made: list) -> dict:
     [result] = runner.run(sweep.override(fuse=fuse), [split], Tracker(f"sqlite:///{where / 'mlflow.db'}"), span,
                           engine)
     seconds = span.last - span.first
-    return {"trials": len(result.trials), "search_span_s": round(seconds, 1),
+    splits = list(runner.folds_of(sweep).split(split.X_train, split.y_train))
+    work = sum(cv_flops(sweep, t.params, split.X_train, split.y_train, splits, fold_epochs(sweep, t))
+               for t in result.trials if t.reused_from is None)
+    return {"trials": len(result.trials), "search_span_s": round(seconds, 1), "gflop": round(work / 1e9, 1),
+            "percent_of_peak": round(100 * work / seconds / PEAK[0], 2),
             "trials_per_hour": round(3600 * len(result.trials) / seconds),
             "best_cv": round(result.best.mean, 4), "pruned": sum(t.state == "PRUNED" for t in result.trials),
             "fold_scores": {t.number: list(t.fold_scores) for t in result.trials}}
@@ -66,6 +76,8 @@ def main() -> int:
     from sweeplab import config, data
     from sweeplab.search import runner
 
+    PEAK[0] = peak_flops()
+    say(f"peak: {PEAK[0] / 1e9:.1f} GFLOP/s")
     spaces = {}
     with tempfile.TemporaryDirectory() as tmp:
         made = []
@@ -87,9 +99,12 @@ def main() -> int:
                 "ratio": round(median(fused, "trials_per_hour") / median(alone, "trials_per_hour"), 2),
                 "ratio_per_pair": [round(r, 2) for r in rates],
                 "best_cv": {"alone": median(alone, "best_cv"), "fused": median(fused, "best_cv")},
+                "percent_of_peak": {"alone": median(alone, "percent_of_peak"),
+                                    "fused": median(fused, "percent_of_peak")},
                 "largest_fold_score_difference": round(max(differences), 4) if differences else None,
             }
-    write("fused", {"source": args.source, "repeats": args.repeats, "spaces": spaces})
+    write("fused", {"source": args.source, "repeats": args.repeats, "peak_gflops": round(PEAK[0] / 1e9, 1),
+                    "spaces": spaces})
     return 0
 
 

@@ -7,6 +7,8 @@ the same fold loop and folds, three ways, alternating, ``--repeats`` times (defa
   default.
 
 For the smallest and the largest configuration of the grid (32 filters x kernel 3, 128 x 7), on one source.
+Each side also gives the arithmetic it did (``common.cv_flops``: full padding does more) and that arithmetic per
+second as a share of this machine's peak, measured by a matmul micro-bench in the same run (``peak_flops``).
 
     python bench/levers.py [--source yelp] [--repeats 3]
 """
@@ -16,7 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from common import alternate, median, say, write
+from common import alternate, cv_flops, median, peak_flops, say, write
 
 SIDES = {"full, 1 step/call": {"trim_padding": False, "steps_per_execution": 1},
          "cut, 1 step/call": {"trim_padding": True, "steps_per_execution": 1},
@@ -35,6 +37,9 @@ def main() -> int:
 
     sweep = config.load_sweep("cnn_grid")
     [split] = runner.prepare(sweep, [data.load_source(args.source)])
+    splits = list(runner.folds_of(sweep).split(split.X_train, split.y_train))
+    peak = peak_flops()
+    say(f"peak: {peak / 1e9:.1f} GFLOP/s")
     configurations = {}
     for filters, kernel in ((32, 3), (128, 7)):
         params = {**sweep.fixed(), "num_filters": filters, "kernel_size": kernel}
@@ -52,12 +57,15 @@ def main() -> int:
 
         runs = alternate({name: side(settings) for name, settings in SIDES.items()}, args.repeats)
         base = median(runs["full, 1 step/call"])
+        work = {trim: cv_flops(sweep, params, split.X_train, split.y_train, splits, trim=trim) for trim in (False, True)}
         configurations[f"{filters}x{kernel}"] = {
             name: {"median_s": median(found), "speedup": round(base / median(found), 2),
                    "spread_s": [min(r["wall_s"] for r in found), max(r["wall_s"] for r in found)],
-                   "fold_scores": found[0]["fold_scores"]}
+                   "fold_scores": found[0]["fold_scores"], "gflop": round(work[SIDES[name]["trim_padding"]] / 1e9, 2),
+                   "percent_of_peak": round(100 * work[SIDES[name]["trim_padding"]] / median(found) / peak, 2)}
             for name, found in runs.items()}
-    write("levers", {"source": args.source, "repeats": args.repeats, "configurations": configurations})
+    write("levers", {"source": args.source, "repeats": args.repeats, "peak_gflops": round(peak / 1e9, 1),
+                     "configurations": configurations})
     return 0
 
 

@@ -27,8 +27,17 @@ def load(name: str) -> dict | None:
 
 
 class _Rows(list):
+    """Rows of (measure, target, measured, met[, share of peak]): the share, where the bench counted its
+    arithmetic, goes in its own column before "met"."""
+
     def append(self, row: tuple) -> None:
-        super().append((*row, _MEASURED_WITH[0]))
+        measure, target, measured, met, *peak = row
+        super().append((measure, target, measured, peak[0] if peak else "—", met, _MEASURED_WITH[0]))
+
+
+def of_peak(*shares: float) -> str:
+    """Shares of the machine's peak, as a bench measured them (several: one per side, in the row's order)."""
+    return " → ".join(f"{share:.1f} %" if share >= 0.1 else f"{share:.2f} %" for share in shares)
 
 
 def _mean(values: list) -> float:
@@ -76,7 +85,9 @@ def rows() -> list[tuple[str, str, str, str, str]]:
                 "cut per batch, then an epoch per call", "report",
                 f"{full['median_s']:.1f} s → {cut['median_s']:.1f} s ({cut['speedup']:.2f}×) → {fused['median_s']:.1f} s "
                 f"({fused['speedup']:.2f}×); fold scores {_mean(full['fold_scores']):.3f} → "
-                f"{_mean(cut['fold_scores']):.3f} → {_mean(fused['fold_scores']):.3f}", "—"))
+                f"{_mean(cut['fold_scores']):.3f} → {_mean(fused['fold_scores']):.3f}"
+                + (f"; {full['gflop']:.0f} → {cut['gflop']:.0f} GFLOP" if "gflop" in full else ""), "—",
+                of_peak(*(side["percent_of_peak"] for side in (full, cut, fused))) if "gflop" in full else "—"))
     overhead = load("overhead")
     if overhead:
         found.append((
@@ -104,6 +115,20 @@ def rows() -> list[tuple[str, str, str, str, str]]:
         found.append(("`--workers 2` vs 1, trials per hour", "report",
                       f"{parallel['ratio_2_vs_1']:.2f}× ({parallel['trials_per_hour_1_worker']:.0f} → "
                       f"{parallel['trials_per_hour_2_workers']:.0f})", "—"))
+    fused = load("fused")
+    if fused:
+        for space, r in fused["spaces"].items():
+            agree = ("the same trials' fold scores within "
+                     f"{r['largest_fold_score_difference']:.3f}" if r["largest_fold_score_difference"] is not None
+                     else "other trials (Optuna proposes a batch before it hears of any)")
+            found.append((
+                f"fused trials (`fuse: {r['fuse']}`) vs alone, `{space}` ({r['engine']}, {r['trials']} trials, "
+                f"{fused['source']}), trials per hour", "report",
+                f"{r['ratio']:.2f}× ({r['trials_per_hour_alone']:.0f} → {r['trials_per_hour_fused']:.0f}; pairs "
+                f"{min(r['ratio_per_pair']):.2f}–{max(r['ratio_per_pair']):.2f}×); {agree}; best CV "
+                f"{r['best_cv']['alone']:.3f} vs {r['best_cv']['fused']:.3f}", "—",
+                of_peak(r["percent_of_peak"]["alone"], r["percent_of_peak"]["fused"]) if "percent_of_peak" in r
+                else "—"))
     large = load("large_data")
     if large:
         found.append((f"one trial on imdb_50k ({large['rows']:,} rows)", "report",
@@ -127,6 +152,11 @@ def rows() -> list[tuple[str, str, str, str, str]]:
                       f"at most {worst_s:.1f} s and {worst_mb:.0f} MB"
                       + (f"; before the bounds {len(stuck)} ran past 30 s" if stuck else ""),
                       yes(all(c["met"] and c["one_line"] for c in cases.values()))))
+    peaks = {name: r["peak_gflops"] for name, r in ((n, load(n)) for n in ("levers", "fused"))
+             if r and "peak_gflops" in r}
+    if peaks:
+        found.append(("float32 matmul peak, the reference of \"of peak\" (measured in each bench's run)", "report",
+                      ", ".join(f"{gflops:.0f} GFLOP/s ({name}.py)" for name, gflops in peaks.items()), "—"))
     return found
 
 
@@ -135,9 +165,11 @@ def main() -> int:
     lines = [f"`make bench` on {machine.get('cores', '?')} CPU cores, no GPU (tensorflow-cpu "
              f"{machine.get('tensorflow-cpu', '?')}, keras {machine.get('keras', '?')}); medians of alternating "
              "repeats; every figure is in `bench/results/*.json` with the command that made it, and the sweeplab version "
-             "it was measured with (a row from an older version awaits re-measuring).", "",
-             "| measure | target | measured | met | sweeplab |", "|---|---|---|---|---|"]
-    lines += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows()]
+             "it was measured with (a row from an older version awaits re-measuring). \"Of peak\": the arithmetic the "
+             "bench counted (sweeplab.modeling.flops) per second, as a share of the float32 matmul rate a "
+             "micro-bench measured in the same run (`peak_flops` in bench/common.py).", "",
+             "| measure | target | measured | of peak | met | sweeplab |", "|---|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows()]
     table = "\n".join(lines) + "\n"
     (RESULTS / "summary.md").write_text(table)
     readme = ROOT / "README.md"
