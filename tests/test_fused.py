@@ -50,6 +50,22 @@ def test_a_fused_member_scores_exactly_what_it_scores_alone(tiny_texts):
     assert members[2].run.measures[0][pipeline.CHOSEN_EPOCHS] <= 4
 
 
+def test_folds_of_other_lengths_train_the_models_they_score(tiny_texts):
+    """``maxlen: {percentile: ...}`` gives each fold its own sequence length, so each fold builds new member
+    models: the fused model must be rebuilt around them (it once went on training the first fold's models, and
+    every later fold scored an untrained one)."""
+    import numpy as np
+
+    texts, y = tiny_texts
+    padding = np.random.default_rng(1).integers(0, 25, len(texts))
+    X = np.array([text + " and it" * n for text, n in zip(texts, padding)], dtype=object)
+    configurations = [{**params, "maxlen_percentile": 60, "max_words": 50} for params in POOLS[:2]]
+    alone, _, members = alone_and_fused("embedding_pool", configurations, X, y)
+    assert len({fold["maxlen"] for fold in alone[0].measures}) > 1  # the folds' lengths differ
+    for run, member in zip(alone, members):
+        assert member.run.measures == run.measures
+
+
 def test_convolutions_of_other_widths_fuse_with_the_widest_padding(tiny_texts):
     """Kernel 2 and kernel 4 share batches cut for kernel 4: the narrower one sees more padding than alone, which
     leaves its outputs as they were and its gradients equal up to float rounding (how a max splits its gradient

@@ -56,7 +56,15 @@ class Group:
 
     def __init__(self, classifiers: list[KerasTextClassifier]):
         self.classifiers = list(classifiers)
-        self.model = _fused([c.model_ for c in self.classifiers])
+        self.models = [c.model_ for c in self.classifiers]
+        self.model = _fused(self.models)
+
+    def trains(self, classifiers: list[KerasTextClassifier]) -> bool:
+        """Whether this group's fused model trains these prepared classifiers' models: the same members, none of
+        which built a new model (a fold of another sequence length does, and its scores would otherwise come from
+        a model nobody trained)."""
+        return self.classifiers == list(classifiers) and all(
+            model is c.model_ for model, c in zip(self.models, classifiers))
 
     def fit(self, X, y, callbacks: list[list]) -> list[Exception | None]:
         """Train every member on the encoded ``X, y`` (as :meth:`KerasTextClassifier.prepare` returned them),

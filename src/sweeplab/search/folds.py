@@ -153,7 +153,7 @@ def cross_validate_fused(members: list[Member], X, y, metric: str = "accuracy",
         training = [classifiers[i] for i in active]
         if fold == 1 and not fused.can_fuse(training):
             raise NotFused("a model of the group needs its full sequence length")
-        if group is None or group.classifiers != training:
+        if group is None or not group.trains(training):
             group = fused.Group(training)
         outcomes = group.fit(*encoded, callbacks)
         share = (time.perf_counter() - started) / len(active)
