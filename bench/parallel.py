@@ -1,10 +1,12 @@
-"""`--workers 2` against `--workers 1` on this machine's cores: trials per hour of the same sweep.
+"""How to keep this machine's cores busy: trials per hour of the same sweep with 1 or 2 worker processes, each
+alone or with fused trials (``fuse: N``, several trials trained as one model), and which setting is best.
 
-Each side is the real command (``sweeplab sweep ... --workers N``) on fresh stores; its rate is the finished
-trials over the span from the first trial's start to the last one's end, read back from the Optuna study, so
-process start-up, the baseline and the refit are left out. Sides alternate; medians of ``--repeats`` runs.
+Each side is the real command (``sweeplab sweep ... --workers W``, the sweep file's ``fuse``) on fresh stores;
+its rate is the finished trials over the span from the first trial's start to the last one's end, read back from
+the Optuna study, so process start-up, the baseline and the refit are left out. Sides alternate; medians of
+``--repeats`` runs. Optuna's random sampler draws the same kind of trials on every side.
 
-    python bench/parallel.py [--trials 12] [--repeats 2]
+    python bench/parallel.py [--trials 12] [--fuse 4] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -26,14 +28,14 @@ SPEC = {
 }
 
 
-def one_sweep(workers: int, trials: int, tmp: Path, runs: list) -> dict:
+def one_sweep(workers: int, fuse: int, trials: int, tmp: Path, runs: list) -> dict:
     import optuna
 
     runs.append(1)
     where = tmp / f"run{len(runs)}"
     where.mkdir()
     sweep_file = where / "parallel.yaml"
-    sweep_file.write_text(yaml.safe_dump({**SPEC, "trials": trials}))
+    sweep_file.write_text(yaml.safe_dump({**SPEC, "trials": trials, "fuse": fuse}))
     storage = f"sqlite:///{where / 'optuna.db'}"
     subprocess.run([sys.executable, "-m", "sweeplab", "sweep", str(sweep_file), "--source", "yelp",
                     "--workers", str(workers), "--storage", storage,
@@ -48,14 +50,22 @@ def one_sweep(workers: int, trials: int, tmp: Path, runs: list) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=12)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--fuse", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    settings = {"workers_1": (1, 1), "workers_2": (2, 1), f"workers_1_fuse_{args.fuse}": (1, args.fuse),
+                f"workers_2_fuse_{args.fuse}": (2, args.fuse)}
     with tempfile.TemporaryDirectory() as tmp:
         made = []
-        runs = alternate({f"workers_{n}": (lambda n=n: one_sweep(n, args.trials, Path(tmp), made))
-                          for n in (1, 2)}, args.repeats)
-    one, two = median(runs["workers_1"], "trials_per_hour"), median(runs["workers_2"], "trials_per_hour")
-    write("parallel", {"trials": args.trials, "repeats": args.repeats, "runs": runs,
+        runs = alternate({name: (lambda w=w, f=f: one_sweep(w, f, args.trials, Path(tmp), made))
+                          for name, (w, f) in settings.items()}, args.repeats)
+    rates = {name: median(found, "trials_per_hour") for name, found in runs.items()}
+    one, two = rates["workers_1"], rates["workers_2"]
+    write("parallel", {"trials": args.trials, "fuse": args.fuse, "repeats": args.repeats, "runs": runs,
+                       "trials_per_hour": rates, "ratio_to_1_worker": {n: round(r / one, 2) for n, r in rates.items()},
+                       "spread": {n: [min(r["trials_per_hour"] for r in found), max(r["trials_per_hour"] for r in found)]
+                                  for n, found in runs.items()},
+                       "best": max(rates, key=rates.get),
                        "trials_per_hour_1_worker": one, "trials_per_hour_2_workers": two,
                        "ratio_2_vs_1": round(two / one, 2)})
     return 0
