@@ -132,6 +132,29 @@ def test_cutting_padding_to_the_models_margin_leaves_its_output_unchanged(model,
         assert not np.allclose(np.asarray(keras_model(cut(X, 0), training=False)), full, rtol=0, atol=1e-6)
 
 
+def test_predictions_run_in_length_sorted_calls_bounded_in_positions_and_come_back_in_order(monkeypatch):
+    """Rows of very different lengths: each call holds rows of about one length, at most CHUNK_POSITIONS token
+    positions once cut, every row once; the outputs are the full-length model's, in the rows' own order."""
+    from sweeplab.modeling import classifier, factories
+
+    rng = np.random.default_rng(4)
+    X = np.zeros((300, 60), dtype=np.int32)
+    for row, length in zip(X, rng.integers(1, 61, 300)):
+        row[:length] = rng.integers(2, 40, length)
+    model = factories.cnn({"vocab_size_": 40, "n_classes_": 2, "X_shape_": X.shape}, num_filters=4, kernel_size=3,
+                          embedding_dim=5)
+    monkeypatch.setattr(classifier, "CHUNK_POSITIONS", 1000)
+    chunks = classifier.prediction_chunks(X, model.padding_margin)
+    assert sorted(np.concatenate(chunks).tolist()) == list(range(300))
+    widths = [classifier.cut(X[rows], model.padding_margin).shape[1] for rows in chunks]
+    assert all(len(rows) * width <= 1000 for rows, width in zip(chunks, widths))
+    assert len(chunks) < 2 * sum(classifier.lengths(X) + 3) / 1000 + 2  # about as many calls as the positions need
+    np.testing.assert_allclose(classifier.probabilities(model, X), np.asarray(model(X, training=False)),
+                               rtol=0, atol=1e-6)
+    full = classifier.prediction_chunks(X, None)
+    assert [len(rows) for rows in full] == [16] * 18 + [12] and np.array_equal(np.concatenate(full), np.arange(300))
+
+
 def test_training_batches_are_cut_to_their_longest_row(tiny_texts):
     from sweeplab.modeling.classifier import trimmed_batches
 

@@ -11,7 +11,9 @@ from sklearn.utils import ClassifierTags
 from sweeplab.data import embeddings
 from sweeplab.modeling.defaults import EMBEDDING_DEFAULTS
 
-CHUNK = 2048  # rows per call when predicting: keeps a large set's activations (rows x length x width) in memory
+# Token positions per call when predicting (rows x cut length): bounds the activations (positions x width) a
+# call holds, whatever the number of rows or their length: 2,048 rows of 100 tokens, or 445 imdb reviews of 460.
+CHUNK_POSITIONS = 2048 * 100
 
 
 def _deterministic_ops() -> None:
@@ -212,7 +214,8 @@ _FORWARD = weakref.WeakKeyDictionary()  # model -> its compiled forward pass
 
 
 def probabilities(model, X, trim: bool = True) -> np.ndarray:
-    """``model``'s output for every row of ``X``, in chunks, each cut to the padding it needs (``trim``).
+    """``model``'s output for every row of ``X``, in the calls :func:`prediction_chunks` makes (``trim``: each cut
+    to the padding its rows need), put back in ``X``'s order.
 
     Through one compiled function per model: called eagerly, every layer is dispatched op by op from Python,
     which on a fold's validation part costs more than the arithmetic (and ``model.predict`` builds a data pipeline
@@ -223,11 +226,41 @@ def probabilities(model, X, trim: bool = True) -> np.ndarray:
     if forward is None:
         forward = _FORWARD[model] = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     margin = getattr(model, "padding_margin", None) if trim else None
-    outputs = []
-    for start in range(0, len(X), CHUNK):
-        chunk = np.asarray(X[start:start + CHUNK])
-        outputs.append(forward(chunk if margin is None else cut(chunk, margin)).numpy())
-    return np.concatenate(outputs)
+    X = np.asarray(X)
+    found = None
+    for rows in prediction_chunks(X, margin):
+        chunk = X[rows]
+        out = forward(chunk if margin is None else cut(chunk, margin)).numpy()
+        if found is None:
+            found = np.empty((len(X), *out.shape[1:]), dtype=out.dtype)
+        found[rows] = out
+    return found if found is not None else np.empty((0, 1), dtype=np.float32)
+
+
+def prediction_chunks(X, margin: int | None) -> list[np.ndarray]:
+    """The rows of each prediction call. With a ``margin`` (the model takes any length), the rows in order of
+    length, so that each call holds rows of about one length and is cut to it: random chunks of long reviews
+    are each as long as their longest, about the length cap; sorted, the arithmetic follows the rows' own lengths
+    (half of it on imdb_50k). Each call holds as many rows as fit :data:`CHUNK_POSITIONS` once cut (one at least)."""
+    X = np.asarray(X)
+    if margin is None:
+        per_call = max(1, CHUNK_POSITIONS // max(X.shape[1], 1))
+        return [np.arange(start, min(start + per_call, len(X))) for start in range(0, len(X), per_call)]
+    found = lengths(X)
+    order = np.argsort(found, kind="stable")
+    chunks, start = [], 0
+    while start < len(X):
+        # The rows are ascending: a chunk is as long as its last row; shrink it until that fits.
+        size = max(1, CHUNK_POSITIONS // cut_width(found[order[start:start + 1]], margin, X.shape[1]))
+        while size > 1:
+            last = order[min(start + size, len(X)) - 1:min(start + size, len(X))]
+            fits = max(1, CHUNK_POSITIONS // cut_width(found[last], margin, X.shape[1]))
+            if fits >= size:
+                break
+            size = fits
+        chunks.append(order[start:start + size])
+        start += size
+    return chunks
 
 
 def trimmed_batches(X, y, batch_size: int, margin: int, seed, shuffle: bool = True, endless: bool = False):

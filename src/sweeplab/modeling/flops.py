@@ -19,7 +19,7 @@ import functools
 
 import numpy as np
 
-from sweeplab.modeling.classifier import CHUNK, cut_width, lengths
+from sweeplab.modeling.classifier import cut_width, lengths, prediction_chunks
 
 TRAINING_FACTOR = 3  # forward + backward (activations' and weights' gradients), in forward passes
 GATES = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}  # matrix products per step of each recurrent cell
@@ -48,14 +48,13 @@ def training_flops(model, X, batch_size: int, epochs: float, trim: bool = True, 
 
 
 def prediction_flops(model, X, trim: bool = True) -> int:
-    """One forward pass over ``X`` in :func:`~sweeplab.modeling.classifier.probabilities`' chunks, each cut as it
+    """One forward pass over ``X`` in :func:`~sweeplab.modeling.classifier.probabilities`' calls, each cut as it
     cuts them."""
     X = np.asarray(X)
     width, margin = X.shape[1], getattr(model, "padding_margin", None) if trim else None
-    per_row = _per_length(model)
-    found = lengths(X)
-    return sum(len(rows) * per_row(width if margin is None else cut_width(rows, margin, width))
-               for rows in (found[start:start + CHUNK] for start in range(0, len(X), CHUNK)))
+    per_row, found = _per_length(model), lengths(X)
+    return sum(len(rows) * per_row(width if margin is None else cut_width(found[rows], margin, width))
+               for rows in prediction_chunks(X, margin))
 
 
 @functools.lru_cache(maxsize=64)
