@@ -39,7 +39,6 @@ def main() -> int:
     [split] = runner.prepare(sweep, [data.load_source(args.source)])
     splits = list(runner.folds_of(sweep).split(split.X_train, split.y_train))
     peak = peak_flops()
-    say(f"peak: {peak / 1e9:.1f} GFLOP/s")
     configurations = {}
     for filters, kernel in ((32, 3), (128, 7)):
         params = {**sweep.fixed(), "num_filters": filters, "kernel_size": kernel}
@@ -61,9 +60,13 @@ def main() -> int:
         configurations[f"{filters}x{kernel}"] = {
             name: {"median_s": median(found), "speedup": round(base / median(found), 2),
                    "spread_s": [min(r["wall_s"] for r in found), max(r["wall_s"] for r in found)],
-                   "fold_scores": found[0]["fold_scores"], "gflop": round(work[SIDES[name]["trim_padding"]] / 1e9, 2),
-                   "percent_of_peak": round(100 * work[SIDES[name]["trim_padding"]] / median(found) / peak, 2)}
+                   "fold_scores": found[0]["fold_scores"], "gflop": round(work[SIDES[name]["trim_padding"]] / 1e9, 2)}
             for name, found in runs.items()}
+    # Measured again at the end, the higher one kept: a slower peak is the machine being busy, not its limit.
+    peak = max(peak, peak_flops())
+    for sides in configurations.values():
+        for side in sides.values():
+            side["percent_of_peak"] = round(100 * side["gflop"] * 1e9 / side["median_s"] / peak, 2)
     write("levers", {"source": args.source, "repeats": args.repeats, "peak_gflops": round(peak / 1e9, 1),
                      "configurations": configurations})
     return 0
