@@ -155,6 +155,37 @@ def test_predictions_run_in_length_sorted_calls_bounded_in_positions_and_come_ba
     assert [len(rows) for rows in full] == [16] * 18 + [12] and np.array_equal(np.concatenate(full), np.arange(300))
 
 
+def test_bucketed_batches_hold_rows_of_one_bucket_every_row_once_an_epoch():
+    """buckets: 4 over rows of lengths 1..60: every batch within one bucket, every row once per epoch, as many
+    batches as batches_per_epoch says (what Keras is told an epoch is), a new order each epoch, and far less
+    padding than random batches."""
+    from sweeplab.modeling.classifier import batches_per_epoch, bucket_boundaries, lengths, trimmed_batches
+
+    rng = np.random.default_rng(5)
+    X = np.zeros((203, 60), dtype=np.int32)
+    for row, length in zip(X, rng.integers(1, 61, 203)):
+        row[:length] = 7
+    found = lengths(X)
+    edges = bucket_boundaries(found, 4)
+    assert len(edges) == 3
+    bucket = np.searchsorted(edges, found, side="right")
+    steps = batches_per_epoch(found, 16, 4)
+    assert steps == sum(-(-int(np.sum(bucket == b)) // 16) for b in range(4))
+    epochs = []
+    stream = trimmed_batches(X, np.arange(203), 16, margin=2, seed=0, endless=True, buckets=4)
+    batches = [(x.numpy(), y.numpy()) for x, y in stream.take(2 * steps)]
+    for epoch in (batches[:steps], batches[steps:]):
+        rows = np.concatenate([y for _, y in epoch])
+        assert sorted(rows.tolist()) == list(range(203))  # each row once
+        assert all(len(set(bucket[y])) == 1 for _, y in epoch)  # each batch from one bucket
+        assert all(x.shape[1] == min(60, found[y].max() + 2) for x, y in epoch)  # cut as before
+        epochs.append(rows.tolist())
+    assert epochs[0] != epochs[1]
+    at_random = [x.shape[1] for x, _ in trimmed_batches(X, np.arange(203), 16, margin=2, seed=0)]
+    assert np.mean([x.shape[1] for x, _ in batches]) < 0.75 * np.mean(at_random)
+    assert bucket_boundaries(found, 1) == [] and batches_per_epoch(found, 16) == 13
+
+
 def test_training_batches_are_cut_to_their_longest_row(tiny_texts):
     from sweeplab.modeling.classifier import trimmed_batches
 

@@ -65,6 +65,22 @@ def test_training_counts_the_batches_the_stream_cuts():
         2 * flops.TRAINING_FACTOR * 300 * flops.forward_flops(model, 40))
 
 
+def test_bucketed_training_counts_the_bucketed_batches():
+    from sweeplab.modeling.classifier import batches_per_epoch, lengths, trimmed_batches
+
+    rng = np.random.default_rng(4)
+    X = np.zeros((300, 40), dtype=np.int32)
+    for row, n in zip(X, rng.integers(1, 41, 300)):
+        row[:n] = rng.integers(1, 60, n)
+    model = factories.cnn(META, num_filters=4, kernel_size=3, embedding_dim=6, dense_units=4)
+    steps = batches_per_epoch(lengths(X), 16, 5)
+    stream = trimmed_batches(X, np.zeros(300), 16, model.padding_margin, seed=7, endless=True, buckets=5)
+    fed = [flops.TRAINING_FACTOR * len(x) * flops.forward_flops(model, x.shape[1]) for x, _ in stream.take(steps * 30)]
+    counted = flops.training_flops(model, X, batch_size=16, epochs=30, buckets=5)
+    assert counted == pytest.approx(sum(fed), rel=0.02)
+    assert counted < 0.8 * flops.training_flops(model, X, batch_size=16, epochs=30)
+
+
 def test_a_prediction_counts_its_chunks_as_cut():
     model = factories.embedding_pool(META, embedding_dim=4, dense_units=2)
     X = np.zeros((10, 40), dtype=np.int32)

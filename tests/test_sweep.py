@@ -21,6 +21,16 @@ def tiny_csv(path, texts, labels):
     return path
 
 
+def tiny_sweep(tmp_path, tiny_texts, name: str, body: str):
+    """The tiny texts as a CSV, a sweep file ``name``.yaml of ``body`` (dedented), and fresh MLflow and Optuna
+    stores, all under ``tmp_path``: ``(sweep file, data, tracking URI, Optuna storage)``."""
+    texts, labels = tiny_texts
+    sweep = tmp_path / f"{name}.yaml"
+    sweep.write_text(textwrap.dedent(body))
+    return (sweep, tiny_csv(tmp_path / "tiny.csv", texts, labels), f"sqlite:///{tmp_path / 'mlflow.db'}",
+            f"sqlite:///{tmp_path / 'optuna.db'}")
+
+
 def runs(uri, kind):
     client = MlflowClient(uri)
     ids = [e.experiment_id for e in client.search_experiments()]
@@ -469,11 +479,7 @@ def test_repeated_cv_runs_every_fold_of_every_repeat(tmp_path, tiny_texts, engin
 
     from sweeplab.statistics import corrected_interval
 
-    texts, labels = tiny_texts
-    data = tiny_csv(tmp_path / "tiny.csv", texts, labels)
-    uri, storage = f"sqlite:///{tmp_path / 'mlflow.db'}", f"sqlite:///{tmp_path / 'optuna.db'}"
-    sweep = tmp_path / "repeated.yaml"
-    sweep.write_text(textwrap.dedent(f"""
+    sweep, data, uri, storage = tiny_sweep(tmp_path, tiny_texts, "repeated", f"""
         model: embedding_pool
         engine: {engine}
         pruner: none
@@ -483,7 +489,7 @@ def test_repeated_cv_runs_every_fold_of_every_repeat(tmp_path, tiny_texts, engin
         seed: 5
         fit: {{epochs: 2, batch_size: 8}}
         space: {{embedding_dim: [4, 8], maxlen: 10, max_words: 50}}
-    """))
+    """)
     storage_args = ["--storage", storage] if engine == "optuna" else []
     assert main(["sweep", str(sweep), "--data", str(data), "--tracking-uri", uri, *storage_args]) == 0
     (parent,) = runs(uri, "dataset")
@@ -512,11 +518,7 @@ def test_early_stopping_logs_each_fold_s_epochs_and_the_refit_trains_their_media
 
     from sweeplab import api
 
-    texts, labels = tiny_texts
-    data = tiny_csv(tmp_path / "tiny.csv", texts, labels)
-    uri, storage = f"sqlite:///{tmp_path / 'mlflow.db'}", f"sqlite:///{tmp_path / 'optuna.db'}"
-    sweep = tmp_path / "patient.yaml"
-    sweep.write_text(textwrap.dedent(f"""
+    sweep, data, uri, storage = tiny_sweep(tmp_path, tiny_texts, "patient", f"""
         model: embedding_pool
         engine: {engine}
         pruner: none
@@ -525,7 +527,7 @@ def test_early_stopping_logs_each_fold_s_epochs_and_the_refit_trains_their_media
         seed: 5
         fit: {{epochs: 40, batch_size: 8, patience: 2}}
         space: {{embedding_dim: [4, 8], maxlen: 10, max_words: 50, learning_rate: 0.05}}
-    """))
+    """)
     found = api.sweep(str(sweep), data=str(data), tracking_uri=uri, progress=None,
                       **({"storage": storage} if engine == "optuna" else {}))
     (result,) = found.datasets
@@ -539,7 +541,7 @@ def test_early_stopping_logs_each_fold_s_epochs_and_the_refit_trains_their_media
     out = tmp_path / "exported.yaml"
     assert main(["export", "patient", "--source", "tiny", "--tracking-uri", uri, "--out", str(out)]) == 0
     exported = yaml.safe_load(out.read_text())
-    assert exported["fit"] == {"epochs": refit_epochs, "batch_size": 8}
+    assert exported["fit"] == {"epochs": refit_epochs, "batch_size": 8, "buckets": 0}
     assert (exported["origin"]["patience"], exported["origin"]["epochs_budget"]) == (2, 40)
     assert exported["origin"]["chosen_epochs"] == [int(e) for e in chosen]
 
@@ -549,18 +551,14 @@ def test_nested_cv_runs_the_search_inside_each_outer_fold(tmp_path, tiny_texts, 
     held-out part, never on the test split; the estimate, the outer scores and the winners are on the dataset run."""
     from sweeplab.search import nested
 
-    texts, labels = tiny_texts
-    data = tiny_csv(tmp_path / "tiny.csv", texts, labels)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    sweep = tmp_path / "nest.yaml"
-    sweep.write_text(textwrap.dedent("""
+    sweep, data, uri, _ = tiny_sweep(tmp_path, tiny_texts, "nest", """
         model: embedding_pool
         engine: grid
         folds: 2
         seed: 5
         fit: {epochs: 3, batch_size: 8}
         space: {embedding_dim: [4, 8], maxlen: 10, max_words: 50, learning_rate: 0.02}
-    """))
+    """)
     searched = []
     real_estimate = nested.estimate
 

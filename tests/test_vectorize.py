@@ -72,6 +72,26 @@ def test_the_length_can_be_a_percentile_of_the_training_texts():
         SequenceVectorizer(maxlen_percentile=101).fit(texts)
 
 
+@pytest.mark.parametrize("settings", [{"maxlen": 4}, {"maxlen_percentile": 60}, {"maxlen": 50, "max_words": 3},
+                                      {"maxlen_percentile": 90, "max_words": 5}])
+def test_fit_transform_tokenizes_once_and_gives_fit_then_transform_to_the_last_id(settings):
+    """Ties in count (first seen first), a word first seen past the cut of one text and within it later, a cap on
+    the words, empty texts: the one-pass path gives the same vocabulary, length and ids as fit then transform."""
+    rng = np.random.default_rng(2)
+    words = ["b", "a", "c", "don't", "e", "f", "g", "h", "i", "j"]
+    texts = ["a b c d e f g h late", "late comer", "", "b a b a", "c c c c c"]
+    texts += [" ".join(rng.choice(words, rng.integers(0, 12))) for _ in range(40)]
+    one_pass = SequenceVectorizer(**settings)
+    found = one_pass.fit_transform(np.array(texts, dtype=object))
+    two_passes = SequenceVectorizer(**settings).fit(texts)
+    assert one_pass.vocabulary_ == two_passes.vocabulary_
+    assert list(one_pass.vocabulary_) == list(two_passes.vocabulary_)  # the same order: ids by rank
+    assert (one_pass.maxlen_, one_pass.vocab_size_, one_pass.capacity_) == (
+        two_passes.maxlen_, two_passes.vocab_size_, two_passes.capacity_)
+    np.testing.assert_array_equal(found, two_passes.transform(texts))
+    assert found.vocabulary == one_pass.vocabulary_ and found.capacity == one_pass.capacity_
+
+
 def test_bag_of_words_columns_and_modes():
     from sweeplab.modeling.vectorize import BagOfWordsVectorizer
 

@@ -19,7 +19,7 @@ import functools
 
 import numpy as np
 
-from sweeplab.modeling.classifier import cut_width, lengths, prediction_chunks
+from sweeplab.modeling.classifier import bucket_boundaries, cut_width, lengths, prediction_chunks
 
 TRAINING_FACTOR = 3  # forward + backward (activations' and weights' gradients), in forward passes
 GATES = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}  # matrix products per step of each recurrent cell
@@ -30,21 +30,26 @@ def forward_flops(model, length: int) -> int:
     return _per_length(model)(int(length))
 
 
-def training_flops(model, X, batch_size: int, epochs: float, trim: bool = True, draws: int = 16,
+def training_flops(model, X, batch_size: int, epochs: float, trim: bool = True, buckets: int = 0, draws: int = 16,
                    seed: int = 0) -> float:
     """Training ``model`` on the encoded rows ``X`` (padded token ids) for ``epochs`` epochs of ``batch_size``: each
-    batch as long as its longest row plus the model's ``padding_margin`` (``trim``), else all of ``X``'s width. The
-    mean over ``draws`` shuffles when batches are cut (the lengths depend on the order); exact otherwise."""
+    batch as long as its longest row plus the model's ``padding_margin`` (``trim``), else all of ``X``'s width;
+    with ``buckets``, each batch from one length bucket. The mean over ``draws`` shuffles when batches are cut (the
+    lengths depend on the order); exact otherwise."""
     X = np.asarray(X)
     width, margin = X.shape[1], getattr(model, "padding_margin", None) if trim else None
     per_row = _per_length(model)
     if margin is None:
         return float(TRAINING_FACTOR * epochs * len(X) * per_row(width))
     found, rng = lengths(X), np.random.default_rng(seed)
-    epoch = np.mean([sum(len(rows) * per_row(cut_width(rows, margin, width))
-                         for rows in np.array_split(order, range(batch_size, len(X), batch_size)))
-                     for order in (found[rng.permutation(len(X))] for _ in range(draws))])
-    return float(TRAINING_FACTOR * epochs * epoch)
+    edges = [0, *bucket_boundaries(found, buckets), np.inf]
+    groups = [found[(found >= low) & (found < high)] for low, high in zip(edges, edges[1:])]
+
+    def one_epoch() -> float:
+        return sum(len(rows) * per_row(cut_width(rows, margin, width)) for group in groups
+                   for rows in np.array_split(rng.permutation(group), range(batch_size, len(group), batch_size)))
+
+    return float(TRAINING_FACTOR * epochs * np.mean([one_epoch() for _ in range(draws)]))
 
 
 def prediction_flops(model, X, trim: bool = True) -> int:

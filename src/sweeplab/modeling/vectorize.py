@@ -75,6 +75,42 @@ class SequenceVectorizer(TransformerMixin, BaseEstimator):
         self.capacity_ = self.max_words + self.OOV + 1
         return self
 
+    def fit_transform(self, X, y=None):
+        """``fit(X).transform(X)``, to the last id, tokenizing each text once instead of three times (the lengths,
+        the counts, the ids): on 50,000 long reviews tokenizing is seconds a pass. Each text's tokens are kept as
+        provisional ids in first-seen order (4 bytes a token, not a string each), from which the lengths, the
+        counts, the vocabulary and the final ids all follow."""
+        self._validate_params()
+        provisional, words = {}, []
+
+        def number(token: str) -> int:
+            found = provisional.get(token)
+            if found is None:
+                found = provisional[token] = len(words)
+                words.append(token)
+            return found
+
+        rows = [np.fromiter(map(number, tokenize(text)), dtype=np.int32) for text in X]
+        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+        self.maxlen_ = self.maxlen
+        if self.maxlen_percentile:
+            self.maxlen_ = max(1, int(math.ceil(np.percentile(lengths, self.maxlen_percentile))))
+        kept = [row[: self.maxlen_] for row in rows]
+        stream = np.concatenate(kept) if kept else np.empty(0, dtype=np.int32)
+        # fit's Counter.most_common: by count, equal counts in the order first seen among the kept tokens.
+        seen, first = np.unique(stream, return_index=True)
+        counts = np.bincount(stream, minlength=len(words))[seen]
+        chosen = seen[np.lexsort((first, -counts))][: self.max_words]
+        self.vocabulary_ = {words[w]: index for index, w in enumerate(chosen.tolist(), start=self.OOV + 1)}
+        self.vocab_size_ = len(self.vocabulary_) + self.OOV + 1
+        self.capacity_ = self.max_words + self.OOV + 1
+        final = np.full(len(words), self.OOV, dtype=np.int32)
+        final[chosen] = np.arange(self.OOV + 1, self.OOV + 1 + len(chosen), dtype=np.int32)
+        sequences = np.full((len(rows), self.maxlen_), self.PAD, dtype=np.int32)
+        for row, ids in enumerate(kept):
+            sequences[row, : len(ids)] = final[ids]
+        return self._as_token_ids(sequences)
+
     def transform(self, X):
         check_is_fitted(self, "vocabulary_")
         sequences = np.full((len(X), self.maxlen_), self.PAD, dtype=np.int32)
@@ -82,6 +118,9 @@ class SequenceVectorizer(TransformerMixin, BaseEstimator):
         for row, text in enumerate(X):
             ids = [lookup(token, self.OOV) for token in tokenize(text)[: self.maxlen_]]
             sequences[row, : len(ids)] = ids
+        return self._as_token_ids(sequences)
+
+    def _as_token_ids(self, sequences: np.ndarray) -> TokenIds:
         sequences = sequences.view(TokenIds)
         sequences.vocabulary = self.vocabulary_
         sequences.capacity = self.capacity_

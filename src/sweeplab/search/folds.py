@@ -60,8 +60,9 @@ class VectorizedFolds:
             return self._cache[key]
         folds = []
         for train, valid in self.splits:
-            fitted = clone(vectorizer).fit(self.X[train])
-            folds.append(VectorizedFold(fitted, fitted.transform(self.X[train]), fitted.transform(self.X[valid])))
+            fitted = clone(vectorizer)
+            encoded = fitted.fit_transform(self.X[train])
+            folds.append(VectorizedFold(fitted, encoded, fitted.transform(self.X[valid])))
         self._cache[key] = folds
         while len(self._cache) > self.keep:
             self._cache.popitem(last=False)
