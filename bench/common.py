@@ -109,7 +109,8 @@ def cv_flops(sweep, params: dict, X, y, splits, epochs: list | None = None, trim
         vectorizer, classifier = pipe.named_steps["vectorize"].fit(X[train]), pipe.named_steps["clf"]
         X_train, _ = classifier.prepare(vectorizer.transform(X[train]), y[train])
         trained = classifier.epochs if trained is None else trained
-        total += flops.training_flops(classifier.model_, X_train, classifier.batch_size, trained, trim)
+        total += flops.training_flops(classifier.model_, X_train, classifier.batch_size, trained, trim,
+                                      classifier.buckets)
         total += trained * flops.prediction_flops(classifier.model_, vectorizer.transform(X[valid]), trim)
     return total
 

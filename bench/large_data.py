@@ -1,15 +1,23 @@
-"""One trial on imdb_50k (50,000 reviews): the command's wall time and peak memory, and the trial's own time.
+"""One `large_cnn` trial on imdb_50k and on random 10,000- and 25,000-row samples of it: the trial's time and the
+peak memory of its process, against the targets of 30 s and 1 GB at 50,000 rows (issue 17, item 5); the same trial
+with TensorFlow's oneDNN kernels on, and without length buckets, alternating, to choose the defaults by numbers;
+and the whole command once, as a user runs it.
 
-Runs ``sweeplab sweep large_cnn --data imdb_50k.csv`` (2 folds x 2 epochs of a CNN, maxlen at the 90th percentile
-of the training texts' lengths, 20,000 words) as a user would, on a fresh store, and reads the peak resident
-memory of that process from the kernel. Only one side: there is nothing to alternate with.
+A trial runs in a process of its own (``--child``): the file read and split as a sweep does, then the trial's
+cross-validation (``large_cnn``: 2 folds x 2 epochs of a CNN, maxlen at the 90th percentile, 20,000 words),
+vectorizing included, as the trial runner runs it; its peak resident memory is that whole process's, TensorFlow
+and the data included. Each run also counts the arithmetic it did (``common.cv_flops``) as a share of the matmul
+peak measured in this run.
 
-    python bench/large_data.py [--data ../shared/data/imdb_large/imdb_50k.csv]
+    python bench/large_data.py [--data ../shared/data/imdb_large/imdb_50k.csv] [--rows 10000 25000 50000]
+                               [--repeats 3] [--sides default onednn no_buckets]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import resource
 import subprocess
 import sys
@@ -17,41 +25,131 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import SHARED, say, write
+import yaml
+from common import SHARED, alternate, median, peak_flops, say, write
+
+SIDES = {  # name -> (environment, fit settings over large_cnn's)
+    "default": ({}, {}),
+    "onednn": ({"TF_ENABLE_ONEDNN_OPTS": "1"}, {}),
+    "no_buckets": ({}, {"buckets": 0}),
+}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=SHARED / "imdb_large" / "imdb_50k.csv")
-    args = parser.parse_args()
-    if not args.data.exists():
-        say(f"{args.data}: not found; skipping the large-data bench")
-        return 0
+def child(data: Path, fit: dict) -> int:
+    """One trial in this process; prints its measures as JSON."""
+    started = time.perf_counter()
+    from common import cv_flops
+
+    from sweeplab import config
+    from sweeplab.data import load_file
+    from sweeplab.modeling import pipeline
+    from sweeplab.search import runner
+    from sweeplab.search.folds import VectorizedFolds, cross_validate
+
+    spec = yaml.safe_load(config.resolve_path("large_cnn").read_text())
+    spec["fit"] = {**spec["fit"], **fit}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "large_cnn.yaml"
+        path.write_text(yaml.safe_dump(spec))
+        sweep = config.load_sweep(str(path))
+    [split] = runner.prepare(sweep, [load_file(str(data), "text", "label")])
+    params = sweep.configuration({})
+    splits = list(runner.folds_of(sweep).split(split.X_train, split.y_train))
+    loaded = time.perf_counter()
+    run = cross_validate(lambda: pipeline.for_sweep(sweep, params), split.X_train, split.y_train, None,
+                         folds=VectorizedFolds(split.X_train, splits))
+    trial = time.perf_counter() - loaded
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1000  # kB on Linux
+    work = cv_flops(sweep, params, split.X_train, split.y_train, splits)
+    print(json.dumps({"rows": len(split.X_train) + len(split.X_test), "load_s": round(loaded - started, 1),
+                      "trial_s": round(trial, 1), "fit_s": round(run.fit_time, 1), "peak_rss_mb": round(rss),
+                      "cv_accuracy": round(sum(run.scores) / len(run.scores), 4), "gflop": round(work / 1e9),
+                      "maxlen": [m.get("maxlen") for m in run.measures]}))
+    return 0
+
+
+def one_trial(data: Path, side: str) -> dict:
+    environment, fit = SIDES[side]
+    done = subprocess.run([sys.executable, __file__, "--child", str(data), "--fit", json.dumps(fit)],
+                          capture_output=True, text=True, env={**os.environ, **environment})
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-3000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def whole_command(data: Path) -> dict:
+    """`sweeplab sweep large_cnn --data FILE` as a user runs it: wall time and the peak memory of that process (the
+    only child of a small wrapper, so earlier children do not count)."""
+    wrapper = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
     from mlflow import MlflowClient
 
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"sqlite:///{Path(tmp) / 'mlflow.db'}"
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "sweeplab", "sweep", "large_cnn", "--data", str(args.data),
-                               "--tracking-uri", uri], capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-c", wrapper, sys.executable, "-m", "sweeplab", "sweep", "large_cnn",
+                               "--data", str(data), "--tracking-uri", uri], capture_output=True, text=True)
         wall = time.perf_counter() - started
         if done.returncode != 0:
-            say(done.stderr[-3000:])
-            return 1
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1000  # kB on Linux
+            raise RuntimeError(done.stderr[-3000:])
         client = MlflowClient(uri)
         [experiment] = [e for e in client.search_experiments() if e.name == "large_cnn"]
         runs = client.search_runs([experiment.experiment_id])
         trial = next(r for r in runs if r.data.tags.get("sweeplab.kind") == "trial")
         parent = next(r for r in runs if r.data.tags.get("sweeplab.kind") == "dataset")
+    return {"command_wall_s": round(wall, 1), "command_peak_rss_mb": round(int(done.stdout.split()[-1]) / 1000),
+            "command_trial_s": round((trial.info.end_time - trial.info.start_time) / 1000, 1),
+            "test_accuracy": round(parent.data.metrics["test_accuracy"], 4),
+            "baseline_test_accuracy": round(parent.data.metrics["baseline_test_accuracy"], 4)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=SHARED / "imdb_large" / "imdb_50k.csv")
+    parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 25_000, 50_000])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sides", nargs="+", default=list(SIDES), choices=list(SIDES))
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--fit", default="{}", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args.child, json.loads(args.fit))
+    if not args.data.exists():
+        say(f"{args.data}: not found; skipping the large-data bench")
+        return 0
+    import pandas as pd
+
+    peak = peak_flops()
+    frame = pd.read_csv(args.data)
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {}
+        for rows in args.rows:
+            files[rows] = args.data if rows >= len(frame) else Path(tmp) / f"rows{rows}.csv"
+            if files[rows] != args.data:
+                frame.sample(rows, random_state=0).to_csv(files[rows], index=False)
+        largest = files[max(args.rows)]
+        say(f"== {len(args.sides)} sides on {max(args.rows)} rows")
+        runs = alternate({side: lambda side=side: one_trial(largest, side) for side in args.sides}, args.repeats)
+        scaling = {}
+        for rows in sorted(args.rows)[:-1]:
+            say(f"== {rows} rows")
+            scaling[rows] = one_trial(files[rows], "default")
+        scaling[max(args.rows)] = min(runs["default"], key=lambda run: abs(run["trial_s"] - median(
+            runs["default"], "trial_s")))
+        say("== the whole command")
+        command = whole_command(largest)
+    peak = max(peak, peak_flops())
+    sides = {side: {"trial_s": median(found, "trial_s"), "peak_rss_mb": median(found, "peak_rss_mb"),
+                    "trial_s_spread": [min(r["trial_s"] for r in found), max(r["trial_s"] for r in found)],
+                    "cv_accuracy": found[0]["cv_accuracy"], "gflop": found[0]["gflop"],
+                    "percent_of_peak": round(100 * found[0]["gflop"] * 1e9 / median(found, "trial_s") / peak, 1)}
+             for side, found in runs.items()}
+    default = sides["default"]
     write("large_data", {
-        "data": str(args.data), "rows": int(parent.data.params["data.rows"]),
-        "command_wall_s": round(wall, 1), "peak_rss_mb": round(peak_mb),
-        "trial_s": round((trial.info.end_time - trial.info.start_time) / 1000, 1),
-        "trial_fit_s": round(trial.data.metrics["fit_time_s"], 1),
-        "cv_accuracy": round(trial.data.metrics["cv_accuracy_mean"], 4),
-        "test_accuracy": round(parent.data.metrics["test_accuracy"], 4),
-        "baseline_test_accuracy": round(parent.data.metrics["baseline_test_accuracy"], 4),
+        "data": str(args.data), "rows": max(args.rows), "repeats": args.repeats, "peak_gflops": round(peak / 1e9, 1),
+        "runs": runs, "sides": sides, "scaling": scaling, **command,
+        "trial_s": default["trial_s"], "peak_rss_mb": default["peak_rss_mb"],
+        "meets_target": default["trial_s"] <= 30 and default["peak_rss_mb"] <= 1000,
     })
     return 0
 
