@@ -121,7 +121,7 @@ browser:
 test: install data browser
 	$(BIN)/python -m pytest -q
 
-# Benchmarks, alone on the machine (about 20 minutes; BENCH=name runs one): each writes bench/results/<name>.json,
+# Benchmarks, alone on the machine (over an hour; BENCH=name runs one): each writes bench/results/<name>.json,
 # then summary.py rewrites the README's table. Not part of `make test`: timings belong here, not in tests.
 BENCHES := cnn_grid levers bombs overhead scaling leaderboard_scale parallel fused backends large_data time_to_accuracy
 
