@@ -56,7 +56,8 @@ def main() -> int:
 
         runs = alternate({name: side(settings) for name, settings in SIDES.items()}, args.repeats)
         base = median(runs["full, 1 step/call"])
-        work = {trim: cv_flops(sweep, params, split.X_train, split.y_train, splits, trim=trim) for trim in (False, True)}
+        work = {trim: cv_flops(sweep, params, split.X_train, split.y_train, splits, trim=trim)
+                for trim in (False, True)}
         configurations[f"{filters}x{kernel}"] = {
             name: {"median_s": median(found), "speedup": round(base / median(found), 2),
                    "spread_s": [min(r["wall_s"] for r in found), max(r["wall_s"] for r in found)],

@@ -63,8 +63,8 @@ def main() -> int:
     one, two = rates["workers_1"], rates["workers_2"]
     write("parallel", {"trials": args.trials, "fuse": args.fuse, "repeats": args.repeats, "runs": runs,
                        "trials_per_hour": rates, "ratio_to_1_worker": {n: round(r / one, 2) for n, r in rates.items()},
-                       "spread": {n: [min(r["trials_per_hour"] for r in found), max(r["trials_per_hour"] for r in found)]
-                                  for n, found in runs.items()},
+                       "spread": {n: [min(r["trials_per_hour"] for r in found),
+                                      max(r["trials_per_hour"] for r in found)] for n, found in runs.items()},
                        "best": max(rates, key=rates.get),
                        "trials_per_hour_1_worker": one, "trials_per_hour_2_workers": two,
                        "ratio_2_vs_1": round(two / one, 2)})

@@ -27,6 +27,7 @@ from common import alternate, median, say, write
 
 TUTORIAL = {"embedding_dim": 50, "maxlen": 100, "max_words": 5000, "epochs": 20, "batch_size": 10}
 GRID = {"num_filters": [32, 64, 128], "kernel_size": [3, 5, 7]}
+TARGET_SPEEDUP = 10.0  # issue 17 (issue 6 asked 5): the fast path reaches the tutorial's best CV this much sooner
 
 
 def reference(split, seed: int) -> dict:
@@ -124,9 +125,10 @@ def main() -> int:
                 "sweeplab_wall_median_s": median(ours, "sweep_wall_s"),
                 "speedup": round(ratio, 1) if ratio else None,
                 "test_accuracy": {"reference": ref[-1]["test_accuracy"], "sweeplab": ours[-1]["test_accuracy"]},
-                "meets_target": bool(ratio and ratio >= 5 and ours[-1]["test_accuracy"] >= ref[-1]["test_accuracy"]),
+                "meets_target": bool(ratio and ratio >= TARGET_SPEEDUP
+                                     and ours[-1]["test_accuracy"] >= ref[-1]["test_accuracy"]),
             }
-    write("time_to_accuracy", {"sweep": args.sweep, "repeats": args.repeats, "target_speedup": 5.0,
+    write("time_to_accuracy", {"sweep": args.sweep, "repeats": args.repeats, "target_speedup": TARGET_SPEEDUP,
                                "sources": per_source})
     return 0
 
