@@ -275,12 +275,18 @@ def bucket_boundaries(row_lengths: np.ndarray, buckets: int) -> list[int]:
     return sorted({int(c) + 1 for c in cuts} - {int(np.max(row_lengths)) + 1})
 
 
+def length_buckets(row_lengths: np.ndarray, buckets: int) -> list[np.ndarray]:
+    """The rows (indices) of each length bucket, as ``bucket_by_sequence_length`` fills them from
+    :func:`bucket_boundaries`: a row of length n in the bucket of the first boundary above n. One bucket of every
+    row when ``buckets`` <= 1."""
+    which = np.searchsorted(bucket_boundaries(row_lengths, buckets), row_lengths, side="right")
+    return [np.flatnonzero(which == bucket) for bucket in range(int(which.max(initial=0)) + 1)]
+
+
 def batches_per_epoch(row_lengths: np.ndarray, batch_size: int, buckets: int = 0) -> int:
     """How many batches one pass over rows of these lengths makes: each bucket's rows batched apart, its last
     batch short (:func:`trimmed_batches`)."""
-    edges = [0, *bucket_boundaries(row_lengths, buckets), np.inf]
-    sizes = [int(np.sum((row_lengths >= low) & (row_lengths < high))) for low, high in zip(edges, edges[1:])]
-    return sum(-(-size // batch_size) for size in sizes)
+    return sum(-(-len(rows) // batch_size) for rows in length_buckets(row_lengths, buckets))
 
 
 def trimmed_batches(X, y, batch_size: int, margin: int, seed, shuffle: bool = True, endless: bool = False,

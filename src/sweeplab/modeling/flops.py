@@ -19,7 +19,7 @@ import functools
 
 import numpy as np
 
-from sweeplab.modeling.classifier import bucket_boundaries, cut_width, lengths, prediction_chunks
+from sweeplab.modeling.classifier import cut_width, length_buckets, lengths, prediction_chunks
 
 TRAINING_FACTOR = 3  # forward + backward (activations' and weights' gradients), in forward passes
 GATES = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}  # matrix products per step of each recurrent cell
@@ -42,8 +42,7 @@ def training_flops(model, X, batch_size: int, epochs: float, trim: bool = True, 
     if margin is None:
         return float(TRAINING_FACTOR * epochs * len(X) * per_row(width))
     found, rng = lengths(X), np.random.default_rng(seed)
-    edges = [0, *bucket_boundaries(found, buckets), np.inf]
-    groups = [found[(found >= low) & (found < high)] for low, high in zip(edges, edges[1:])]
+    groups = [found[rows] for rows in length_buckets(found, buckets)]
 
     def one_epoch() -> float:
         return sum(len(rows) * per_row(cut_width(rows, margin, width)) for group in groups
