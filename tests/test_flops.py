@@ -81,12 +81,28 @@ def test_bucketed_training_counts_the_bucketed_batches():
     assert counted < 0.8 * flops.training_flops(model, X, batch_size=16, epochs=30)
 
 
-def test_a_prediction_counts_its_chunks_as_cut():
-    model = factories.embedding_pool(META, embedding_dim=4, dense_units=2)
-    X = np.zeros((10, 40), dtype=np.int32)
-    X[:, :3], X[0, :11] = 5, 5
-    assert flops.prediction_flops(model, X) == 10 * flops.forward_flops(model, 11 + model.padding_margin)
-    assert flops.prediction_flops(model, X, trim=False) == 10 * flops.forward_flops(model, 40)
+def test_a_prediction_counts_the_calls_the_prediction_makes(monkeypatch):
+    """The count against the calls ``probabilities`` really makes (several, each cut to its rows), and at full
+    width without cutting."""
+    from sweeplab.modeling import classifier
+
+    model = factories.cnn(META, num_filters=4, kernel_size=3, embedding_dim=5, dense_units=2)
+    rng = np.random.default_rng(6)
+    X = np.zeros((120, 40), dtype=np.int32)
+    for row, n in zip(X, rng.integers(1, 41, 120)):
+        row[:n] = 5
+    monkeypatch.setattr(classifier, "CHUNK_POSITIONS", 300)
+    fed, cut = [], classifier.cut
+
+    def watched(rows, margin):
+        fed.append(cut(rows, margin).shape)
+        return cut(rows, margin)
+
+    monkeypatch.setattr(classifier, "cut", watched)
+    classifier.probabilities(model, X)
+    assert len(fed) > 5
+    assert flops.prediction_flops(model, X) == sum(rows * flops.forward_flops(model, width) for rows, width in fed)
+    assert flops.prediction_flops(model, X, trim=False) == 120 * flops.forward_flops(model, 40)
 
 
 def test_a_layer_with_weights_and_no_rule_is_refused_rather_than_counted_as_nothing():
