@@ -219,6 +219,34 @@ def test_a_stop_signal_the_caller_ignores_stays_ignored(tmp_path):
     assert running_children(uri) == 0
 
 
+def test_a_stop_landing_while_the_callers_handlers_are_put_back_ends_as_a_stop(monkeypatch):
+    """The window a SIGTERM hit once in a full test run (the process died of an escaped KeyboardInterrupt, -2):
+    the command has finished, and sweeplab's stop handler is still installed while the caller's are put back.
+    The stop must end the command with 128 + the signal, and every caller's handler must be back."""
+    import importlib
+
+    from sweeplab import errors
+
+    cli = importlib.import_module("sweeplab.cli.main")  # the module; sweeplab.cli.main is also the function
+    before = {signum: signal.getsignal(signum) for signum in errors.STOP_SIGNALS}
+    real, putting_back = signal.signal, []
+
+    def landing(signum, handler):
+        if handler is not errors.interrupt and not putting_back:  # the first handler put back: the stop lands
+            putting_back.append(signum)
+            real(signum, handler)
+            errors.interrupt(signal.SIGTERM, None)
+        return real(signum, handler)
+
+    monkeypatch.setattr(cli.signal, "signal", landing)
+    try:
+        code = cli.main(["list"])
+    except KeyboardInterrupt:
+        pytest.fail("the stop escaped main: the process would die of SIGINT")
+    assert code == 128 + signal.SIGTERM
+    assert putting_back and {signum: signal.getsignal(signum) for signum in errors.STOP_SIGNALS} == before
+
+
 def test_ctrl_c_in_a_command_that_opens_no_run_says_no_more_than_that(monkeypatch, capsys):
     from sweeplab.cli import main
     from sweeplab.results import leaderboard

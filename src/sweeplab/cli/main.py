@@ -30,6 +30,15 @@ def main(argv: list[str] | None = None) -> int:
     previous = {signum: signal.signal(signum, errors.interrupt) for signum in errors.STOP_SIGNALS
                 if signal.getsignal(signum) is not signal.SIG_IGN} if in_main_thread else {}
     try:
+        code = _dispatch(args)
+    finally:
+        late = _put_back(previous)
+    return errors.stop_status() if late else code
+
+
+def _dispatch(args) -> int:
+    """Run the command; its errors and stops become one line and an exit status."""
+    try:
         return args.handler(args) or 0
     except SweepLabError as exc:
         print(f"sweeplab: error: {exc.as_flags() if isinstance(exc, OptionError) else exc}", file=sys.stderr)
@@ -50,9 +59,22 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"sweeplab: error: {exc}", file=sys.stderr)
         return exit_code
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+
+
+def _put_back(previous: dict) -> bool:
+    """Put the caller's signal handlers back. A stop signal that lands meanwhile still finds sweeplab's handler
+    on its signal and raises KeyboardInterrupt here, after the command is done (it once escaped, and the process
+    died of SIGINT instead of ending with 128 + the signal): every handler still goes back, and True says the
+    command ends as stopped."""
+    late = False
+    for signum, handler in previous.items():
+        while True:
+            try:
+                signal.signal(signum, handler)
+                break
+            except KeyboardInterrupt:
+                late = True
+    return late
 
 
 def _stopped() -> str:
