@@ -108,8 +108,8 @@ def cv_flops(sweep, params: dict, X, y, splits, epochs: list | None = None, trim
         if trained == 0:
             continue
         pipe = pipeline.for_sweep(sweep, params)
-        vectorizer, classifier = pipe.named_steps["vectorize"].fit(X[train]), pipe.named_steps["clf"]
-        X_train, _ = classifier.prepare(vectorizer.transform(X[train]), y[train])
+        vectorizer, classifier = pipe.named_steps["vectorize"], pipe.named_steps["clf"]
+        X_train, _ = classifier.prepare(vectorizer.fit_transform(X[train]), y[train])
         trained = classifier.epochs if trained is None else trained
         total += flops.training_flops(classifier.model_, X_train, classifier.batch_size, trained, trim,
                                       classifier.buckets)
