@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Callable
 
 RESULTS = Path(__file__).with_name("results")
+# The tutorial's model trains as plain scikeras does: every batch padded to maxlen, one training step per call.
+PLAIN_SCIKERAS = {"clf__trim_padding": False, "clf__steps_per_execution": 1}
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
 

@@ -21,6 +21,8 @@ def main(source: str, out: str) -> int:
     import numpy as np
     from sklearn.model_selection import RandomizedSearchCV
 
+    from common import PLAIN_SCIKERAS
+
     from sweeplab import config, data
     from sweeplab.modeling import pipeline
     from sweeplab.search import runner
@@ -28,8 +30,7 @@ def main(source: str, out: str) -> int:
 
     sweep = config.load_sweep("cnn_grid")
     [split] = runner.prepare(sweep, [data.load_source(source)])
-    tutorial = pipeline.build(sweep.model, sweep.fixed(), sweep.seed).set_params(clf__trim_padding=False,
-                                                                             clf__steps_per_execution=1)
+    tutorial = pipeline.build(sweep.model, sweep.fixed(), sweep.seed).set_params(**PLAIN_SCIKERAS)
     search = RandomizedSearchCV(tutorial,
                                 pipeline_space(sweep, "random"), n_iter=sweep.trials, random_state=sweep.seed,
                                 cv=runner.folds_of(sweep), refit=True)
