@@ -57,7 +57,10 @@ def rows() -> list[tuple[str, str, str, str, str]]:
             ours, ref = r["sweeplab_time_to_reference_cv_median_s"], r["reference_time_to_best_median_s"]
             tests = r["test_accuracy"]
             best = (r["reference"][-1]["best_cv"], r["sweeplab"][-1]["best_cv"])
-            speed = (f"{r['speedup']:.1f}× ({ref:.0f} s → {ours:.0f} s" if ours is not None else
+            pairs = [a["time_to_best_s"] / b["time_to_reference_cv_s"] for a, b in zip(r["reference"], r["sweeplab"])
+                     if b["time_to_reference_cv_s"]]
+            spread = f"; pairs {min(pairs):.1f}–{max(pairs):.1f}×" if len(pairs) > 1 else ""
+            speed = (f"{r['speedup']:.1f}× ({ref:.0f} s → {ours:.0f} s{spread}" if ours is not None else
                      f"not reached: best CV {best[1]:.3f} < {best[0]:.3f} ({ref:.0f} s → never")
             found.append((
                 f"time to the tutorial's best CV, {source}",
