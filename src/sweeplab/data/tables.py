@@ -58,8 +58,11 @@ def read_table(path: Path, columns: dict):
         line_of = lines.__getitem__
     else:
         try:
-            # Strings as written: no type guessing (digit-only texts) and no missing-value guessing ("NA").
-            frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",", encoding="utf-8", dtype=str,
+            # Strings as written: no type guessing (digit-only texts) and no missing-value guessing ("NA"). Python
+            # strings (object), not pandas 3's Arrow strings: those are copied into Python strings anyway (sklearn
+            # indexes object arrays), and the Arrow buffers' memory stays with the process after the frame is gone
+            # (imdb_50k: +219 MB resident read as str, +77 MB as object, equally fast).
+            frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",", encoding="utf-8", dtype=object,
                                 keep_default_na=False, na_filter=False)
         except UnicodeDecodeError as exc:
             raise SweepLabError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
