@@ -19,9 +19,8 @@ import time
 def main(source: str, out: str) -> int:
     started = time.perf_counter()
     import numpy as np
-    from sklearn.model_selection import RandomizedSearchCV
-
     from common import PLAIN_SCIKERAS
+    from sklearn.model_selection import RandomizedSearchCV
 
     from sweeplab import config, data
     from sweeplab.modeling import pipeline
