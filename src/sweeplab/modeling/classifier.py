@@ -229,7 +229,10 @@ def probabilities(model, X, trim: bool = True) -> np.ndarray:
 
     forward = _FORWARD.get(model)
     if forward is None:
-        forward = _FORWARD[model] = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        # Through a weak reference: a function that held the model would keep its key alive, and every model
+        # scored (each trial's, with its traced graphs) would stay in memory for good.
+        held = weakref.ref(model)
+        forward = _FORWARD[model] = tf.function(lambda x: held()(x, training=False), reduce_retracing=True)
     margin = getattr(model, "padding_margin", None) if trim else None
     X = np.asarray(X)
     found = None
