@@ -93,3 +93,13 @@ def test_importing_sweeplab_changes_nothing_process_wide():
                                       check=True).stdout)
     assert found == {"environment": [], "filters": 0, "levels": {"tensorflow": True, "mlflow": True, "optuna": True},
                      "heavy": []}
+
+
+def test_reading_results_imports_no_training_library():
+    # `sweeplab leaderboard` and friends read a store: scikit-learn (a second to import here), TensorFlow and
+    # MLflow are for training and for stores that are not local SQLite files.
+    probe = ("import json, sys; import sweeplab.results.leaderboard, sweeplab.cli.results; "
+             "print(json.dumps(sorted(m for m in ('sklearn', 'scipy', 'tensorflow', 'keras', 'mlflow') "
+             "if m in sys.modules)))")
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert json.loads(found) == []

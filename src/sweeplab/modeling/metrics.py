@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 METRICS = ("accuracy", "macro_f1")
+# Facts of a fold's fitted model, logged beside its metrics (sweeplab.modeling.pipeline.facts). Here, not in the
+# pipeline module, so that reading results does not import scikit-learn (a second of `sweeplab leaderboard`).
+TRAINABLE_PARAMS = "trainable_params"  # the fold fact a configuration's size is read from (the "simplest" rule)
+CHOSEN_EPOCHS = "chosen_epochs"  # the fold fact of early stopping: the epoch whose weights the fold kept
 
 
 def measure_predictions(y_true, y_pred) -> dict:

@@ -15,11 +15,9 @@ from sklearn.pipeline import Pipeline
 
 from sweeplab.modeling import registry
 from sweeplab.modeling.defaults import CV_DEFAULTS, EMBEDDING_DEFAULTS, FIT_DEFAULTS
-from sweeplab.modeling.metrics import measure_predictions
+from sweeplab.modeling.metrics import CHOSEN_EPOCHS, TRAINABLE_PARAMS, measure_predictions
 from sweeplab.modeling.vectorize import BagOfWordsVectorizer, SequenceVectorizer
 
-TRAINABLE_PARAMS = "trainable_params"  # the fold fact a configuration's size is read from (the "simplest" rule)
-CHOSEN_EPOCHS = "chosen_epochs"  # the fold fact of early stopping: the epoch whose weights the fold kept
 
 
 def vectorizer(model: str):

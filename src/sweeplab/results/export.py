@@ -105,7 +105,7 @@ def export(tracker, sweep: str, source: str, rank: int | None = None, family: st
 
 def _simplest(ranked, sweep: str, source: str) -> int:
     """The position (by CV) of the trial the "simplest" rule picks among those tied with the best."""
-    from sweeplab.modeling.pipeline import TRAINABLE_PARAMS
+    from sweeplab.modeling.metrics import TRAINABLE_PARAMS
     from sweeplab.search import selection
 
     tied = ranked[ranked["tied"]]

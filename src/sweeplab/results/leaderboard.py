@@ -14,8 +14,7 @@ import yaml
 from sweeplab import statistics
 from sweeplab.advice import command
 from sweeplab.errors import SweepLabError
-from sweeplab.modeling.metrics import METRICS
-from sweeplab.modeling.pipeline import TRAINABLE_PARAMS
+from sweeplab.modeling.metrics import METRICS, TRAINABLE_PARAMS
 from sweeplab.search import selection
 from sweeplab.search.progress import format_params
 from sweeplab.statistics import corrected_interval

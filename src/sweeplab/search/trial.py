@@ -57,7 +57,7 @@ class TrialResult:
     @property
     def trainable_params(self) -> float:
         """The model's size, as its first fold recorded it (NaN when it did not): what "simplest" compares."""
-        from sweeplab.modeling.pipeline import TRAINABLE_PARAMS
+        from sweeplab.modeling.metrics import TRAINABLE_PARAMS
 
         return self.fold_measures[0].get(TRAINABLE_PARAMS, math.nan) if self.fold_measures else math.nan
 

@@ -133,7 +133,7 @@ def _tie_group(result):
     """The trials tied with the best, best first: what the selection rule chose among, and the runner-ups."""
     import pandas as pd
 
-    from sweeplab.modeling.pipeline import TRAINABLE_PARAMS
+    from sweeplab.modeling.metrics import TRAINABLE_PARAMS
 
     rows = [{"trial": t.number, f"cv_{result.metric}_mean": t.mean, "evidence_vs_best": result.tied[t.number],
              TRAINABLE_PARAMS: t.trainable_params,
