@@ -66,9 +66,10 @@ def sweeplab_trial(sweep, split, folds, store: Path, repeat: list) -> dict:
     engine = OptunaEngine(local_dir=store)
     key = engine.open(sweep, split.dataset)
     with tracker.dataset_run(sweep, split.dataset, resume_key=key) as run:
-        ctx = SearchContext(sweep, split.dataset.name, split.X_train, split.y_train, folds, Listeners(run),
+        ctx = SearchContext(sweep, split.dataset.name, split.X_train, split.y_train, folds, Listeners(run.trials),
                             runner.search_key(sweep, split))
         [trial] = engine.search(ctx)
+        run.trials.settle()  # the trial's MLflow writes are part of its cost, as in runner.run
     return {"cv_accuracy": round(trial.mean, 4)}
 
 

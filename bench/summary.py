@@ -161,7 +161,7 @@ def rows() -> list[tuple[str, str, str, str, str]]:
         others = {name: side for name, side in large["sides"].items() if name != "default"}
         if others:
             found.append((
-                "that trial with oneDNN on / without length buckets", "choose by numbers",
+                "that trial with " + " / ".join(name.replace("_", " ") for name in others), "choose by numbers",
                 "; ".join(f"{name.replace('_', ' ')}: {side['trial_s']:.0f} s "
                           f"({default['trial_s'] / side['trial_s']:.2f}× the default's speed), "
                           f"{side['peak_rss_mb'] / 1000:.2f} GB, cv {side['cv_accuracy']:.3f}"

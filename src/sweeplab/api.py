@@ -94,10 +94,11 @@ def sweep(space, *, sources=None, data=None, text_col: str = "text", label_col: 
     """
     from sweeplab.search import runner
 
-    runtime.configure(workers)
     prepared = _prepare(space, sources, data, text_col, label_col, engine, trials, folds, epochs, seed, nested,
                         tracking_uri, storage, fresh, workers, heartbeat, progress)
     the_sweep, splits, tracker, chosen, shown = prepared
+    # Once the sweep is known (its oneDNN setting) and before anything imports TensorFlow or MLflow.
+    runtime.configure(workers, onednn=the_sweep.onednn)
     tracker.check()
     chosen.check()
     results = runner.run(the_sweep, splits, tracker, shown, chosen, worker_args=["--tracking-uri", tracker.uri],
@@ -187,13 +188,14 @@ def join(space: str, storage: str, *, dataset=None, tracking_uri=None, heartbeat
     from sweeplab.search.engines.optuna_search import OptunaEngine
     from sweeplab.tracking import Tracker
 
-    runtime.configure(workers)
     name = config.load_sweep(space).name if str(space).endswith((".yaml", ".yml")) else space
     engine = OptunaEngine(storage=storage, heartbeat=heartbeat, workers=workers, worker_index=worker_index)
     engine.check()
     studies = engine.joinable(name, dataset)
     if not studies:
         raise SweepLabError(f"no study of sweep '{name}' in {storage}: start it with 'sweeplab sweep'")
+    # Once the studies' sweeps are known (their oneDNN setting) and before anything imports TensorFlow or MLflow.
+    runtime.configure(workers, onednn=any(resolved.get("onednn", False) for resolved, _ in studies))
     tracker = Tracker(tracking_uri)
     tracker.check()
     for resolved, reference in studies:

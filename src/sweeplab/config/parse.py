@@ -22,7 +22,7 @@ from sweeplab.modeling.metrics import METRICS
 TOP_LEVEL = {
     "name", "description", "model", "engine", "sources", "trials", "folds", "test_size", "seed", "fit", "space",
     "sampler", "pruner", "timeout", "metric", "embeddings", "compare", "select", "repeats",
-    "nested", "fuse",
+    "nested", "fuse", "onednn",
 }
 
 FIT_KEYS = set(FIT_DEFAULTS) | set(CV_DEFAULTS)  # a fit setting is searched like a parameter, under space:
@@ -39,6 +39,7 @@ DEFAULTS = {
     "engine": "random", "sources": ["yelp", "amazon", "imdb"], "trials": 10, "folds": 5, "test_size": 0.25,
     "seed": 0, "fit": {}, "sampler": "tpe", "pruner": "median", "timeout": None, "metric": "accuracy",
     "compare": {}, "select": "best", "repeats": 1, "nested": None, "fuse": 1,
+    "onednn": False,
 }
 
 
@@ -119,6 +120,8 @@ def parse_sweep(raw: dict, origin: str) -> Sweep:
     timeout = settings["timeout"]
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
         fail("timeout", f"expected a number of seconds > 0, got {brief(timeout)}")
+    if not isinstance(settings["onednn"], bool):
+        fail("onednn", f"expected true or false, got {brief(settings['onednn'])}")
     if settings["select"] not in SELECT_RULES:
         fail("select", f"unknown rule {brief(settings['select'])}, expected one of {', '.join(SELECT_RULES)}")
     space, families = _parse_space(settings, families_named, fail)
@@ -126,7 +129,7 @@ def parse_sweep(raw: dict, origin: str) -> Sweep:
         name=settings["name"], path=origin, model="|".join(families_named), engine=settings["engine"],
         families=families,
         sources=tuple(dict.fromkeys(sources)), trials=trials, folds=folds, repeats=repeats, test_size=float(test_size),
-        seed=seed, nested=_parse_nested(settings["nested"], fail), fuse=fuse,
+        seed=seed, nested=_parse_nested(settings["nested"], fail), fuse=fuse, onednn=settings["onednn"],
         space=space, description=settings.get("description") or "",
         sampler=optuna_settings.parse_choice("sampler", settings["sampler"], fail),
         pruner=optuna_settings.parse_choice("pruner", settings["pruner"], fail), timeout=timeout,

@@ -79,6 +79,9 @@ class Sweep:
     # Up to this many trials whose models share a batch stream train as one fused Keras model
     # (sweeplab.modeling.fused): the same scores, less time per trial. 1: each trains alone.
     fuse: int = 1
+    # TensorFlow's oneDNN kernels for the sweep's processes (sweeplab.runtime.configure): faster on large
+    # convolutions, while in a sweep of many small trials they only cost memory per tensor shape.
+    onednn: bool = False
 
     @property
     def splits(self) -> int:
@@ -141,7 +144,7 @@ class Sweep:
             "repeats": self.repeats, "nested": {"outer_folds": self.nested} if self.nested else None,
             "test_size": self.test_size, "seed": self.seed, "metric": self.metric, "sampler": compact(self.sampler),
             "pruner": compact(self.pruner), "timeout": self.timeout, "compare": dict(self.compare),
-            "select": self.select, "fuse": self.fuse,
+            "select": self.select, "fuse": self.fuse, "onednn": self.onednn,
             "model": list(self.families) if self.families else self.model,
             "space": {**{name: p.to_yaml() for name, p in self.space.items()},
                       **{family: {name: p.to_yaml() for name, p in params.items()}

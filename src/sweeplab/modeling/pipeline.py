@@ -19,7 +19,6 @@ from sweeplab.modeling.metrics import CHOSEN_EPOCHS, TRAINABLE_PARAMS, measure_p
 from sweeplab.modeling.vectorize import BagOfWordsVectorizer, SequenceVectorizer
 
 
-
 def vectorizer(model: str):
     """The vectorizer class that makes ``model``'s input."""
     return SequenceVectorizer if registry.reads(model) == registry.SEQUENCES else BagOfWordsVectorizer

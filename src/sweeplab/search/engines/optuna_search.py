@@ -53,7 +53,7 @@ from sweeplab.tags import (DATA_ATTR, DATA_SHA, FIT_TIME, FOLD_MEASURES, FOLD_SC
 from sweeplab.urls import check_sqlite_store, check_writable, creation_lock, journal_path, local_directory, local_file
 
 # Settings that may change between runs of one study; any other difference needs --fresh.
-MAY_CHANGE = {"trials", "timeout", "description", "sources", "engine", "path", "fuse"}
+MAY_CHANGE = {"trials", "timeout", "description", "sources", "engine", "path", "fuse", "onednn"}
 
 
 class SurplusTrial(Exception):
