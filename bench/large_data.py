@@ -1,7 +1,7 @@
-"""One `large_cnn` trial on imdb_50k and on random 2,000-, 10,000- and 25,000-row samples of it: the trial's time and the
-peak memory of its process, against the targets of 30 s and 1 GB at 50,000 rows (issue 17, item 5); the same trial
-with TensorFlow's oneDNN kernels off (``large_cnn`` turns them on), and without length buckets, alternating, to
-choose the settings by numbers; and the whole command once, as a user runs it.
+"""One `large_cnn` trial on imdb_50k and on random 2,000-, 10,000- and 25,000-row samples of it: the trial's time
+and the peak memory of its process, against the targets of 30 s and 1 GB at 50,000 rows (issue 17, item 5); the
+same trial with TensorFlow's oneDNN kernels off (``large_cnn`` turns them on), and without length buckets,
+alternating, to choose the settings by numbers; and the whole command once, as a user runs it.
 
 A trial runs in a process of its own (``--child``): the file read and split as a sweep does, then the trial's
 cross-validation (``large_cnn``: 2 folds x 2 epochs of a CNN, maxlen at the 90th percentile, 20,000 words),
