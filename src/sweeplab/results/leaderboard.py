@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import math
 
-import yaml
-
 from sweeplab import statistics
 from sweeplab.advice import command
 from sweeplab.errors import SweepLabError
@@ -21,6 +19,7 @@ from sweeplab.statistics import corrected_interval
 from sweeplab.tags import BEST
 from sweeplab.tags import METRIC as METRIC_TAG
 from sweeplab.tags import PARENT, SOURCE, STATE, SWEEP, TRIAL_KEY
+from sweeplab.tracking.reader import param_values
 
 FORMATS = ("table", "csv", "json")
 
@@ -116,7 +115,7 @@ def _row(child, parent, metric: str | None) -> dict:
         "lift_test": None if test is None else test - baseline_test,
         **{f"cv_{name}_{stat}": m.get(f"cv_{name}_{stat}", math.nan) for name in METRICS for stat in ("mean", "std")},
         # MLflow stores params as strings; YAML gives back the numbers and booleans the sweep file had.
-        "params": {k: yaml.safe_load(v) for k, v in sorted(child.data.params.items())},
+        "params": param_values(dict(sorted(child.data.params.items()))),
         "searched": sorted(set(child.data.params) - {k[len("fixed."):] for k in parent.data.params
                                                       if k.startswith("fixed.")}),
         "fold_scores": tuple(folds),

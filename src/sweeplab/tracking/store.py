@@ -21,7 +21,7 @@ from sweeplab.tags import MODEL, PARENT, PREFIX, RESUME, REUSED_FROM, SOURCE, ST
 from sweeplab.tracking import outbox
 from sweeplab.tracking.comparison_run import ComparisonRun
 from sweeplab.tracking.dataset_run import DatasetRun
-from sweeplab.tracking.reader import SqliteRuns, fold_measures
+from sweeplab.tracking.reader import SqliteRuns, fold_measures, param_values
 from sweeplab.tracking.retrain_run import RetrainRun
 from sweeplab.tracking.runs import abandon, closing, dead_here, quoted, this_process
 from sweeplab.urls import check_sqlite_store, check_writable, creation_lock, local_directory, sqlite_path
@@ -235,8 +235,6 @@ class Tracker:
         """Trial key -> :class:`~sweeplab.search.trial.Finished` for every COMPLETE trial run of any sweep in this
         store whose search had ``cv_key`` (same data, split, folds and code). A run that trained is preferred to
         one that reused it."""
-        import yaml
-
         if not self.has_store():
             return {}
         database = sqlite_path(self.uri)
@@ -254,7 +252,7 @@ class Tracker:
             tags = run.data.tags
             measures = fold_measures(run.data.metrics)
             if run.info.status == "FINISHED" and tags.get(STATE) == "COMPLETE" and TRIAL_KEY in tags and measures:
-                params = {"model": tags.get(MODEL), **{k: yaml.safe_load(v) for k, v in run.data.params.items()}}
+                params = {"model": tags.get(MODEL), **param_values(run.data.params)}
                 found[tags[TRIAL_KEY]] = Finished(tags.get(REUSED_FROM) or run.info.run_id, measures,
                                                   run.data.metrics.get("fit_time_s", 0.0), params)
         return found
