@@ -35,7 +35,8 @@ def corrected_interval(scores, folds: int, confidence: float = CONFIDENCE,
 def _t_quantile(p: float, df: int) -> float:
     """Student's t quantile, as ``scipy.stats.t.ppf`` gives it. A leaderboard has an interval per row, all with
     a handful of degrees of freedom: ``stats.t.ppf`` costs about a millisecond a call and ``scipy.stats`` half
-    a second to import (1,200 rows: 1.5 s of a 1.5 s command), the special function behind it neither."""
+    a second to import (with 1,200 rows, most of a 1.5 s `sweeplab leaderboard`), the special function behind it
+    neither."""
     from scipy.special import stdtrit
 
     return float(stdtrit(df, p))
