@@ -1,5 +1,7 @@
 """How to keep this machine's cores busy: trials per hour of the same sweep with 1 or 2 worker processes, each
-alone or with fused trials (``fuse: N``, several trials trained as one model), and which setting is best.
+alone or with fused trials (``fuse: N``, several trials trained as one model), one worker with TensorFlow held
+to one thread or given two inter-op threads (item 4 of issue 17: one worker's thread settings), and which setting
+is best.
 
 Each side is the real command (``sweeplab sweep ... --workers W``, the sweep file's ``fuse``) on fresh stores;
 its rate is the finished trials over the span from the first trial's start to the last one's end, read back from
@@ -12,6 +14,7 @@ the Optuna study, so process start-up, the baseline and the refit are left out. 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -28,7 +31,7 @@ SPEC = {
 }
 
 
-def one_sweep(workers: int, fuse: int, trials: int, tmp: Path, runs: list) -> dict:
+def one_sweep(workers: int, fuse: int, trials: int, tmp: Path, runs: list, env: dict | None = None) -> dict:
     import optuna
 
     runs.append(1)
@@ -39,7 +42,8 @@ def one_sweep(workers: int, fuse: int, trials: int, tmp: Path, runs: list) -> di
     storage = f"sqlite:///{where / 'optuna.db'}"
     subprocess.run([sys.executable, "-m", "sweeplab", "sweep", str(sweep_file), "--source", "yelp",
                     "--workers", str(workers), "--storage", storage,
-                    "--tracking-uri", f"sqlite:///{where / 'mlflow.db'}"], check=True, capture_output=True)
+                    "--tracking-uri", f"sqlite:///{where / 'mlflow.db'}"], check=True, capture_output=True,
+                   env={**os.environ, **(env or {})})
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.load_study(study_name="parallel-yelp", storage=storage)
     done = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
@@ -53,12 +57,15 @@ def main() -> int:
     parser.add_argument("--fuse", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    settings = {"workers_1": (1, 1), "workers_2": (2, 1), f"workers_1_fuse_{args.fuse}": (1, args.fuse),
-                f"workers_2_fuse_{args.fuse}": (2, args.fuse)}
+    threads = {"one_thread": {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"},
+               "interop_2": {"TF_NUM_INTRAOP_THREADS": "2", "TF_NUM_INTEROP_THREADS": "2"}}
+    settings = {"workers_1": (1, 1, None), "workers_2": (2, 1, None),
+                f"workers_1_fuse_{args.fuse}": (1, args.fuse, None), f"workers_2_fuse_{args.fuse}": (2, args.fuse, None),
+                **{f"workers_1_{name}": (1, 1, env) for name, env in threads.items()}}
     with tempfile.TemporaryDirectory() as tmp:
         made = []
-        runs = alternate({name: (lambda w=w, f=f: one_sweep(w, f, args.trials, Path(tmp), made))
-                          for name, (w, f) in settings.items()}, args.repeats)
+        runs = alternate({name: (lambda w=w, f=f, e=e: one_sweep(w, f, args.trials, Path(tmp), made, e))
+                          for name, (w, f, e) in settings.items()}, args.repeats)
     rates = {name: median(found, "trials_per_hour") for name, found in runs.items()}
     one, two = rates["workers_1"], rates["workers_2"]
     write("parallel", {"trials": args.trials, "fuse": args.fuse, "repeats": args.repeats, "runs": runs,

@@ -120,12 +120,13 @@ def rows() -> list[tuple[str, str, str, str, str]]:
         if "best" in parallel:
             rates, ratios = parallel["trials_per_hour"], parallel["ratio_to_1_worker"]
             found.append((
-                f"trials per hour: 1 or 2 workers, alone or `fuse: {parallel['fuse']}` (12 small cnn trials)",
+                f"trials per hour: 1 or 2 workers, alone or `fuse: {parallel['fuse']}`, 1 worker's TensorFlow threads "
+                "(12 small cnn trials)",
                 "1 worker (fused) ≥ `--workers 2`",
                 "; ".join(f"{name.replace('_', ' ')} {rates[name]:.0f} ({ratios[name]:.2f}×, runs "
                           f"{parallel['spread'][name][0]:.0f}–{parallel['spread'][name][1]:.0f})" for name in rates)
                 + f"; best: {parallel['best'].replace('_', ' ')}",
-                yes(max(r for n, r in rates.items() if n.split("_fuse")[0] == "workers_1") >= rates["workers_2"])))
+                yes(max(r for n, r in rates.items() if n.startswith("workers_1")) >= rates["workers_2"])))
         else:
             found.append(("`--workers 2` vs 1, trials per hour", "report",
                           f"{parallel['ratio_2_vs_1']:.2f}× ({parallel['trials_per_hour_1_worker']:.0f} → "
