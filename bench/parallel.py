@@ -60,7 +60,8 @@ def main() -> int:
     threads = {"one_thread": {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"},
                "interop_2": {"TF_NUM_INTRAOP_THREADS": "2", "TF_NUM_INTEROP_THREADS": "2"}}
     settings = {"workers_1": (1, 1, None), "workers_2": (2, 1, None),
-                f"workers_1_fuse_{args.fuse}": (1, args.fuse, None), f"workers_2_fuse_{args.fuse}": (2, args.fuse, None),
+                f"workers_1_fuse_{args.fuse}": (1, args.fuse, None),
+                f"workers_2_fuse_{args.fuse}": (2, args.fuse, None),
                 **{f"workers_1_{name}": (1, 1, env) for name, env in threads.items()}}
     with tempfile.TemporaryDirectory() as tmp:
         made = []
