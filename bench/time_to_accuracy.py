@@ -66,7 +66,9 @@ def stores(directory: Path):
     from sweeplab.tracking import Tracker
 
     tracker, engine = Tracker(f"sqlite:///{directory / 'mlflow.db'}"), OptunaEngine(local_dir=directory)
-    tracker.client, engine.check()  # noqa: B018 (opening them creates them)
+    tracker.check()
+    tracker.client  # noqa: B018 (opening the store creates and migrates it)
+    engine.check()  # opens the storage, which creates it
     return tracker, engine
 
 
