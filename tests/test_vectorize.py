@@ -32,7 +32,20 @@ def test_indices_padding_and_truncation():
     assert vectorizer.vocabulary_ == {"a": 2, "b": 3, "c": 4}  # by frequency, ties in first-seen order
     out = vectorizer.transform(["a b", "c c c c c c", "unknown a"])
     assert out.tolist() == [[2, 3, 0, 0], [4, 4, 4, 4], [1, 2, 0, 0]]
-    assert out.dtype == np.int32
+    assert out.dtype == np.uint16  # the narrowest type that holds every id it could emit
+
+
+@pytest.mark.parametrize("max_words, dtype", [(65_534, np.uint16), (65_535, np.int32)])
+def test_ids_are_the_narrowest_type_that_holds_the_largest_id(max_words, dtype):
+    # One text per word, each word as often as its rank says: ids by frequency, the rarest one last.
+    words = [f"w{i}" for i in range(max_words)]
+    texts = np.array([" ".join([word] * (3 if i == 0 else 2 if i == 1 else 1)) for i, word in enumerate(words)],
+                     dtype=object)
+    vectorizer = SequenceVectorizer(max_words=max_words, maxlen=3)
+    for out in (vectorizer.fit_transform(texts), vectorizer.transform(texts)):
+        assert out.dtype == dtype
+        assert int(out.max()) == max_words + SequenceVectorizer.OOV  # the largest id, not wrapped around
+        assert out[0, 0] == 2 and out[1, 0] == 3 and out[-1, 0] == max_words + 1
 
 
 def test_max_words_caps_the_vocabulary():
