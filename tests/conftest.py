@@ -7,6 +7,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BUILT_IN_SWEEPS = ROOT / "src" / "sweeplab" / "sweeps"  # shipped as package data
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# sweeplab's default, whichever test configures the process first (a sweep with `onednn: true` would otherwise
+# turn it on for every process a later test starts); the tests of the setting start their own clean processes.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
 def require(component: str, problem: str | None) -> None:

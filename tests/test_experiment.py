@@ -42,6 +42,7 @@ def test_a_valid_file_loads_with_types_and_defaults(tmp_path):
     assert exp.configuration()["epochs"] == 2 and exp.seed == 7 and exp.test_size == 0.25
     assert exp.early_stopping == {"patience": 2, "validation_split": 0.1}
     assert exp.reference() == {"source": "yelp"}
+    assert exp.onednn is False and experiment.load_experiment(dump(tmp_path, valid(onednn=True))).onednn is True
 
 
 @pytest.mark.parametrize("change, message", [
@@ -59,6 +60,7 @@ def test_a_valid_file_loads_with_types_and_defaults(tmp_path):
     ({"early_stopping": {"patience": 0}}, "early_stopping.patience: expected an integer >= 1"),
     ({"early_stopping": "yes"}, "early_stopping: expected null or a mapping"),
     ({"epochs": 3}, "epochs: unknown key"),
+    ({"onednn": "yes"}, "onednn: expected true or false, got 'yes'"),
 ])
 def test_each_mistake_is_one_line_naming_the_key(tmp_path, change, message):
     path = dump(tmp_path, valid(**change))
@@ -104,3 +106,35 @@ def test_retrain_refuses_data_whose_hash_changed(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "data.sha256: " in err and f"has sha256 {YELP_SHA}, the experiment expects {'0' * 64}" in err
     assert not (tmp_path / "store").exists()
+
+
+RETRAIN_PROBE = """
+import json, os, sys
+from sweeplab import api, runtime
+
+configure = runtime.configure
+
+def stop_at_configure(*args, **kwargs):
+    tensorflow_loaded = "tensorflow" in sys.modules
+    configure(*args, **kwargs)
+    print(json.dumps([tensorflow_loaded, os.environ.get("TF_ENABLE_ONEDNN_OPTS")]))
+    raise SystemExit(0)
+
+runtime.configure = stop_at_configure
+api.retrain(sys.argv[1], tracking_uri=sys.argv[2])
+"""
+
+
+@pytest.mark.parametrize("onednn, found", [(True, "1"), (None, "0")])
+def test_retrain_runs_with_the_sweeps_onednn_setting_applied_before_tensorflow_loads(onednn, found, tmp_path):
+    """An experiment exported from a sweep with ``onednn: true`` (large_cnn) retrains with it, as the sweep ran."""
+    import os
+    import subprocess
+    import sys
+
+    mapping = valid(**({"onednn": onednn} if onednn is not None else {}))
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    done = subprocess.run([sys.executable, "-c", RETRAIN_PROBE, str(dump(tmp_path, mapping)),
+                           f"sqlite:///{tmp_path / 'mlflow.db'}"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert __import__("json").loads(done.stdout.splitlines()[-1]) == [False, found]

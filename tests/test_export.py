@@ -53,6 +53,7 @@ def test_export_writes_the_winner_whole(retrained):
     assert exported["data"] == {"source": "yelp", "sha256": SOURCES["yelp"][1], "rows": 1000,
                                 "class_counts": {"0": 500, "1": 500}}
     assert exported["split"] == {"test_size": 0.25, "seed": 7}
+    assert "onednn" not in exported  # the smoke sweep runs with oneDNN off, the default
     origin = exported["origin"]
     assert origin["run_id"] == best.info.run_id and origin["rank"] == 1
     assert origin["cv_accuracy_mean"] == pytest.approx(best.data.metrics["cv_accuracy_mean"], abs=1e-6)
@@ -185,12 +186,14 @@ def test_a_three_class_csv_exports_and_retrains_with_early_stopping(tmp_path, ca
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     csv = topic_csv(tmp_path, rows_per_class=40)
-    assert main(["sweep", str(sweep_file(tmp_path, [2, 3])), "--data", str(csv), "--label-col", "topic",
-                 "--tracking-uri", uri]) == 0
+    sweep = sweep_file(tmp_path, [2, 3])
+    sweep.write_text(sweep.read_text() + "onednn: true\n")  # carried to the experiment, for its retrain
+    assert main(["sweep", str(sweep), "--data", str(csv), "--label-col", "topic", "--tracking-uri", uri]) == 0
     exported = tmp_path / "tiny-topics.yaml"
     assert main(["export", "tiny", "--source", "topics", "--out", str(exported), "--tracking-uri", uri]) == 0
     mapping = yaml.safe_load(exported.read_text())
     assert mapping["data"]["file"] == str(csv) and mapping["data"]["label_col"] == "topic"
+    assert mapping["onednn"] is True
     mapping["fit"]["epochs"] = 200
     mapping["early_stopping"] = {"patience": 2, "validation_split": 0.2}
     mapping["params"]["learning_rate"] = 0.05

@@ -290,13 +290,15 @@ def retrain(experiment, *, all_data: bool = False, early_stopping=None, out=None
     register it under the experiment's name. ``early_stopping``: a patience in epochs."""
     from sweeplab import files
     from sweeplab.config import experiment as experiments
+
+    exp = experiment if isinstance(experiment, experiments.Experiment) else experiments.load_experiment(experiment)
+    # After reading the file, before anything loads TensorFlow, which reads the oneDNN setting once.
+    runtime.configure(onednn=exp.onednn)
     from sweeplab.modeling import textmodel
     from sweeplab.serving import pyfunc
     from sweeplab.serving import retrain as retraining
     from sweeplab.tracking import Tracker
 
-    runtime.configure()
-    exp = experiment if isinstance(experiment, experiments.Experiment) else experiments.load_experiment(experiment)
     if early_stopping is not None and early_stopping < 1:
         raise OptionError(f"{{}} must be at least 1, got {early_stopping}", "early_stopping")
     path = Path(out or Path("models") / f"{exp.name}.keras")

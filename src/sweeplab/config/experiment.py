@@ -18,7 +18,7 @@ from sweeplab.modeling import registry
 
 REQUIRED = ("model", "params", "fit", "data", "split")
 
-OPTIONAL = ("name", "sweep", "description", "early_stopping", "origin", "versions")
+OPTIONAL = ("name", "sweep", "description", "early_stopping", "onednn", "origin", "versions")
 
 EARLY_STOPPING = {"patience": 3, "validation_split": 0.1}
 
@@ -44,6 +44,7 @@ class Experiment:
     seed: int
     sweep: str = ""
     early_stopping: dict | None = None
+    onednn: bool = False  # the sweep's setting, which its retrain runs with too (sweeplab.runtime.configure)
     origin: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
 
@@ -122,6 +123,7 @@ def load_experiment(path: str | Path) -> Experiment:
         params=params, fit=fit, data=_data(raw, fail), test_size=float(test_size), seed=seed,
         sweep=_string(raw.get("sweep", ""), "sweep", fail, empty=True),
         early_stopping=_early_stopping(raw.get("early_stopping"), fail),
+        onednn=config.parse.check_onednn(raw.get("onednn", False), fail),
         origin=_mapping(raw, "origin", fail, required=False), versions=_mapping(raw, "versions", fail, required=False),
     )
 

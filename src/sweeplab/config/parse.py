@@ -120,8 +120,6 @@ def parse_sweep(raw: dict, origin: str) -> Sweep:
     timeout = settings["timeout"]
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
         fail("timeout", f"expected a number of seconds > 0, got {brief(timeout)}")
-    if not isinstance(settings["onednn"], bool):
-        fail("onednn", f"expected true or false, got {brief(settings['onednn'])}")
     if settings["select"] not in SELECT_RULES:
         fail("select", f"unknown rule {brief(settings['select'])}, expected one of {', '.join(SELECT_RULES)}")
     space, families = _parse_space(settings, families_named, fail)
@@ -129,7 +127,7 @@ def parse_sweep(raw: dict, origin: str) -> Sweep:
         name=settings["name"], path=origin, model="|".join(families_named), engine=settings["engine"],
         families=families,
         sources=tuple(dict.fromkeys(sources)), trials=trials, folds=folds, repeats=repeats, test_size=float(test_size),
-        seed=seed, nested=_parse_nested(settings["nested"], fail), fuse=fuse, onednn=settings["onednn"],
+        seed=seed, nested=_parse_nested(settings["nested"], fail), fuse=fuse, onednn=check_onednn(settings["onednn"], fail),
         space=space, description=settings.get("description") or "",
         sampler=optuna_settings.parse_choice("sampler", settings["sampler"], fail),
         pruner=optuna_settings.parse_choice("pruner", settings["pruner"], fail), timeout=timeout,
@@ -137,6 +135,13 @@ def parse_sweep(raw: dict, origin: str) -> Sweep:
     )
     _check_grid(sweep, fail)
     return sweep
+
+
+def check_onednn(value, fail) -> bool:
+    """``onednn`` of a sweep file, and of the experiment files exported from its sweeps."""
+    if not isinstance(value, bool):
+        fail("onednn", f"expected true or false, got {brief(value)}")
+    return value
 
 
 def _parse_nested(spec, fail) -> int:

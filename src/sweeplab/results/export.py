@@ -95,6 +95,8 @@ def export(tracker, sweep: str, source: str, rank: int | None = None, family: st
         "params": configuration,
         "fit": fit,
         "early_stopping": None,
+        # A dataset run logged before sweeps had the setting has no such param: it ran with oneDNN off.
+        **({"onednn": True} if logged.get("onednn") == "True" else {}),
         "data": {**_data_section(logged, source), "sha256": logged["data.sha256"], "rows": int(logged["data.rows"]),
                  "class_counts": json.loads(logged["data.class_counts"])},
         "split": {"test_size": float(logged["test_size"]), "seed": int(logged["seed"])},

@@ -44,6 +44,7 @@ class DatasetRun:
             **{f"version.{k}": v for k, v in versions.current().items()},
             **{f"fixed.{k}": v for k, v in sweep.fixed().items()},
             **{f"compare.{k}": v for k, v in sweep.compare.items()}, "select": sweep.select,
+            "onednn": sweep.onednn,
             **({"nested.outer_folds": sweep.nested} if sweep.nested else {}),
         }
         logged = self.client.get_run(self.run_id).data.params  # a resumed parent keeps what it had
