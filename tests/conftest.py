@@ -122,3 +122,36 @@ def serve():
     for process in started:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+
+
+_CONFIGURE_PROBE = """
+import json, os, sys
+from sweeplab import api, runtime
+
+configure = runtime.configure
+
+def stop_at_configure(*args, **kwargs):
+    tensorflow_loaded = "tensorflow" in sys.modules
+    configure(*args, **kwargs)
+    print(json.dumps([tensorflow_loaded, os.environ.get("TF_ENABLE_ONEDNN_OPTS")]))
+    raise SystemExit(0)
+
+runtime.configure = stop_at_configure
+"""
+
+
+def onednn_at_configure(call: str, *args: str, user: str | None = None) -> list:
+    """Runs ``call`` (sweeplab's API, ``sys.argv[1:]`` = ``args``) in a clean process until it applies its process
+    settings, and says ``[whether TensorFlow was loaded by then, TF_ENABLE_ONEDNN_OPTS as TensorFlow will read it]``.
+    ``user``: the variable as the user set it beforehand (None: unset)."""
+    import json
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    if user is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = user
+    done = subprocess.run([sys.executable, "-c", _CONFIGURE_PROBE + call, *args], capture_output=True, text=True,
+                          env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.splitlines()[-1])

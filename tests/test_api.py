@@ -86,37 +86,18 @@ def test_the_notebook_check_reads_the_kernel(monkeypatch):
     assert in_notebook()
 
 
-ONEDNN_PROBE = r"""
-import json, os, sys
-from sweeplab import api, runtime
+@pytest.mark.parametrize("onednn, user, found", [(True, None, "1"), (False, None, "0"), (True, "0", "0")])
+def test_a_sweeps_onednn_setting_is_applied_before_tensorflow_loads(onednn, user, found, tmp_path):
+    import json
 
-configure = runtime.configure
+    from tests.conftest import onednn_at_configure
+    from tests.test_optuna import reviews_csv
 
-def stop_at_configure(*args, **kwargs):
-    tensorflow_loaded = "tensorflow" in sys.modules
-    configure(*args, **kwargs)
-    print(json.dumps([tensorflow_loaded, os.environ.get("TF_ENABLE_ONEDNN_OPTS")]))
-    raise SystemExit(0)
-
-runtime.configure = stop_at_configure
+    call = """
 api.sweep({"model": "embedding_pool", "onednn": json.loads(sys.argv[1]), "trials": 1, "folds": 2,
            "space": {"embedding_dim": 8}},
           data=sys.argv[2], tracking_uri=sys.argv[3], progress=None)
 """
-
-
-@pytest.mark.parametrize("onednn, user, found", [(True, None, "1"), (False, None, "0"), (True, "0", "0")])
-def test_a_sweeps_onednn_setting_is_applied_before_tensorflow_loads(onednn, user, found, tmp_path):
-    import json
-    import os
-    import subprocess
-
-    from tests.test_optuna import reviews_csv
-
-    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
-    if user is not None:  # the user's own choice wins over the sweep's
-        env["TF_ENABLE_ONEDNN_OPTS"] = user
-    done = subprocess.run([sys.executable, "-c", ONEDNN_PROBE, json.dumps(onednn), str(reviews_csv(tmp_path)),
-                           f"sqlite:///{tmp_path / 'mlflow.db'}"], capture_output=True, text=True, env=env)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout.splitlines()[-1]) == [False, found]
+    # The user's own choice wins over the sweep's.
+    assert onednn_at_configure(call, json.dumps(onednn), str(reviews_csv(tmp_path)),
+                               f"sqlite:///{tmp_path / 'mlflow.db'}", user=user) == [False, found]

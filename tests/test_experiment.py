@@ -108,33 +108,11 @@ def test_retrain_refuses_data_whose_hash_changed(tmp_path, capsys):
     assert not (tmp_path / "store").exists()
 
 
-RETRAIN_PROBE = """
-import json, os, sys
-from sweeplab import api, runtime
-
-configure = runtime.configure
-
-def stop_at_configure(*args, **kwargs):
-    tensorflow_loaded = "tensorflow" in sys.modules
-    configure(*args, **kwargs)
-    print(json.dumps([tensorflow_loaded, os.environ.get("TF_ENABLE_ONEDNN_OPTS")]))
-    raise SystemExit(0)
-
-runtime.configure = stop_at_configure
-api.retrain(sys.argv[1], tracking_uri=sys.argv[2])
-"""
-
-
 @pytest.mark.parametrize("onednn, found", [(True, "1"), (None, "0")])
 def test_retrain_runs_with_the_sweeps_onednn_setting_applied_before_tensorflow_loads(onednn, found, tmp_path):
     """An experiment exported from a sweep with ``onednn: true`` (large_cnn) retrains with it, as the sweep ran."""
-    import os
-    import subprocess
-    import sys
+    from tests.conftest import onednn_at_configure
 
-    mapping = valid(**({"onednn": onednn} if onednn is not None else {}))
-    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
-    done = subprocess.run([sys.executable, "-c", RETRAIN_PROBE, str(dump(tmp_path, mapping)),
-                           f"sqlite:///{tmp_path / 'mlflow.db'}"], capture_output=True, text=True, env=env)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert __import__("json").loads(done.stdout.splitlines()[-1]) == [False, found]
+    path = dump(tmp_path, valid(**({"onednn": onednn} if onednn is not None else {})))
+    assert onednn_at_configure("api.retrain(sys.argv[1], tracking_uri=sys.argv[2])", str(path),
+                               f"sqlite:///{tmp_path / 'mlflow.db'}") == [False, found]
