@@ -6,8 +6,8 @@ alternating, to choose the settings by numbers; and the whole command once, as a
 A trial runs in a process of its own (``--child``): the file read and split as a sweep does, then the trial's
 cross-validation (``large_cnn``: 2 folds x 2 epochs of a CNN, maxlen at the 90th percentile, 20,000 words),
 vectorizing included, as the trial runner runs it; its peak resident memory is that whole process's, TensorFlow
-and the data included. Each run also counts the arithmetic it did (``common.cv_flops``) as a share of the matmul
-peak measured in this run.
+and the data included (``imports_rss_mb``: the same before any data, TensorFlow and Keras loaded). Each run also
+counts the arithmetic it did (``common.cv_flops``) as a share of the matmul peak measured in this run.
 
     python bench/large_data.py [--data ../shared/data/imdb_large/imdb_50k.csv] [--rows 2000 10000 25000 50000]
                                [--repeats 3] [--sides default onednn_off no_buckets]
@@ -16,6 +16,7 @@ peak measured in this run.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import resource
@@ -46,6 +47,10 @@ def child(data: Path, fit: dict) -> int:
     from sweeplab.search import runner
     from sweeplab.search.folds import VectorizedFolds, cross_validate
 
+    # What the trial holds before any data: the libraries it loads anyway (sweeplab loads them lazily).
+    for library in ("tensorflow", "keras"):
+        importlib.import_module(library)
+    imports = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1000  # kB on Linux
     spec = yaml.safe_load(config.resolve_path("large_cnn").read_text())
     spec["fit"] = {**spec["fit"], **fit}
     with tempfile.TemporaryDirectory() as tmp:
@@ -63,6 +68,7 @@ def child(data: Path, fit: dict) -> int:
     work = cv_flops(sweep, params, split.X_train, split.y_train, splits)
     print(json.dumps({"rows": len(split.X_train) + len(split.X_test), "load_s": round(loaded - started, 1),
                       "trial_s": round(trial, 1), "fit_s": round(run.fit_time, 1), "peak_rss_mb": round(rss),
+                      "imports_rss_mb": round(imports),
                       "cv_accuracy": round(sum(run.scores) / len(run.scores), 4), "gflop": round(work / 1e9),
                       "maxlen": [m.get("maxlen") for m in run.measures]}))
     return 0
@@ -146,6 +152,7 @@ def main() -> int:
         command = whole_command(largest)
     peak = max(peak, peak_flops())
     sides = {side: {"trial_s": median(found, "trial_s"), "peak_rss_mb": median(found, "peak_rss_mb"),
+                    "imports_rss_mb": median(found, "imports_rss_mb"),
                     "trial_s_spread": [min(r["trial_s"] for r in found), max(r["trial_s"] for r in found)],
                     "cv_accuracy": found[0]["cv_accuracy"], "gflop": found[0]["gflop"],
                     "percent_of_peak": round(100 * found[0]["gflop"] * 1e9 / median(found, "trial_s") / peak, 1)}

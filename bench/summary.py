@@ -159,7 +159,9 @@ def rows() -> list[tuple[str, str, str, str, str]]:
             "the same trial by rows (" + " / ".join(f"{int(rows) / 1000:g}k" for rows in large["scaling"]) + ")",
             "memory bounded",
             " / ".join(f"{r['trial_s']:.0f} s" for r in large["scaling"].values()) + "; peak RSS "
-            + " / ".join(f"{r['peak_rss_mb'] / 1000:.2f}" for r in large["scaling"].values()) + " GB", "—"))
+            + " / ".join(f"{r['peak_rss_mb'] / 1000:.2f}" for r in large["scaling"].values()) + " GB"
+            + (f", {default['imports_rss_mb'] / 1000:.2f} GB of it before any data (TensorFlow and Keras loaded)"
+               if "imports_rss_mb" in default else ""), "—"))
         others = {name: side for name, side in large["sides"].items() if name != "default"}
         if others:
             found.append((
