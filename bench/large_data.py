@@ -19,7 +19,6 @@ import argparse
 import importlib
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -39,7 +38,7 @@ SIDES = {  # name -> (environment, fit settings) over large_cnn as it is (its on
 def child(data: Path, fit: dict) -> int:
     """One trial in this process; prints its measures as JSON."""
     started = time.perf_counter()
-    from common import cv_flops
+    from common import cv_flops, peak_rss_mb
 
     from sweeplab import config
     from sweeplab.data import load_file
@@ -50,7 +49,7 @@ def child(data: Path, fit: dict) -> int:
     # What the trial holds before any data: the libraries it loads anyway (sweeplab loads them lazily).
     for library in ("tensorflow", "keras"):
         importlib.import_module(library)
-    imports = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1000  # kB on Linux
+    imports = peak_rss_mb()
     spec = yaml.safe_load(config.resolve_path("large_cnn").read_text())
     spec["fit"] = {**spec["fit"], **fit}
     with tempfile.TemporaryDirectory() as tmp:
@@ -64,7 +63,7 @@ def child(data: Path, fit: dict) -> int:
     run = cross_validate(lambda: pipeline.for_sweep(sweep, params), split.X_train, split.y_train, None,
                          folds=VectorizedFolds(split.X_train, splits))
     trial = time.perf_counter() - loaded
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1000  # kB on Linux
+    rss = peak_rss_mb()
     work = cv_flops(sweep, params, split.X_train, split.y_train, splits)
     print(json.dumps({"rows": len(split.X_train) + len(split.X_test), "load_s": round(loaded - started, 1),
                       "trial_s": round(trial, 1), "fit_s": round(run.fit_time, 1), "peak_rss_mb": round(rss),
