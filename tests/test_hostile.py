@@ -19,7 +19,7 @@ from mlflow import MlflowClient
 
 from sweeplab.errors import SweepLabError
 from sweeplab.tags import KIND
-from tests.test_optuna import reviews_csv, running_children, start_and_stop_mid_trial, sweep_yaml
+from tests.test_optuna import _stop_signals_default, reviews_csv, running_children, start_and_stop_mid_trial, sweep_yaml
 
 pytestmark = pytest.mark.integration
 
@@ -97,6 +97,29 @@ def test_a_stop_signal_ends_a_sweep_like_ctrl_c(tmp_path, engine, stop, extra):
 
         study = optuna.load_study(study_name=f"tiny_{engine}-reviews", storage=storage)
         assert not [t for t in study.trials if t.state.name == "RUNNING"]
+
+
+STOPPED_IN_C = """
+import ctypes, importlib, runpy, sys
+
+def stopped_inside_c(args):  # a stop that lands while C code runs Python source, as it does inside optree
+    source = b"import os, signal\\nos.kill(os.getpid(), signal.SIGTERM)\\nwhile True: pass\\n"
+    ctypes.pythonapi.PyRun_String(source, 257, ctypes.py_object({}), ctypes.py_object({}))  # 257: Py_file_input
+
+importlib.import_module("sweeplab.cli.main").cmd_list = stopped_inside_c
+sys.argv = ["sweeplab", "list"]
+runpy.run_module("sweeplab", run_name="__main__")
+"""
+
+
+def test_a_stop_that_passed_through_c_still_ends_with_its_own_status(tmp_path):
+    """CPython marks a KeyboardInterrupt that passed through PyRun_String and, at the end of ``python -m``, dies by
+    SIGINT instead of exiting with the status: CI saw -2 for a SIGTERM'd sweep."""
+    (tmp_path / "stopper.py").write_text(STOPPED_IN_C)
+    result = subprocess.run([sys.executable, "-m", "stopper"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120, preexec_fn=_stop_signals_default)
+    assert result.returncode == 128 + signal.SIGTERM, result.stderr[-2000:]
+    assert result.stderr == "sweeplab: stopped by SIGTERM\n"
 
 
 # --- reads that never end ----------------------------------------------------------------------------------------
