@@ -1,8 +1,12 @@
 """The outbox in front of a tracking server: writes wait in order while it is away, then all go out."""
 
+import os
+import signal
+
 import pytest
 from mlflow.exceptions import MlflowException
 
+from sweeplab import errors
 from sweeplab.tracking.outbox import Outbox, PendingRun, TrackingUnavailable
 
 
@@ -10,9 +14,12 @@ class FlakyClient:
     """Answers like MLflow's REST client; while ``down`` every call fails as a refused connection does."""
 
     def __init__(self):
-        self.down, self.calls, self.created = False, [], 0
+        self.down, self.calls, self.created, self.locked = False, [], 0, 0
 
     def _call(self, name, *args):
+        if self.locked:  # what MLflow's SQLAlchemy store raises when SQLite refuses a deadlocking write
+            self.locked -= 1
+            raise MlflowException("(sqlite3.OperationalError) database is locked\n[SQL: UPDATE runs SET status=?]")
         if self.down:
             raise MlflowException("API request to http://127.0.0.1:9/api/2.0/mlflow/runs/log-batch failed with "
                                   "exception HTTPConnectionPool: Max retries exceeded ([Errno 111] Connection refused)")
@@ -61,6 +68,21 @@ def test_a_rejected_write_is_raised_not_retried():
     assert not outbox.waiting
 
 
+def test_a_write_sqlite_refused_as_locked_is_sent_again(monkeypatch):
+    """SQLite refuses at once a write that would deadlock with another process's (a worker opening its trial while
+    the sweep closes one): the write is tried again, in place, instead of failing the trial's bookkeeping."""
+    client = FlakyClient()
+    outbox = Outbox(client, "sqlite:///mlflow.db")
+    client.locked = 3
+    run = outbox.create_run("1")
+    assert run.run_id == "run1" and client.calls == [("create_run", "1")] and not outbox.waiting
+
+    monkeypatch.setattr("sweeplab.tracking.outbox.LOCK_RETRY_S", 0.2)
+    client.locked = 100  # a lock that does not go away is an error after a while, as before
+    with pytest.raises(MlflowException, match="database is locked"):
+        outbox.set_tag(run, "k", "v")
+
+
 def test_a_server_that_stays_away_is_an_error_after_the_wait():
     client = FlakyClient()
     client.down = True
@@ -68,3 +90,32 @@ def test_a_server_that_stays_away_is_an_error_after_the_wait():
     outbox.set_tag("run1", "k", "v")
     with pytest.raises(TrackingUnavailable, match=r"could not be reached for 0 s: 1 writes were not logged"):
         outbox.drain(wait=0.3)
+
+
+def test_a_stop_during_a_write_comes_after_it(monkeypatch):
+    """A stop signal that lands inside the store's driver is raised once the write and its bookkeeping are done:
+    raised inside, it once left SQLite locked against the writes that close the runs, and it would leave a
+    created run queued to be created again."""
+    client = FlakyClient()
+    create = client.create_run
+
+    def stopped_while_creating(experiment_id, **kwargs):
+        client.create_run = create
+        run = create(experiment_id, **kwargs)  # the run is in the store: a stop now must not lose it
+        os.kill(os.getpid(), signal.SIGTERM)
+        (lambda: None)()  # Python runs signal handlers when a function starts: here, still inside the write
+        return run
+
+    client.create_run = stopped_while_creating
+    previous = signal.signal(signal.SIGTERM, errors.interrupt)
+    monkeypatch.setattr(errors.INTERRUPTED, "signum", signal.SIGINT)
+    try:
+        outbox = Outbox(client, "sqlite:///mlflow.db")
+        with pytest.raises(KeyboardInterrupt):
+            outbox.create_run("1")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        errors.INTERRUPTED.clear()
+    assert errors.INTERRUPTED.held == 0 and not errors.INTERRUPTED.pending
+    outbox.drain(wait=0)
+    assert client.created == 1 and not outbox.waiting

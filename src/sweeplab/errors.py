@@ -1,5 +1,6 @@
 """The one error type users see: bad input, reported on one line with exit code 2."""
 
+import contextlib
 import reprlib
 import signal
 import threading
@@ -54,6 +55,8 @@ class OptionError(SweepLabError):
 
 class _StopRequest(threading.Event):
     signum = signal.SIGINT  # which signal asked, for the exit status
+    held = 0  # how deep the main thread is in held_stop() blocks
+    pending = False  # a stop came while held: raise it when the block ends
 
 
 # Set by the command line's stop handler. A library may turn the KeyboardInterrupt raised inside its code into an
@@ -69,7 +72,30 @@ def interrupt(signum, frame):
     does for Ctrl-C, so that every cleanup written for Ctrl-C runs for the others too."""
     INTERRUPTED.signum = signum
     INTERRUPTED.set()
+    if INTERRUPTED.held and not INTERRUPTED.pending:  # a second stop while held does not wait
+        INTERRUPTED.pending = True
+        return
     raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def held_stop():
+    """Hold a stop's KeyboardInterrupt until the block ends, then raise it (replacing any error the block raised).
+
+    For store calls: raised inside SQLite's driver, the interrupt once left a connection mid-transaction that held
+    the database's lock against every later write of the process, so a stopped sweep could not close its runs.
+    Only the main thread, where Python runs signal handlers, holds anything."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    INTERRUPTED.held += 1
+    try:
+        yield
+    finally:
+        INTERRUPTED.held -= 1
+        if not INTERRUPTED.held and INTERRUPTED.pending:
+            INTERRUPTED.pending = False
+            raise KeyboardInterrupt
 
 
 def stop_status() -> int:

@@ -3,8 +3,9 @@
 Trial runs are written while trials train. When the tracking server cannot be reached (restarted, a network
 blip), the writes wait here, in order, and go out once it answers again; training goes on meanwhile, and the user
 is told when writes start waiting and when they went through. Before a search ends its writes are drained: the
-sweep waits for the server (``SWEEPLAB_TRACKING_WAIT`` seconds, 300 by default) rather than drop a result. Any
-other error (a rejected value, a full disk) is raised as it would be without the outbox.
+sweep waits for the server (``SWEEPLAB_TRACKING_WAIT`` seconds, 300 by default) rather than drop a result. A SQLite
+store locked by another process's write is tried again for a few seconds (:data:`LOCK_RETRY_S`). Any other error
+(a rejected value, a full disk) is raised as it would be without the outbox.
 """
 
 from __future__ import annotations
@@ -16,10 +17,17 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from sweeplab.errors import held_stop
+
 # What MLflow's REST client says when the server is not there (it wraps requests' errors in its own exception).
 UNREACHABLE = ("connection refused", "max retries exceeded", "failed to establish a new connection",
                "connection aborted", "remotedisconnected", "connection reset", "timeout exception", "timed out",
                "error code 502", "error code 503", "error code 504")
+# SQLite answers this at once, without waiting its busy timeout, when two processes' transactions would deadlock
+# (one reads then writes while the other writes: the sweep closing its trial while a worker opens one). It has
+# rolled the transaction back, and running it again is the remedy SQLite's documentation gives.
+LOCKED = "database is locked"
+LOCK_RETRY_S = 10.0
 WRITES = frozenset({"create_run", "log_batch", "set_tag", "set_terminated", "update_run", "log_inputs", "log_dict",
                     "log_text", "log_figure"})
 
@@ -81,7 +89,7 @@ class Outbox:
     def __getattr__(self, name: str):
         method = getattr(self.client, name)
         if name not in WRITES:
-            return method
+            return _held(method) if callable(method) else method
 
         def write(*args, **kwargs):
             created = PendingRun() if name == "create_run" else None
@@ -99,25 +107,37 @@ class Outbox:
         self.last_try = time.monotonic()
         while self.waiting:
             write = self.waiting[0]
-            try:
-                result = getattr(self.client, write.method)(
-                    *map(_resolved, write.args), **{k: _resolved(v) for k, v in write.kwargs.items()})
-            except Exception as exc:
-                if not unreachable(exc):
-                    self.waiting.popleft()
-                    raise
-                self._went_down(exc)
-                return False
-            self.waiting.popleft()
-            if write.created is not None:
-                write.created.run_id = result.info.run_id
-            if self.down_since is not None:
-                self.sent_late += 1
+            with held_stop():  # a stop comes after the write and its bookkeeping: a run is never created twice
+                try:
+                    result = self._send(write)
+                except Exception as exc:
+                    if not unreachable(exc):
+                        self.waiting.popleft()
+                        raise
+                    self._went_down(exc)
+                    return False
+                self.waiting.popleft()
+                if write.created is not None:
+                    write.created.run_id = result.info.run_id
+                if self.down_since is not None:
+                    self.sent_late += 1
         if self.down_since is not None:
             _say(f"MLflow at {self.uri} answers again after {time.monotonic() - self.down_since:.0f} s: "
                  f"the {self.sent_late} writes that waited went through")
             self.down_since, self.sent_late = None, 0
         return True
+
+    def _send(self, write: _Write):
+        deadline, pause = time.monotonic() + LOCK_RETRY_S, 0.05
+        while True:
+            try:
+                return getattr(self.client, write.method)(
+                    *map(_resolved, write.args), **{k: _resolved(v) for k, v in write.kwargs.items()})
+            except Exception as exc:
+                if LOCKED not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(2 * pause, 1.0)
 
     def drain(self, wait: float | None = None) -> None:
         """Return once every write went through; raise :class:`TrackingUnavailable` after ``wait`` seconds."""
@@ -141,6 +161,14 @@ class Outbox:
             self.down_since = time.monotonic()
             _say(f"warning: MLflow at {self.uri} cannot be reached ({reason(exc)}); its writes wait here and are "
                  f"retried every {self.retry_every:.0f} s while training goes on")
+
+
+def _held(method):
+    def read(*args, **kwargs):
+        with held_stop():
+            return method(*args, **kwargs)
+
+    return read
 
 
 def _say(line: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sweeplab.errors import held_stop
 from sweeplab.search.listener import Listener
 from sweeplab.tags import KIND, NOTE, PARENT, REUSED_FROM, SOURCE, STATE, TRIAL, TRIAL_KEY
 from sweeplab.tracking.runs import abandon, closing, now
@@ -115,10 +116,11 @@ class TrialWriter(Listener):
 
     def _create_child(self, number: int, name: str, tags: dict | None = None, start_time: int | None = None):
         """A trial's run, with the dataset as an MLflow input (the UI's Dataset column and filter show it)."""
-        run_id = self.client.create_run(self.experiment_id, run_name=name, start_time=start_time,
-                                        tags={**self._child_tags(number), **(tags or {})})
-        self.child_ids[number] = run_id
-        self._open.add(run_id)
+        with held_stop():  # a stop between the two would leave a run that close_open_children does not know
+            run_id = self.client.create_run(self.experiment_id, run_name=name, start_time=start_time,
+                                            tags={**self._child_tags(number), **(tags or {})})
+            self.child_ids[number] = run_id
+            self._open.add(run_id)
         if self.dataset_input is not None:
             self.client.log_inputs(run_id, datasets=[self.dataset_input])
         return run_id

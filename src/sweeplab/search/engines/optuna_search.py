@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sweeplab.config import optuna_settings
-from sweeplab.errors import INTERRUPTED, SweepLabError
+from sweeplab.errors import INTERRUPTED, SweepLabError, held_stop
 from sweeplab.search.engines.base import Engine
 from sweeplab.search.trainer import Judge, Stop
 from sweeplab.search.trial import COMPLETE, FAIL, PRUNED, TrialResult
@@ -319,7 +319,8 @@ class _Objective:
         if SLOT not in trial.user_attrs:
             trial.set_user_attr(SURPLUS, True)
             raise SurplusTrial("every queued trial was taken by another worker")
-        trial.set_user_attr(WORKER, f"{socket.gethostname()}:{os.getpid()}")
+        with held_stop():
+            trial.set_user_attr(WORKER, f"{socket.gethostname()}:{os.getpid()}")
 
     def _outcome(self, trial, result: TrialResult) -> float:
         """Record a finished trial on the study; its CV mean, or TrialPruned / TrialFailed."""
@@ -359,8 +360,10 @@ class _Pruning(Judge):
         self._report(running_mean, fold * self.span, f"the end of fold {fold}")
 
     def _report(self, value: float, step: int, where: str) -> None:
-        self.trial.report(value, step)
-        if self.trial.should_prune():
+        with held_stop():  # a stop inside the storage's driver could leave the study's database locked
+            self.trial.report(value, step)
+            prune = self.trial.should_prune()
+        if prune:
             raise Stop(f"pruned at {where} ({self.metric} {value:.3f}, step {step})")
 
 
@@ -373,11 +376,12 @@ def _record(trial, result: TrialResult | None) -> None:
     """What a worker joining later (or the sweep, reading the study back) needs of a trial."""
     if result is None:
         return
-    trial.set_user_attr(FOLD_SCORES, list(result.fold_scores))
-    trial.set_user_attr(FOLD_MEASURES, list(result.fold_measures))
-    trial.set_user_attr(FIT_TIME, result.fit_time)
-    if result.note:
-        trial.set_user_attr(NOTE, result.note)
+    with held_stop():
+        trial.set_user_attr(FOLD_SCORES, list(result.fold_scores))
+        trial.set_user_attr(FOLD_MEASURES, list(result.fold_measures))
+        trial.set_user_attr(FIT_TIME, result.fit_time)
+        if result.note:
+            trial.set_user_attr(NOTE, result.note)
 
 
 # --- helpers --------------------------------------------------------------------------------------------------------
