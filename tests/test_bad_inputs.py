@@ -9,6 +9,8 @@ import io
 import json
 import math
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -226,3 +228,22 @@ def test_fuzzed_data_files_load_or_are_refused_in_one_line(kind, tmp_path_factor
         loads_or_refuses_in_one_line(path)
 
     check()
+
+
+def test_another_keras_backend_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    """sweeplab's fold loop is TensorFlow's: on jax every trial failed on a symbolic tensor."""
+    store = tmp_path / "store"
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    done = subprocess.run([sys.executable, "-m", "sweeplab", "sweep", "smoke", "--data", reviews_csv(tmp_path),
+                           "--tracking-uri", f"sqlite:///{store}/mlflow.db"], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 2 and done.stderr == (
+        "sweeplab: error: KERAS_BACKEND is 'jax': sweeplab trains with TensorFlow; unset it or set it to tensorflow\n")
+    assert not store.exists()
+
+    # A notebook that loaded Keras on another backend before sweeplab: the same refusal, in its words.
+    fake = type("Keras", (), {"backend": type("Backend", (), {"backend": staticmethod(lambda: "jax")})})
+    monkeypatch.setitem(sys.modules, "keras", fake)
+    code, lines = refuse(["sweep", "smoke", "--data", str(reviews_csv(tmp_path))], tmp_path)
+    assert code == 2 and lines == ["sweeplab: error: Keras in this process runs on jax: sweeplab trains with "
+                                   "TensorFlow; start a new process with KERAS_BACKEND=tensorflow"]

@@ -215,7 +215,7 @@ def leaderboard(sweep=None, source=None, *, metric=None, top=None, pivot: bool =
     from sweeplab.results import leaderboard as board
     from sweeplab.tracking import Tracker
 
-    runtime.configure()
+    runtime.configure(keras=False)
     if top is not None and top < 1:
         raise OptionError(f"{{}} must be at least 1, got {top}", "top")
     frame = board.collect(Tracker(tracking_uri), sweep=sweep, source=source, metric=metric)
@@ -259,7 +259,7 @@ def export(sweep: str, source: str, *, rank: int | None = None, select: str | No
     from sweeplab.results.export import export as exported
     from sweeplab.tracking import Tracker
 
-    runtime.configure()
+    runtime.configure(keras=False)
     if out is not None:
         experiment.check_destination(out)  # before reading the store: a mistyped out costs nothing
     tracker = Tracker(tracking_uri)

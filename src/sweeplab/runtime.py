@@ -27,16 +27,22 @@ ENVIRONMENT = {
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
     # Figures are files logged to MLflow. A notebook's kernel sets its own (inline), which stays.
     "MPLBACKEND": "Agg",
+    # The fold loop is TensorFlow's (tf.data batches, compiled forward passes); this wins over a default backend
+    # chosen in ~/.keras/keras.json. A KERAS_BACKEND set to another backend is refused (check_backend).
+    "KERAS_BACKEND": "tensorflow",
 }
 
 _configured = False
 
 
-def configure(workers: int = 1, onednn: bool = False) -> None:
+def configure(workers: int = 1, onednn: bool = False, keras: bool = True) -> None:
     """Apply the settings once per process; ``workers`` processes on this machine share its cores; ``onednn``
     (a sweep's setting) turns TensorFlow's oneDNN kernels on: one large_cnn trial on imdb_50k was faster with them
-    in 8 of 9 alternating runs, at no more memory (bench/large_data.py)."""
+    in 8 of 9 alternating runs, at no more memory (bench/large_data.py). ``keras``: the work trains or loads
+    models, so Keras must be on TensorFlow (a command that only reads the store does not mind)."""
     global _configured
+    if keras:
+        check_backend()
     if workers > 1:
         # Each of N worker processes gets its share of the cores, instead of all of them fighting over every core.
         os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(max(1, cores() // workers)))
@@ -57,6 +63,24 @@ def configure(workers: int = 1, onednn: bool = False) -> None:
     # logging advises on type hints a raw-text model does not need.
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(mlflow|sqlalchemy|alembic)(\.|$)")
     warnings.filterwarnings("ignore", message=r".*(Add type hints|Inferred schema contains integer)")
+
+
+def check_backend() -> None:
+    """Refuse a Keras on another backend than TensorFlow, chosen by KERAS_BACKEND or already loaded (a notebook):
+    every trial would fail on a symbolic tensor (measured with jax: both trials of ``smoke`` failed)."""
+    import sys
+
+    from sweeplab.errors import SweepLabError
+
+    keras = sys.modules.get("keras")
+    loaded = keras.backend.backend() if keras is not None and hasattr(keras, "backend") else None
+    if loaded not in (None, "tensorflow"):
+        raise SweepLabError(f"Keras in this process runs on {loaded}: sweeplab trains with TensorFlow; start a new "
+                            "process with KERAS_BACKEND=tensorflow")
+    chosen = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if loaded is None and chosen != "tensorflow":
+        raise SweepLabError(f"KERAS_BACKEND is {chosen!r}: sweeplab trains with TensorFlow; unset it or set it to "
+                            "tensorflow")
 
 
 def cores() -> int:
