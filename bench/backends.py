@@ -6,7 +6,7 @@ Each side runs the same configurations (the tutorial's CNN at batch size 32, and
 accuracy it reached. Sides alternate; medians of ``--repeats`` runs. Needs the ``jax`` extra
 (``pip install -e '.[bench]'``); without it the bench says so and records nothing.
 
-    python bench/backends.py [--repeats 2]
+    python bench/backends.py [--repeats 3]
 """
 
 from __future__ import annotations
@@ -29,26 +29,40 @@ CONFIGS = [
 
 
 def child() -> None:
-    """Runs in the backend's own process; prints one JSON line."""
+    """Runs in the backend's own process; prints one JSON line. Both backends train with Keras's own ``fit`` on
+    padded arrays: sweeplab's fold loop is TensorFlow's (tf.data batches, tf.function forward passes), so what
+    this answers is whether Keras on JAX runs sweeplab's models faster than on TensorFlow, loop for loop."""
     started = time.perf_counter()
     import keras
+    import numpy as np
 
     from sweeplab import data
     from sweeplab.config.parse import parse_sweep as parse
-    from sweeplab.modeling import pipeline
-    from sweeplab.search import folds, runner
+    from sweeplab.modeling import factories
+    from sweeplab.modeling.vectorize import SequenceVectorizer
+    from sweeplab.search import runner
 
     imported = time.perf_counter() - started
     sweep = parse({"name": "backends", "model": "cnn", "folds": 4, "seed": 1000, "space": {"maxlen": 100}},
                   "bench/backends.py")
     [split] = runner.prepare(sweep, [data.load_source("yelp")])
+    texts, labels = np.asarray(split.X_train, dtype=object), np.asarray(split.y_train).astype("int32")
     trials = []
     for model, params in CONFIGS:
-        started = time.perf_counter()
-        run = folds.cross_validate(lambda: pipeline.build(model, params, sweep.seed), split.X_train, split.y_train,
-                                runner.folds_of(sweep))
+        settings = dict(params)
+        fit = {name: settings.pop(name) for name in ("epochs", "batch_size")}
+        shape = {name: settings.pop(name) for name in ("maxlen", "maxlen_percentile") if name in settings}
+        started, scores = time.perf_counter(), []
+        for train, test in runner.folds_of(sweep).split(texts, labels):
+            keras.utils.set_random_seed(sweep.seed)
+            vectorizer = SequenceVectorizer(**shape).fit(texts[train])
+            X_train, X_test = (vectorizer.transform(texts[rows]).astype("int32") for rows in (train, test))
+            meta = {"vocab_size_": vectorizer.capacity_, "X_shape_": X_train.shape, "n_classes_": 2}
+            network = getattr(factories, model)(meta, **settings)
+            network.fit(X_train, labels[train], verbose=0, **fit)
+            scores.append(network.evaluate(X_test, labels[test], verbose=0)[1])
         trials.append({"model": model, "seconds": round(time.perf_counter() - started, 2),
-                       "cv_accuracy": round(sum(run.scores) / len(run.scores), 4)})
+                       "cv_accuracy": round(float(np.mean(scores)), 4)})
     print(json.dumps({"backend": keras.backend.backend(), "import_s": round(imported, 2),
                       "trials_s": round(sum(t["seconds"] for t in trials), 2), "trials": trials}))
 
@@ -61,7 +75,7 @@ def side(backend: str) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -28,7 +28,7 @@ warnings.filterwarnings("ignore")
 # in-process measures what a user's sweep runs, not TensorFlow's defaults.
 from sweeplab import runtime  # noqa: E402
 
-runtime.configure()
+runtime.configure(keras=False)  # backends.py runs Keras on JAX on purpose
 
 
 def machine() -> dict:
