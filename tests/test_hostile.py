@@ -270,6 +270,23 @@ def test_a_stop_landing_while_the_callers_handlers_are_put_back_ends_as_a_stop(m
     assert putting_back and {signum: signal.getsignal(signum) for signum in errors.STOP_SIGNALS} == before
 
 
+def test_a_command_forgets_the_stop_an_earlier_one_in_the_process_was_left_with(capsys):
+    """In-process callers (a notebook, these tests) run several commands: a stop held for a store call when the
+    last one ended must not stop the next one, nor name its signal."""
+    from sweeplab import errors
+    from sweeplab.cli import main
+
+    errors.INTERRUPTED.set()
+    errors.INTERRUPTED.signum, errors.INTERRUPTED.pending = signal.SIGTERM, True
+    try:
+        assert main(["list"]) == 0
+        assert not errors.INTERRUPTED.pending and errors.INTERRUPTED.signum == signal.SIGINT
+        with errors.held_stop():  # a held block that ends raises only a stop of its own command
+            pass
+    finally:
+        errors.INTERRUPTED.clear()
+
+
 def test_ctrl_c_in_a_command_that_opens_no_run_says_no_more_than_that(monkeypatch, capsys):
     from sweeplab.cli import main
     from sweeplab.results import leaderboard

@@ -58,6 +58,12 @@ class _StopRequest(threading.Event):
     held = 0  # how deep the main thread is in held_stop() blocks
     pending = False  # a stop came while held: raise it when the block ends
 
+    def clear(self) -> None:
+        """Forget any stop, as a new command starts (in-process callers such as the tests run several)."""
+        self.signum = signal.SIGINT
+        self.pending = False
+        super().clear()
+
 
 # Set by the command line's stop handler. A library may turn the KeyboardInterrupt raised inside its code into an
 # ordinary exception (a failed fit, to an engine); engines check this to stop instead of going on to the next trial.

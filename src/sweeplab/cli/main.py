@@ -24,7 +24,6 @@ from sweeplab.modeling.metrics import METRICS
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     errors.INTERRUPTED.clear()
-    errors.INTERRUPTED.signum = signal.SIGINT
     in_main_thread = threading.current_thread() is threading.main_thread()
     # A signal the caller ignores stays ignored: nohup ignores SIGHUP, a shell's background job SIGINT.
     previous = {signum: signal.signal(signum, errors.interrupt) for signum in errors.STOP_SIGNALS
