@@ -34,6 +34,7 @@ def write(tmp_path, text, name="sweep.yaml"):
 def test_cnn_grid_is_the_reference_search():
     sweep = config.load_sweep("cnn_grid")
     assert (sweep.model, sweep.engine, sweep.trials, sweep.folds, sweep.seed) == ("cnn", "random", 5, 4, 1000)
+    assert sweep.fuse == 5  # its candidates share a batch stream: one fused model (bench/cnn_grid.py)
     assert sweep.sources == ("yelp", "amazon", "imdb")
     assert sweep.test_size == 0.25
     assert sweep.fixed() == {"embedding_dim": 50, "maxlen": 100, "max_words": 5000, "epochs": 20, "batch_size": 10}
