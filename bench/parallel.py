@@ -8,7 +8,7 @@ its rate is the finished trials over the span from the first trial's start to th
 the Optuna study, so process start-up, the baseline and the refit are left out. Sides alternate; medians of
 ``--repeats`` runs. Optuna's random sampler draws the same kind of trials on every side.
 
-    python bench/parallel.py [--trials 12] [--fuse 4] [--repeats 3]
+    python bench/parallel.py [--trials 12] [--fuse 4 12] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -54,14 +54,14 @@ def one_sweep(workers: int, fuse: int, trials: int, tmp: Path, runs: list, env: 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=12)
-    parser.add_argument("--fuse", type=int, default=4)
+    # 4: groups of four; 12: the whole sweep as one group (each step 12 models wide).
+    parser.add_argument("--fuse", type=int, nargs="+", default=[4, 12])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     threads = {"one_thread": {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"},
                "interop_2": {"TF_NUM_INTRAOP_THREADS": "2", "TF_NUM_INTEROP_THREADS": "2"}}
     settings = {"workers_1": (1, 1, None), "workers_2": (2, 1, None),
-                f"workers_1_fuse_{args.fuse}": (1, args.fuse, None),
-                f"workers_2_fuse_{args.fuse}": (2, args.fuse, None),
+                **{f"workers_{w}_fuse_{n}": (w, n, None) for n in args.fuse for w in (1, 2)},
                 **{f"workers_1_{name}": (1, 1, env) for name, env in threads.items()}}
     with tempfile.TemporaryDirectory() as tmp:
         made = []

@@ -119,8 +119,10 @@ def rows() -> list[tuple[str, str, str, str, str]]:
     if parallel:
         if "best" in parallel:
             rates, ratios = parallel["trials_per_hour"], parallel["ratio_to_1_worker"]
+            fuse = parallel["fuse"]  # one setting before the bench took several
+            fusions = " or ".join(f"`fuse: {n}`" for n in (fuse if isinstance(fuse, list) else [fuse]))
             found.append((
-                f"trials per hour: 1 or 2 workers, alone or `fuse: {parallel['fuse']}`, 1 worker's TensorFlow threads "
+                f"trials per hour: 1 or 2 workers, alone or {fusions}, 1 worker's TensorFlow threads "
                 "(12 small cnn trials)",
                 "1 worker (fused) ≥ `--workers 2`",
                 "; ".join(f"{name.replace('_', ' ')} {rates[name]:.0f} ({ratios[name]:.2f}×, runs "
