@@ -270,7 +270,7 @@ def test_a_stop_landing_while_the_callers_handlers_are_put_back_ends_as_a_stop(m
     assert putting_back and {signum: signal.getsignal(signum) for signum in errors.STOP_SIGNALS} == before
 
 
-def test_a_command_forgets_the_stop_an_earlier_one_in_the_process_was_left_with(capsys):
+def test_a_command_forgets_the_stop_an_earlier_one_in_the_process_was_left_with():
     """In-process callers (a notebook, these tests) run several commands: a stop held for a store call when the
     last one ended must not stop the next one, nor name its signal."""
     from sweeplab import errors
