@@ -108,9 +108,8 @@ def cv_flops(sweep, params: dict, X, y, splits, epochs: list | None = None, trim
     """The arithmetic of one configuration's cross-validation (:mod:`sweeplab.modeling.flops`): per fold, its
     training epochs on the fold's training part and, after each, one scoring pass over its validation part.
     ``epochs``: the epochs each fold trained (a pruned trial's last fold, fewer; a fold it never reached, 0);
-    default: the configuration's ``epochs`` for every fold. The fold's closing prediction for its measures is left
-    out (one pass more than ``epochs``, undercounting by 1 in ``epochs + 1`` of the scoring). Builds each fold's
-    model without training it."""
+    default: the configuration's ``epochs`` for every fold (the fold's closing measures reuse its last scoring
+    pass). Builds each fold's model without training it."""
     from sweeplab.modeling import flops, pipeline
 
     total = 0.0

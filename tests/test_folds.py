@@ -103,3 +103,39 @@ def test_the_refit_trains_for_the_median_epochs_the_folds_chose():
     chosen = [{pipeline.CHOSEN_EPOCHS: e} for e in (3.0, 8.0, 4.0, 6.0)]
     assert pipeline.refit_configuration({"epochs": 40, "patience": 2}, chosen) == {"epochs": 5, "patience": 2}
     assert pipeline.refit_configuration({"epochs": 40}, [{"accuracy": 0.8}]) == {"epochs": 40}
+
+
+
+@pytest.fixture(scope="module")
+def noisy():
+    """Words that lean one way, labels flipped one time in four: validation scores that move from epoch to epoch."""
+    rng = np.random.default_rng(1)
+    words = [f"w{i}" for i in range(30)]
+    y = rng.integers(0, 2, 120)
+    X = np.array([" ".join(rng.choice(words[:18] if label else words[12:], 5)) for label in y], dtype=object)
+    return X, np.where(rng.random(120) < 0.25, 1 - y, y)
+
+
+@pytest.mark.parametrize("patience", [0, 3])
+def test_a_fold_predicts_its_validation_part_once_an_epoch_and_its_measures_are_the_models(noisy, monkeypatch,
+                                                                                         patience):
+    """The closing measures reuse the scoring of the epoch whose weights the model keeps (the last one, or with
+    patience the best one): no pass more over the validation part, and the same labels ``predict`` gives."""
+    from sweeplab.modeling import classifier as classifier_module
+
+    X, y = noisy
+    calls, real = [], classifier_module.probabilities
+    monkeypatch.setattr(classifier_module, "probabilities", lambda model, rows, **kw: calls.append(len(rows))
+                        or real(model, rows, **kw))
+    splits = list(StratifiedKFold(2, shuffle=True, random_state=0).split(X, y))
+    folds, made, heard = VectorizedFolds(X, splits), [], []
+    params = {**PARAMS, "epochs": 12, "patience": patience, "learning_rate": 0.05}
+    run = cross_validate(lambda: made.append(pipeline.build("cnn", params, seed=0)) or made[-1], X, y, None,
+                         on_epoch=lambda fold, epoch, value: heard.append((fold, value)), folds=folds)
+    assert len(calls) == len(heard)  # one scoring pass an epoch, none after the fold
+    last_fold = [value for fold, value in heard if fold == 2]
+    if patience:  # the kept weights are not the last epoch's, and scored otherwise
+        assert len(last_fold) < 12 and max(last_fold) != last_fold[-1]
+    [(_, valid)], last = splits[-1:], folds.get(made[0].named_steps["vectorize"])[-1]
+    predicted = made[0].named_steps["clf"].predict(last.valid)  # the model as the last fold left it
+    assert run.measures[-1]["accuracy"] == np.mean(predicted == y[valid])
