@@ -1,5 +1,7 @@
 """The text-to-sequence step: no leakage across folds, and the vocabulary promises the model relies on."""
 
+from collections import Counter
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -7,7 +9,7 @@ from sklearn.dummy import DummyClassifier
 from sklearn.model_selection import StratifiedKFold, cross_validate
 from sklearn.pipeline import Pipeline
 
-from sweeplab.modeling.vectorize import SequenceVectorizer, tokenize
+from sweeplab.modeling.vectorize import SequenceVectorizer, Tokens, tokenize
 
 
 def test_a_word_seen_only_in_a_validation_fold_is_out_of_vocabulary(tiny_texts):
@@ -85,24 +87,62 @@ def test_the_length_can_be_a_percentile_of_the_training_texts():
         SequenceVectorizer(maxlen_percentile=101).fit(texts)
 
 
-@pytest.mark.parametrize("settings", [{"maxlen": 4}, {"maxlen_percentile": 60}, {"maxlen": 50, "max_words": 3},
-                                      {"maxlen_percentile": 90, "max_words": 5}])
-def test_fit_transform_tokenizes_once_and_gives_fit_then_transform_to_the_last_id(settings):
-    """Ties in count (first seen first), a word first seen past the cut of one text and within it later, a cap on
-    the words, empty texts: the one-pass path gives the same vocabulary, length and ids as fit then transform."""
+def plain_vectorizer(texts, max_words=5000, maxlen=100, maxlen_percentile=0.0):
+    """The vectorizer's rules written the plain way: a Counter of each text's first tokens, most_common (equal
+    counts first seen first), a dictionary lookup per token."""
+    if maxlen_percentile:
+        maxlen = max(1, int(np.ceil(np.percentile([len(tokenize(t)) for t in texts], maxlen_percentile))))
+    counts = Counter()
+    for text in texts:
+        counts.update(tokenize(text)[:maxlen])
+    vocabulary = {word: i for i, (word, _) in enumerate(counts.most_common(max_words), start=2)}
+    ids = np.zeros((len(texts), maxlen), dtype=np.int64)
+    for row, text in enumerate(texts):
+        found = [vocabulary.get(token, 1) for token in tokenize(text)[:maxlen]]
+        ids[row, :len(found)] = found
+    return vocabulary, maxlen, ids
+
+
+SETTINGS = [{"maxlen": 4}, {"maxlen_percentile": 60}, {"maxlen": 50, "max_words": 3},
+            {"maxlen_percentile": 90, "max_words": 5}]
+
+
+def mixed_texts():
+    """Ties in count, a word first seen past the cut of one text and within it later, empty texts."""
     rng = np.random.default_rng(2)
     words = ["b", "a", "c", "don't", "e", "f", "g", "h", "i", "j"]
     texts = ["a b c d e f g h late", "late comer", "", "b a b a", "c c c c c"]
     texts += [" ".join(rng.choice(words, rng.integers(0, 12))) for _ in range(40)]
-    one_pass = SequenceVectorizer(**settings)
-    found = one_pass.fit_transform(np.array(texts, dtype=object))
-    two_passes = SequenceVectorizer(**settings).fit(texts)
-    assert one_pass.vocabulary_ == two_passes.vocabulary_
-    assert list(one_pass.vocabulary_) == list(two_passes.vocabulary_)  # the same order: ids by rank
-    assert (one_pass.maxlen_, one_pass.vocab_size_, one_pass.capacity_) == (
-        two_passes.maxlen_, two_passes.vocab_size_, two_passes.capacity_)
-    np.testing.assert_array_equal(found, two_passes.transform(texts))
-    assert found.vocabulary == one_pass.vocabulary_ and found.capacity == one_pass.capacity_
+    return np.array(texts, dtype=object)
+
+
+@pytest.mark.parametrize("settings", SETTINGS)
+def test_vocabulary_length_and_ids_are_those_of_a_plain_count_and_lookup(settings):
+    texts = mixed_texts()
+    vocabulary, maxlen, ids = plain_vectorizer(texts, **settings)
+    vectorizer = SequenceVectorizer(**settings)
+    found = vectorizer.fit_transform(texts)
+    assert list(vectorizer.vocabulary_.items()) == list(vocabulary.items())  # the same ids, in rank order
+    assert vectorizer.maxlen_ == maxlen and vectorizer.vocab_size_ == len(vocabulary) + 2
+    np.testing.assert_array_equal(found, ids)
+    np.testing.assert_array_equal(vectorizer.transform(texts), ids)
+    np.testing.assert_array_equal(SequenceVectorizer(**settings).fit(texts).transform(texts), ids)
+    assert found.vocabulary == vectorizer.vocabulary_ and found.capacity == vectorizer.capacity_
+
+
+@pytest.mark.parametrize("settings", SETTINGS)
+def test_texts_tokenized_once_vectorize_any_of_their_rows_as_those_rows_alone(settings):
+    """As cross-validation uses it: one Tokens for every text, a fold's training rows (in their own order, which
+    decides ties) fit on, its validation rows transformed."""
+    texts = mixed_texts()
+    tokens = Tokens(texts)
+    rows = np.random.default_rng(3).permutation(len(texts))
+    train, valid = rows[:30], rows[30:]
+    vocabulary, maxlen, ids = plain_vectorizer(texts[train], **settings)
+    vectorizer = SequenceVectorizer(**settings)
+    np.testing.assert_array_equal(vectorizer.fit_transform_tokens(tokens, train), ids)
+    assert list(vectorizer.vocabulary_.items()) == list(vocabulary.items()) and vectorizer.maxlen_ == maxlen
+    np.testing.assert_array_equal(vectorizer.transform_tokens(tokens, valid), vectorizer.transform(texts[valid]))
 
 
 def test_bag_of_words_columns_and_modes():

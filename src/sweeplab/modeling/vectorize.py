@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from array import array
 from collections import Counter
 
 import numpy as np
@@ -21,6 +22,50 @@ TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 
 def tokenize(text: str) -> list[str]:
     return TOKEN.findall(text.lower())
+
+
+class Tokens:
+    """Texts tokenized once, as numbers: every distinct token a number in the order first seen (``words[n]`` is
+    token n), text i the numbers ``ids[starts[i]:starts[i + 1]]``.
+
+    On long texts tokenizing is most of vectorizing, and a k-fold cross-validation would tokenize every text k
+    times (in k - 1 training parts and one validation part): :class:`~sweeplab.search.folds.VectorizedFolds`
+    tokenizes once for all folds. The numbers carry nothing learnt: a vectorizer fit on some of the rows takes its
+    vocabulary, counts and lengths from those rows alone."""
+
+    def __init__(self, texts):
+        numbers, self.words = {}, []
+
+        def number(token: str) -> int:
+            found = numbers.get(token)
+            if found is None:
+                found = numbers[token] = len(self.words)
+                self.words.append(token)
+            return found
+
+        ids, ends = array("i"), array("q", [0])
+        for text in texts:
+            ids.extend(map(number, tokenize(text)))
+            ends.append(len(ids))
+        self.ids = np.frombuffer(ids, dtype=np.int32) if ids else np.empty(0, dtype=np.int32)
+        self.starts = np.frombuffer(ends, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def lengths(self, rows=None) -> np.ndarray:
+        """How many tokens each text of ``rows`` (all: None) has."""
+        rows = np.arange(len(self)) if rows is None else np.asarray(rows, dtype=np.int64)
+        return self.starts[rows + 1] - self.starts[rows]
+
+    def take(self, rows, maxlen: int) -> tuple[np.ndarray, np.ndarray]:
+        """The first ``maxlen`` numbers of each text of ``rows`` (all: None), one text after the other, and how
+        many each text gave."""
+        rows = np.arange(len(self)) if rows is None else np.asarray(rows, dtype=np.int64)
+        begins = self.starts[rows]
+        kept = np.minimum(self.starts[rows + 1] - begins, maxlen)
+        pieces = [self.ids[b:b + k] for b, k in zip(begins.tolist(), kept.tolist())]
+        return (np.concatenate(pieces) if pieces else np.empty(0, dtype=np.int32)), kept
 
 
 class TokenIds(np.ndarray):
@@ -68,64 +113,46 @@ class SequenceVectorizer(TransformerMixin, BaseEstimator):
         self.maxlen_percentile = maxlen_percentile
 
     def fit(self, X, y=None):
-        self._validate_params()
-        self.maxlen_ = self.maxlen
-        if self.maxlen_percentile:  # a first pass for the lengths: keeping every text's tokens costs more memory
-            lengths = [len(tokenize(text)) for text in X]
-            self.maxlen_ = max(1, int(math.ceil(np.percentile(lengths, self.maxlen_percentile))))
-        counts = Counter()
-        for text in X:
-            counts.update(tokenize(text)[: self.maxlen_])
-        # most_common sorts stably, so equal counts keep first-seen order: the vocabulary is deterministic.
-        words = [word for word, _ in counts.most_common(self.max_words)]
-        self.vocabulary_ = {word: index for index, word in enumerate(words, start=self.OOV + 1)}
-        self.vocab_size_ = len(self.vocabulary_) + self.OOV + 1
-        self.capacity_ = self.max_words + self.OOV + 1
+        self.fit_transform(X)
         return self
 
     def fit_transform(self, X, y=None):
-        """``fit(X).transform(X)``, to the last id, tokenizing each text once instead of three times (the lengths,
-        the counts, the ids): on 50,000 long reviews tokenizing is seconds a pass. Each text's tokens are kept as
-        provisional ids in first-seen order (4 bytes a token, not a string each), from which the lengths, the
-        counts, the vocabulary and the final ids all follow."""
-        self._validate_params()
-        provisional, words = {}, []
-
-        def number(token: str) -> int:
-            found = provisional.get(token)
-            if found is None:
-                found = provisional[token] = len(words)
-                words.append(token)
-            return found
-
-        rows = [np.fromiter(map(number, tokenize(text)), dtype=np.int32) for text in X]
-        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-        self.maxlen_ = self.maxlen
-        if self.maxlen_percentile:
-            self.maxlen_ = max(1, int(math.ceil(np.percentile(lengths, self.maxlen_percentile))))
-        kept = [row[: self.maxlen_] for row in rows]
-        stream = np.concatenate(kept) if kept else np.empty(0, dtype=np.int32)
-        # fit's Counter.most_common: by count, equal counts in the order first seen among the kept tokens.
-        seen, first = np.unique(stream, return_index=True)
-        counts = np.bincount(stream, minlength=len(words))[seen]
-        chosen = seen[np.lexsort((first, -counts))][: self.max_words]
-        self.vocabulary_ = {words[w]: index for index, w in enumerate(chosen.tolist(), start=self.OOV + 1)}
-        self.vocab_size_ = len(self.vocabulary_) + self.OOV + 1
-        self.capacity_ = self.max_words + self.OOV + 1
-        final = np.full(len(words), self.OOV, dtype=np.int32)
-        final[chosen] = np.arange(self.OOV + 1, self.OOV + 1 + len(chosen), dtype=np.int32)
-        sequences = np.full((len(rows), self.maxlen_), self.PAD, dtype=id_dtype(self.capacity_))
-        for row, ids in enumerate(kept):
-            sequences[row, : len(ids)] = final[ids]
-        return self._as_token_ids(sequences)
+        return self.fit_transform_tokens(Tokens(X))
 
     def transform(self, X):
+        return self.transform_tokens(Tokens(X))
+
+    def fit_transform_tokens(self, tokens: Tokens, rows=None) -> TokenIds:
+        """``fit_transform`` of the texts ``rows`` (all: None) of ``tokens``: the lengths, the counts, the
+        vocabulary and the ids all follow from the token numbers, each text tokenized once."""
+        self._validate_params()
+        self.maxlen_ = self.maxlen
+        if self.maxlen_percentile:
+            self.maxlen_ = max(1, int(math.ceil(np.percentile(tokens.lengths(rows), self.maxlen_percentile))))
+        stream, kept = tokens.take(rows, self.maxlen_)
+        # By count, equal counts in the order first seen among the kept tokens (the order of ``rows``).
+        seen, first = np.unique(stream, return_index=True)
+        counts = np.bincount(stream, minlength=len(tokens.words))[seen]
+        chosen = seen[np.lexsort((first, -counts))][: self.max_words]
+        self.vocabulary_ = {tokens.words[w]: index for index, w in enumerate(chosen.tolist(), start=self.OOV + 1)}
+        self.vocab_size_ = len(self.vocabulary_) + self.OOV + 1
+        self.capacity_ = self.max_words + self.OOV + 1
+        final = np.full(len(tokens.words), self.OOV, dtype=np.int32)
+        final[chosen] = np.arange(self.OOV + 1, self.OOV + 1 + len(chosen), dtype=np.int32)
+        return self._sequences(final[stream], kept)
+
+    def transform_tokens(self, tokens: Tokens, rows=None) -> TokenIds:
         check_is_fitted(self, "vocabulary_")
-        sequences = np.full((len(X), self.maxlen_), self.PAD, dtype=id_dtype(self.capacity_))
         lookup = self.vocabulary_.get
-        for row, text in enumerate(X):
-            ids = [lookup(token, self.OOV) for token in tokenize(text)[: self.maxlen_]]
-            sequences[row, : len(ids)] = ids
+        final = np.fromiter((lookup(word, self.OOV) for word in tokens.words), dtype=np.int32,
+                            count=len(tokens.words))
+        stream, kept = tokens.take(rows, self.maxlen_)
+        return self._sequences(final[stream], kept)
+
+    def _sequences(self, ids: np.ndarray, kept: np.ndarray) -> TokenIds:
+        """Rows of ``kept`` ids each (``ids`` one row after the other), padded to ``maxlen_``."""
+        sequences = np.full((len(kept), self.maxlen_), self.PAD, dtype=id_dtype(self.capacity_))
+        sequences[np.arange(self.maxlen_) < kept[:, None]] = ids  # a mask's cells run row by row, as ``ids`` do
         return self._as_token_ids(sequences)
 
     def _as_token_ids(self, sequences: np.ndarray) -> TokenIds:

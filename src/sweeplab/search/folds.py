@@ -9,7 +9,7 @@ prunes). Folds and epochs count from 1.
 Two costs are paid once rather than per fold or per trial:
 
 - vectorizing: :class:`VectorizedFolds` keeps every fold's fitted vectorizer and its two transformed parts, for
-  the next trials with the same vectorizer settings;
+  the next trials with the same vectorizer settings (and tokenizes each text once for all folds);
 - building and tracing the Keras model: the embedding table is sized by the vectorizer's capacity, not its fitted
   vocabulary, so every fold has the same model shape and later folds reset and retrain the first fold's model
   (:meth:`~sweeplab.modeling.classifier.KerasTextClassifier.fit_again`), with exactly the weights a fresh model
@@ -27,6 +27,7 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from sweeplab.modeling.metrics import measure_predictions
+from sweeplab.modeling.vectorize import SequenceVectorizer, Tokens
 
 
 @dataclass
@@ -59,10 +60,15 @@ class VectorizedFolds:
             self._cache.move_to_end(key)
             return self._cache[key]
         folds = []
+        # Token ids: every text tokenized once for all folds (not kept: a setting is vectorized once anyway).
+        tokens = Tokens(self.X) if isinstance(vectorizer, SequenceVectorizer) else None
         for train, valid in self.splits:
             fitted = clone(vectorizer)
-            encoded = fitted.fit_transform(self.X[train])
-            folds.append(VectorizedFold(fitted, encoded, fitted.transform(self.X[valid])))
+            if tokens is None:
+                encoded, held_out = fitted.fit_transform(self.X[train]), fitted.transform(self.X[valid])
+            else:
+                encoded, held_out = fitted.fit_transform_tokens(tokens, train), fitted.transform_tokens(tokens, valid)
+            folds.append(VectorizedFold(fitted, encoded, held_out))
         self._cache[key] = folds
         while len(self._cache) > self.keep:
             self._cache.popitem(last=False)
