@@ -86,13 +86,14 @@ def write(name: str, result: dict) -> dict:
     return result
 
 
-def peak_flops(size: int = 1024, seconds: float = 3.0) -> float:
-    """This machine's float32 arithmetic rate at its best, in FLOP/s: square matrix products through TensorFlow
-    (all its threads), the fastest of repeated timings. A large matmul is the densest work TensorFlow does on a
-    CPU, so no model's training gets closer: "x % of peak" measures against what is reachable, not a datasheet."""
+def peak_flops(size: int = 1024, seconds: float = 3.0, dtype: str = "float32") -> float:
+    """This machine's arithmetic rate at its best in ``dtype``, in FLOP/s: square matrix products through
+    TensorFlow (all its threads), the fastest of repeated timings. A large matmul is the densest work TensorFlow
+    does on a CPU, so no model's training gets closer: "x % of peak" measures against what is reachable, not a
+    datasheet. bfloat16 runs at its rate only through oneDNN (``TF_ENABLE_ONEDNN_OPTS=1`` before TensorFlow loads)."""
     import tensorflow as tf
 
-    a, b = tf.random.uniform((size, size), seed=1), tf.random.uniform((size, size), seed=2)
+    a, b = (tf.cast(tf.random.uniform((size, size), seed=seed), dtype) for seed in (1, 2))
     # Several products per call, so Python's dispatch is a sliver of what is timed.
     products = tf.function(lambda a, b: [tf.reduce_sum(tf.matmul(a + i, b)) for i in range(8)])
     products(a, b)

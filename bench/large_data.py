@@ -3,14 +3,19 @@ and the peak memory of its process, against the targets of 30 s and 1 GB at 50,0
 same trial with TensorFlow's oneDNN kernels off (``large_cnn`` turns them on), and without length buckets,
 alternating, to choose the settings by numbers; and the whole command once, as a user runs it.
 
+The default side is ``large_cnn`` as it is: bfloat16 through oneDNN (``precision: mixed_bfloat16``,
+``onednn: true``); ``float32`` is the same trial in float32, ``onednn_off`` that with TensorFlow's own kernels (bfloat16
+without oneDNN runs about 15x slower, which the sweep file refuses).
+
 A trial runs in a process of its own (``--child``): the file read and split as a sweep does, then the trial's
 cross-validation (``large_cnn``: 2 folds x 2 epochs of a CNN, maxlen at the 90th percentile, 20,000 words),
 vectorizing included, as the trial runner runs it; its peak resident memory is that whole process's, TensorFlow
 and the data included (``imports_rss_mb``: the same before any data, TensorFlow and Keras loaded). Each run also
-counts the arithmetic it did (``common.cv_flops``) as a share of the matmul peak measured in this run.
+counts the arithmetic it did (``common.cv_flops``) as a share of the matmul peak measured in this run in the
+precision it computed in (bfloat16's through oneDNN, in a process of its own).
 
     python bench/large_data.py [--data ../shared/data/imdb_large/imdb_50k.csv] [--rows 2000 10000 25000 50000]
-                               [--repeats 3] [--sides default onednn_off no_buckets]
+                               [--repeats 3] [--sides default float32 onednn_off no_buckets]
 """
 
 from __future__ import annotations
@@ -30,9 +35,12 @@ from common import SHARED, alternate, median, peak_flops, say, write
 
 SIDES = {  # name -> (environment, fit settings) over large_cnn as it is (its oneDNN setting included)
     "default": ({}, {}),
-    "onednn_off": ({"TF_ENABLE_ONEDNN_OPTS": "0"}, {}),
+    "float32": ({}, {"precision": "float32"}),
+    "onednn_off": ({"TF_ENABLE_ONEDNN_OPTS": "0"}, {"precision": "float32"}),
     "no_buckets": ({}, {"buckets": 0}),
 }
+# A precision's name -> the dtype its matmuls run in, for the peak its share is measured against.
+PEAK_DTYPE = {"float32": "float32", "mixed_bfloat16": "bfloat16"}
 
 
 def child(data: Path, fit: dict) -> int:
@@ -69,6 +77,7 @@ def child(data: Path, fit: dict) -> int:
                       "trial_s": round(trial, 1), "fit_s": round(run.fit_time, 1), "peak_rss_mb": round(rss),
                       "imports_rss_mb": round(imports),
                       "cv_accuracy": round(sum(run.scores) / len(run.scores), 4), "gflop": round(work / 1e9),
+                      "precision": params.get("precision", "float32"),
                       "maxlen": [m.get("maxlen") for m in run.measures]}))
     return 0
 
@@ -85,6 +94,13 @@ def one_trial(data: Path, side: str) -> dict:
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bfloat16_peak() -> float:
+    """The bfloat16 matmul peak, in a process with oneDNN on (this one runs TensorFlow as sweeplab does: off)."""
+    done = subprocess.run([sys.executable, __file__, "--peak", "bfloat16"], capture_output=True, text=True, check=True,
+                          env={**os.environ, "TF_ENABLE_ONEDNN_OPTS": "1"})
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def whole_command(data: Path) -> dict:
@@ -122,9 +138,13 @@ def main() -> int:
     parser.add_argument("--sides", nargs="+", default=list(SIDES), choices=list(SIDES))
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--fit", default="{}", help=argparse.SUPPRESS)
+    parser.add_argument("--peak", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args.child, json.loads(args.fit))
+    if args.peak:
+        print(peak_flops(dtype=args.peak))
+        return 0
     if not args.data.exists():
         say(f"{args.data}: not found; skipping the large-data bench")
         return 0
@@ -149,16 +169,19 @@ def main() -> int:
             runs["default"], "trial_s")))
         say("== the whole command")
         command = whole_command(largest)
-    peak = max(peak, peak_flops())
+    peaks = {"float32": max(peak, peak_flops()), "bfloat16": bfloat16_peak()}
     sides = {side: {"trial_s": median(found, "trial_s"), "peak_rss_mb": median(found, "peak_rss_mb"),
                     "imports_rss_mb": median(found, "imports_rss_mb"),
                     "trial_s_spread": [min(r["trial_s"] for r in found), max(r["trial_s"] for r in found)],
                     "cv_accuracy": found[0]["cv_accuracy"], "gflop": found[0]["gflop"],
-                    "percent_of_peak": round(100 * found[0]["gflop"] * 1e9 / median(found, "trial_s") / peak, 1)}
+                    "precision": found[0]["precision"],
+                    "percent_of_peak": round(100 * found[0]["gflop"] * 1e9 / median(found, "trial_s")
+                                             / peaks[PEAK_DTYPE[found[0]["precision"]]], 1)}
              for side, found in runs.items()}
     default = sides["default"]
     write("large_data", {
-        "data": str(args.data), "rows": max(args.rows), "repeats": args.repeats, "peak_gflops": round(peak / 1e9, 1),
+        "data": str(args.data), "rows": max(args.rows), "repeats": args.repeats,
+        "peak_gflops": round(peaks["float32"] / 1e9, 1), "peak_gflops_bfloat16": round(peaks["bfloat16"] / 1e9, 1),
         "runs": runs, "sides": sides, "scaling": scaling, **command,
         "trial_s": default["trial_s"], "peak_rss_mb": default["peak_rss_mb"],
         "meets_target": default["trial_s"] <= 30 and default["peak_rss_mb"] <= 1000,

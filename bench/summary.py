@@ -198,8 +198,11 @@ def rows() -> list[tuple[str, str, str, str, str]]:
     peaks = {name: r["peak_gflops"] for name, r in ((n, load(n)) for n in ("levers", "fused", "large_data"))
              if r and "peak_gflops" in r}
     if peaks:
+        bfloat16 = (large or {}).get("peak_gflops_bfloat16")
         found.append(("float32 matmul peak, the reference of \"of peak\" (measured in each bench's run)", "report",
-                      ", ".join(f"{gflops:.0f} GFLOP/s ({name}.py)" for name, gflops in peaks.items()), "—"))
+                      ", ".join(f"{gflops:.0f} GFLOP/s ({name}.py)" for name, gflops in peaks.items())
+                      + (f"; bfloat16 through oneDNN {bfloat16:.0f} GFLOP/s (large_data.py), the reference of its "
+                         "bfloat16 sides" if bfloat16 else ""), "—"))
     return found
 
 

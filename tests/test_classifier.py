@@ -218,3 +218,22 @@ def test_a_scored_model_is_freed_with_its_compiled_forward_pass():
     del model
     gc.collect()
     assert gone() is None
+
+
+def test_mixed_bfloat16_computes_in_bfloat16_on_float32_weights_and_leaves_the_policy_as_it_was(tiny_texts):
+    """``precision: mixed_bfloat16``: the layers compute in bfloat16 and keep float32 weights, the output layer
+    computes in float32 (probabilities, and the loss, at full precision), and the process's Keras policy is float32
+    again once the model is built."""
+    import keras
+
+    texts, labels = tiny_texts
+    fitted = pipeline.build("cnn", {**FAST, "precision": "mixed_bfloat16"}, seed=0).fit(texts, labels)
+    model = fitted.named_steps["clf"].model_
+    conv = next(layer for layer in model.layers if layer.name.startswith("conv1d"))
+    assert conv.compute_dtype == "bfloat16" and conv.kernel.dtype == "float32"
+    assert model.get_layer("output").compute_dtype == "float32"
+    assert fitted.predict_proba(texts[:3]).dtype == np.float32 and np.isfinite(fitted.named_steps["clf"].history_[
+        "loss"]).all()
+    assert keras.config.dtype_policy().name == "float32"
+    plain = pipeline.build("cnn", FAST, seed=0).fit(texts, labels).named_steps["clf"].model_
+    assert all(layer.compute_dtype == "float32" for layer in plain.layers if hasattr(layer, "compute_dtype"))

@@ -61,6 +61,7 @@ def test_a_valid_file_loads_with_types_and_defaults(tmp_path):
     ({"early_stopping": "yes"}, "early_stopping: expected null or a mapping"),
     ({"epochs": 3}, "epochs: unknown key"),
     ({"onednn": "yes"}, "onednn: expected true or false, got 'yes'"),
+    ({"fit": {"epochs": 2, "precision": "mixed_bfloat16"}}, "fit.precision: mixed_bfloat16 needs onednn: true"),
 ])
 def test_each_mistake_is_one_line_naming_the_key(tmp_path, change, message):
     path = dump(tmp_path, valid(**change))

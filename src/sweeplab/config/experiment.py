@@ -112,6 +112,8 @@ def load_experiment(path: str | Path) -> Experiment:
             fail(f"fit.{name}", f"unknown fit setting, expected {', '.join(FIT_DEFAULTS)}")
     params = config.check_configuration(model, params, lambda name, problem: fail(f"params.{name}", problem))
     fit = {**FIT_DEFAULTS, **config.check_configuration(model, fit, lambda name, problem: fail(f"fit.{name}", problem))}
+    onednn = config.parse.check_onednn(raw.get("onednn", False), fail)
+    config.parse.check_precision([fit["precision"]], onednn, lambda problem: fail("fit.precision", problem))
     split = _mapping(raw, "split", fail)
     test_size, seed = split.get("test_size"), split.get("seed")
     if isinstance(test_size, bool) or not isinstance(test_size, (int, float)) or not 0 < test_size < 1:
@@ -123,8 +125,7 @@ def load_experiment(path: str | Path) -> Experiment:
         params=params, fit=fit, data=_data(raw, fail), test_size=float(test_size), seed=seed,
         sweep=_string(raw.get("sweep", ""), "sweep", fail, empty=True),
         early_stopping=_early_stopping(raw.get("early_stopping"), fail),
-        onednn=config.parse.check_onednn(raw.get("onednn", False), fail),
-        origin=_mapping(raw, "origin", fail, required=False), versions=_mapping(raw, "versions", fail, required=False),
+        onednn=onednn, origin=_mapping(raw, "origin", fail, required=False), versions=_mapping(raw, "versions", fail, required=False),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 
 import numpy as np
@@ -9,7 +10,7 @@ from scikeras.wrappers import KerasClassifier
 from sklearn.utils import ClassifierTags
 
 from sweeplab.data import embeddings
-from sweeplab.modeling.defaults import EMBEDDING_DEFAULTS
+from sweeplab.modeling.defaults import EMBEDDING_DEFAULTS, FIT_DEFAULTS
 
 # Token positions per call when predicting (rows x cut length): bounds the activations (positions x width) a
 # call holds, whatever the number of rows or their length: 655 rows of 100 tokens, or 142 imdb reviews of 460,
@@ -47,7 +48,7 @@ class KerasTextClassifier(KerasClassifier):
     def __init__(self, model=None, *, embeddings: str = EMBEDDING_DEFAULTS["embeddings"],
                  embeddings_trainable: bool = EMBEDDING_DEFAULTS["embeddings_trainable"], vocab_size: int = 0,
                  trim_padding: bool = True, steps_per_execution: int = 0, patience: int = 0, buckets: int = 0,
-                 **kwargs):
+                 precision: str = FIT_DEFAULTS["precision"], **kwargs):
         super().__init__(model=model, **kwargs)
         # Set here, not passed on: scikeras hands its other keyword arguments to the model factory.
         self.embeddings = embeddings
@@ -63,6 +64,7 @@ class KerasTextClassifier(KerasClassifier):
         self.patience = patience
         # Batches drawn from length buckets (trimmed_batches): less padding on long texts of varied length.
         self.buckets = buckets
+        self.precision = precision  # the dtype policy the model is built with (defaults.FIT_DEFAULTS says which)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -161,7 +163,8 @@ class KerasTextClassifier(KerasClassifier):
         return getattr(self.model_, "padding_margin", None) if self.trim_padding else None
 
     def _build_keras_model(self):
-        model = super()._build_keras_model()
+        with dtype_policy(self.precision):
+            model = super()._build_keras_model()
         # Snapshot the starting point, seed states and optimizer slots included, for fit_again.
         model.optimizer.build(model.trainable_variables)
         self._initial_state = [np.array(variable) for variable in [*model.variables, *model.optimizer.variables]]
@@ -193,6 +196,20 @@ class KerasTextClassifier(KerasClassifier):
     @property
     def embedding_coverage_(self) -> float | None:
         return None if self.pretrained_ is None else self.pretrained_.coverage
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Keras's dtype policy ``name`` while the block builds layers, the caller's again after it (Keras keeps the
+    policy per thread): a model factory builds its layers without a ``dtype`` of their own."""
+    import keras
+
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
 
 
 def lengths(X) -> np.ndarray:

@@ -3,7 +3,11 @@ Light on purpose (no scikit-learn, no Keras): the sweep-file parser reads it at 
 
 # Fit settings a sweep may fix under `fit:` or search under `space:`. ``buckets`` > 1 draws each batch from one of
 # that many buckets of similar text length (less padding on long texts of varied length; 0: batches at random).
-FIT_DEFAULTS = {"epochs": 10, "batch_size": 32, "buckets": 0}
+# ``precision``: the Keras dtype policy the model is built with; "mixed_bfloat16" computes in bfloat16 on float32
+# weights (the output layer stays float32), which oneDNN's kernels run faster on a CPU with AVX512-BF16 or AMX
+# and TensorFlow's own kernels about 15x slower (bench/large_data.py), so it needs the sweep's ``onednn: true``.
+FIT_DEFAULTS = {"epochs": 10, "batch_size": 32, "buckets": 0, "precision": "float32"}
+FIT_CHOICES = {"precision": ("float32", "mixed_bfloat16")}
 # Settings of the cross-validation only, set and searched like fit settings: ``patience`` stops a fold's training
 # once its validation score has not improved for that many epochs (0: train every epoch). A refit has no
 # validation part: it trains for the epochs the folds chose instead (an experiment file holds that count).

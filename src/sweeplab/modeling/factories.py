@@ -36,15 +36,17 @@ def _embedded_input(meta: dict, embedding_dim: int, mask_zero: bool = False, any
 
 
 def _classifier_head(x, meta: dict, dense_units: int, dropout: float):
-    """Dense(relu) then one sigmoid unit for two classes, a softmax over K classes otherwise."""
+    """Dense(relu) then one sigmoid unit for two classes, a softmax over K classes otherwise. The output computes
+    in float32 whatever the model's precision: in bfloat16 a probability keeps 3 significant digits, and the loss
+    of a confident wrong answer is then log(0)."""
     from keras import layers
 
     x = layers.Dense(dense_units, activation="relu")(x)
     if dropout:
         x = layers.Dropout(dropout)(x)
     if meta["n_classes_"] == 2:
-        return layers.Dense(1, activation="sigmoid", name="output")(x)
-    return layers.Dense(meta["n_classes_"], activation="softmax", name="output")(x)
+        return layers.Dense(1, activation="sigmoid", name="output", dtype="float32")(x)
+    return layers.Dense(meta["n_classes_"], activation="softmax", name="output", dtype="float32")(x)
 
 
 def _compiled(inputs, outputs, meta: dict, learning_rate: float, name: str, padding_margin: int | None = None):

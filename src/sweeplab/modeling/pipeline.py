@@ -14,7 +14,7 @@ from pathlib import Path
 from sklearn.pipeline import Pipeline
 
 from sweeplab.modeling import registry
-from sweeplab.modeling.defaults import CV_DEFAULTS, EMBEDDING_DEFAULTS, FIT_DEFAULTS
+from sweeplab.modeling.defaults import CV_DEFAULTS, EMBEDDING_DEFAULTS, FIT_CHOICES, FIT_DEFAULTS
 from sweeplab.modeling.metrics import CHOSEN_EPOCHS, TRAINABLE_PARAMS, measure_predictions
 from sweeplab.modeling.vectorize import BagOfWordsVectorizer, SequenceVectorizer
 
@@ -36,7 +36,7 @@ def tunable(model: str) -> dict:
 
 def choices(model: str) -> dict:
     """The parameters of ``model``'s pipeline that take one of a fixed set of values, with those values."""
-    return {**getattr(vectorizer(model), "CHOICES", {}), **registry.choices(model)}
+    return {**getattr(vectorizer(model), "CHOICES", {}), **FIT_CHOICES, **registry.choices(model)}
 
 
 def route(name: str, model: str) -> str:
