@@ -123,7 +123,7 @@ def cv_flops(sweep, params: dict, X, y, splits, epochs: list | None = None, trim
         X_train, _ = classifier.prepare(vectorizer.fit_transform(X[train]), y[train])
         trained = classifier.epochs if trained is None else trained
         total += flops.training_flops(classifier.model_, X_train, classifier.batch_size, trained, trim,
-                                      classifier.buckets)
+                                      classifier.buckets, multiple=classifier.pad_to_multiple_of)
         total += trained * flops.prediction_flops(classifier.model_, vectorizer.transform(X[valid]), trim)
     return total
 

@@ -201,6 +201,30 @@ def test_training_batches_are_cut_to_their_longest_row(tiny_texts):
     assert orders[0][0] != list(range(6)) and orders[0][0] != orders[0][1]  # shuffled, anew each epoch
 
 
+@pytest.mark.parametrize("multiple, widths", [(1, [11, 7]), (4, [12, 8]), (8, [16, 8]), (16, [16, 16]),
+                                              (64, [50, 50])])
+def test_pad_to_multiple_of_rounds_each_batch_up_and_never_past_the_rows(multiple, widths, tiny_texts):
+    """The batches of the test above (longest rows 9 and 5, margin 2) rounded up to a multiple of positions, at
+    most the rows' own 50; the flop count and the prediction cut follow the same rule, and a model's output
+    on the rounded batch is the one it gives on the full rows."""
+    from sweeplab.modeling.classifier import cut_width, trimmed_batches
+
+    X = np.zeros((6, 50), dtype=np.int32)
+    for row, length in enumerate([3, 9, 2, 5, 1, 4]):
+        X[row, :length] = 7
+    batches = trimmed_batches(X, np.arange(6), 3, margin=2, seed=0, shuffle=False, multiple=multiple)
+    assert [x.shape[1] for x, _ in batches] == widths
+    assert [cut_width(np.array(rows), 2, 50, multiple) for rows in ([3, 9, 2], [5, 1, 4])] == widths
+    texts, labels = tiny_texts
+    pipe = pipeline.build("cnn", {**FAST, "pad_to_multiple_of": multiple, "kernel_size": 2}, seed=0)
+    fitted = pipe.fit(texts, labels).named_steps["clf"]
+    encoded = pipe.named_steps["vectorize"].transform(texts)
+    stream, _, _, steps = fitted.stream(encoded, labels)  # as the classifier trains
+    assert all(x.shape[1] % multiple == 0 or x.shape[1] == encoded.shape[1] for x, _ in stream.take(steps))
+    cut = encoded[:, :cut_width(np.array([int((row != 0).sum()) for row in encoded]), 2, encoded.shape[1], multiple)]
+    np.testing.assert_allclose(fitted.model_(cut).numpy(), fitted.model_(encoded).numpy(), rtol=1e-6)
+
+
 def test_a_scored_model_is_freed_with_its_compiled_forward_pass():
     # The compiled function is kept per model while the model lives; one that held the model itself kept every
     # trial's model and graphs alive (bench/scaling.py: +1.4 GB over 90 trials).

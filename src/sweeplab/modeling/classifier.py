@@ -48,6 +48,7 @@ class KerasTextClassifier(KerasClassifier):
     def __init__(self, model=None, *, embeddings: str = EMBEDDING_DEFAULTS["embeddings"],
                  embeddings_trainable: bool = EMBEDDING_DEFAULTS["embeddings_trainable"], vocab_size: int = 0,
                  trim_padding: bool = True, steps_per_execution: int = 0, patience: int = 0, buckets: int = 0,
+                 pad_to_multiple_of: int = FIT_DEFAULTS["pad_to_multiple_of"],
                  precision: str = FIT_DEFAULTS["precision"], **kwargs):
         super().__init__(model=model, **kwargs)
         # Set here, not passed on: scikeras hands its other keyword arguments to the model factory.
@@ -64,6 +65,8 @@ class KerasTextClassifier(KerasClassifier):
         self.patience = patience
         # Batches drawn from length buckets (trimmed_batches): less padding on long texts of varied length.
         self.buckets = buckets
+        # Training batches padded up to a multiple of this many positions: fewer shapes for oneDNN to compile for.
+        self.pad_to_multiple_of = pad_to_multiple_of
         self.precision = precision  # the dtype policy the model is built with (defaults.FIT_DEFAULTS says which)
 
     def __sklearn_tags__(self):
@@ -137,7 +140,8 @@ class KerasTextClassifier(KerasClassifier):
         # instead of making one per epoch (about 25 ms each). Otherwise a call may not run past an epoch's last
         # batch, so the data must end there.
         endless = per_call == steps
-        batches = trimmed_batches(X, y, batch_size, margin, self._random_state, self.shuffle, endless, self.buckets)
+        batches = trimmed_batches(X, y, batch_size, margin, self._random_state, self.shuffle, endless, self.buckets,
+                                  self.pad_to_multiple_of)
         return batches, None, {"shuffle": False, **({"steps_per_epoch": steps} if endless else {})}, per_call
 
     def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
@@ -226,10 +230,16 @@ def cut(X, margin: int):
     return X[:, :cut_width(lengths(X), margin, X.shape[1])]
 
 
-def cut_width(row_lengths: np.ndarray, margin: int, width: int) -> int:
-    """How long rows of these lengths are once cut: the longest plus ``margin``, at most ``width``, at least 1
-    (:func:`trimmed_batches` cuts each batch the same way)."""
-    return max(min(width, int(row_lengths.max(initial=0)) + margin), 1)
+def cut_width(row_lengths: np.ndarray, margin: int, width: int, multiple: int = 1) -> int:
+    """How long rows of these lengths are once cut: the longest plus ``margin``, at least 1, rounded up to a
+    ``multiple`` of positions, at most ``width`` (:func:`trimmed_batches` cuts each batch the same way)."""
+    return int(_cut_width(int(row_lengths.max(initial=0)), margin, width, multiple))
+
+
+def _cut_width(longest, margin: int, width: int, multiple: int, maximum=max, minimum=min):
+    """The rule of :func:`cut_width`, for a Python int ``longest`` or (with TensorFlow's ``maximum`` and
+    ``minimum``) a TensorFlow scalar."""
+    return minimum((maximum(longest + margin, 1) + multiple - 1) // multiple * multiple, width)
 
 
 _FORWARD = weakref.WeakKeyDictionary()  # model -> its compiled forward pass
@@ -312,10 +322,10 @@ def batches_per_epoch(row_lengths: np.ndarray, batch_size: int, buckets: int = 0
 
 
 def trimmed_batches(X, y, batch_size: int, margin: int, seed, shuffle: bool = True, endless: bool = False,
-                    buckets: int = 0):
+                    buckets: int = 0, multiple: int = 1):
     """A tf.data pipeline of one epoch of ``(x, y)`` batches (``endless``: epoch after epoch), each epoch in a new
-    seeded random order, each batch's ``x`` cut to the longest of its rows plus ``margin`` padding positions (never
-    longer than ``X``).
+    seeded random order, each batch's ``x`` cut to the longest of its rows plus ``margin`` padding positions,
+    rounded up to a ``multiple`` of positions (never longer than ``X``): :func:`cut_width`.
 
     ``buckets`` > 1 groups the rows into that many buckets of similar length (:func:`bucket_boundaries`) and draws
     each batch from one bucket (tf.data's ``bucket_by_sequence_length``), still in a new random order every
@@ -337,7 +347,7 @@ def trimmed_batches(X, y, batch_size: int, margin: int, seed, shuffle: bool = Tr
     X = np.asarray(X)
 
     def shorten(x, y, n):
-        return x[:, :tf.minimum(tf.shape(x)[1], tf.maximum(tf.reduce_max(n) + margin, 1))], y
+        return x[:, :_cut_width(tf.reduce_max(n), margin, X.shape[1], multiple, tf.maximum, tf.minimum)], y
 
     with tensorflow_random_state(seed if seed is not None else 0):
         batches = tf.data.Dataset.from_tensor_slices((X, y, length))

@@ -31,10 +31,10 @@ def forward_flops(model, length: int) -> int:
 
 
 def training_flops(model, X, batch_size: int, epochs: float, trim: bool = True, buckets: int = 0, draws: int = 16,
-                   seed: int = 0) -> float:
+                   seed: int = 0, multiple: int = 1) -> float:
     """Training ``model`` on the encoded rows ``X`` (padded token ids) for ``epochs`` epochs of ``batch_size``: each
     batch as long as its longest row plus the model's ``padding_margin`` (``trim``), else all of ``X``'s width;
-    with ``buckets``, each batch from one length bucket. The mean over ``draws`` shuffles when batches are cut (the
+    with ``buckets``, each batch from one length bucket; rounded up to a ``multiple`` of positions. The mean over ``draws`` shuffles when batches are cut (the
     lengths depend on the order); exact otherwise."""
     X = np.asarray(X)
     width, margin = X.shape[1], getattr(model, "padding_margin", None) if trim else None
@@ -45,7 +45,7 @@ def training_flops(model, X, batch_size: int, epochs: float, trim: bool = True, 
     groups = [found[rows] for rows in length_buckets(found, buckets)]
 
     def one_epoch() -> float:
-        return sum(len(rows) * per_row(cut_width(rows, margin, width)) for group in groups
+        return sum(len(rows) * per_row(cut_width(rows, margin, width, multiple)) for group in groups
                    for rows in np.array_split(rng.permutation(group), range(batch_size, len(group), batch_size)))
 
     return float(TRAINING_FACTOR * epochs * np.mean([one_epoch() for _ in range(draws)]))

@@ -41,7 +41,7 @@ def fusion_key(classifier: KerasTextClassifier, vectorizer) -> tuple | None:
     if not isinstance(vectorizer, SequenceVectorizer) or classifier.embeddings or not classifier.trim_padding:
         return None
     return (tuple(sorted(vectorizer.get_params().items())), classifier.batch_size, classifier.buckets,
-            classifier.shuffle, classifier.random_state, classifier.steps_per_execution)
+            classifier.pad_to_multiple_of, classifier.shuffle, classifier.random_state, classifier.steps_per_execution)
 
 
 def can_fuse(classifiers: list[KerasTextClassifier]) -> bool:

@@ -4,7 +4,9 @@ packages under the ``sweeplab.models`` entry-point group.
 A factory takes scikeras' ``meta`` (fitted facts: ``vocab_size_``, ``X_shape_``, ``n_classes_``) plus its own
 keyword parameters and returns a compiled Keras model. Its signature *is* its schema: the sweep validator reads
 parameter names and default types from it, and the allowed values of a ``Literal[...]`` annotation, so keep every
-parameter keyword-only with a typed default."""
+parameter keyword-only with a typed default. Its layers take the dtype policy the fit setting ``precision`` builds
+them under; the output layer should say ``dtype="float32"`` (as the built-in ones do) to keep its probabilities and
+the loss in float32."""
 
 from __future__ import annotations
 
