@@ -213,7 +213,8 @@ def main() -> int:
              "repeats; every figure is in `bench/results/*.json` with the command that made it, and the sweeplab version "
              "it was measured with (a row from an older version awaits re-measuring). \"Of peak\": the arithmetic the "
              "bench counted (sweeplab.modeling.flops) per second, as a share of the float32 matmul rate a "
-             "micro-bench measured in the same run (`peak_flops` in bench/common.py).", "",
+             "micro-bench measured in the same run (`peak_flops` in bench/common.py; a bfloat16 side's, of the "
+             "bfloat16 rate).", "",
              "| measure | target | measured | of peak | met | sweeplab |", "|---|---|---|---|---|---|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows()]
     table = "\n".join(lines) + "\n"
