@@ -541,7 +541,8 @@ def test_early_stopping_logs_each_fold_s_epochs_and_the_refit_trains_their_media
     out = tmp_path / "exported.yaml"
     assert main(["export", "patient", "--source", "tiny", "--tracking-uri", uri, "--out", str(out)]) == 0
     exported = yaml.safe_load(out.read_text())
-    assert exported["fit"] == {"epochs": refit_epochs, "batch_size": 8, "buckets": 0}
+    assert exported["fit"] == {"epochs": refit_epochs, "batch_size": 8, "buckets": 0, "pad_to_multiple_of": 1,
+                               "precision": "float32"}
     assert (exported["origin"]["patience"], exported["origin"]["epochs_budget"]) == (2, 40)
     assert exported["origin"]["chosen_epochs"] == [int(e) for e in chosen]
 
