@@ -1,5 +1,6 @@
 """The optuna engine for real: SQLite studies, resume, killed and parallel workers, pruning, seeds."""
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -243,3 +244,53 @@ def test_storage_in_a_new_directory_and_unusable_storages(tmp_path, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("sweeplab: error: --storage postgresql://nobody@127.0.0.1:1/none: cannot open it")
+
+
+@pytest.mark.parametrize("fuse", [1, 3])
+def test_a_trial_another_worker_declared_dead_is_run_again_and_the_sweep_goes_on(tmp_path, fuse):
+    """A loaded machine can send a heartbeat late: another process then marks this process's trial FAIL and
+    queues its parameters again while it still trains. This process must drop that trial's result and carry on,
+    not crash on the study's refusal of its report. The other process is played by a thread here, which makes
+    the trial's heartbeat an hour old (with 30 s heartbeats, the trial's own thread does not beat meanwhile)."""
+    import threading
+
+    import sqlalchemy
+
+    sweep = Sweep(tmp_path, trials=3, extra=f"fuse: {fuse}\n")
+    declared = []
+
+    def other_worker():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not declared:
+            time.sleep(0.05)
+            with contextlib.suppress(KeyError, sqlalchemy.exc.OperationalError):  # the study is not there yet
+                running = [t for t in sweep.study().trials if t.state.name == "RUNNING" and t.intermediate_values]
+                if running:
+                    victim = running[0]
+                    with sqlite3.connect(sweep.storage[len("sqlite:///"):]) as db:
+                        db.execute("UPDATE trial_heartbeats SET heartbeat = datetime('now', '-1 hour') "
+                                   "WHERE trial_id = ?", (victim._trial_id,))
+                    storage = optuna.storages.RDBStorage(
+                        sweep.storage, heartbeat_interval=30, grace_period=60,
+                        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
+                    study = optuna.load_study(study_name="tiny_optuna-reviews", storage=storage)
+                    optuna.storages.fail_stale_trials(study)
+                    declared.append(victim.number)
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    code = sweep("--heartbeat", "30")
+    thread.join()
+    assert declared, "no trial was seen running"
+    assert code == 0
+    trials = sweep.study().trials
+    victim = next(t for t in trials if t.state.name == "FAIL")
+    assert len(sweep.finished()) == 3
+    retried = [t for t in sweep.finished() if t.system_attrs.get("failed_trial") == victim.number]
+    assert len(retried) == 1 and retried[0].params == victim.params
+    children = sweep.children()
+    assert all(c.info.status != "RUNNING" for c in children)
+    (lost,) = [c for c in children if c.data.tags[TRIAL] == str(victim.number)]
+    assert lost.info.status == "FAILED" and "declared it dead" in lost.data.tags[NOTE]
+    assert sorted(c.data.tags[TRIAL] for c in children if c.info.status == "FINISHED") == \
+        sorted(str(t.number) for t in sweep.finished())

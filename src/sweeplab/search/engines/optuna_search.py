@@ -25,6 +25,8 @@ than ``trials``.
 RUNNING: one whose heartbeat stops (its process was killed, its machine lost) is marked FAIL and its parameters
 are queued again, and whichever process is free runs it, so the study still reaches its total. The dead trial's
 MLflow run is closed as KILLED. A trial records which ``host:pid`` ran it (user attribute ``sweeplab.worker``).
+On a loaded machine a live trial's heartbeat can come late and another process declare it dead: the process
+still training it stops it at its next report, closes its run as FAILED with that note, and goes on.
 """
 
 from __future__ import annotations
@@ -205,15 +207,14 @@ class OptunaEngine(Engine):
         # Only our RDB storages send heartbeats: without them a dead trial would never go stale.
         watches = isinstance(self._storage, optuna.storages.RDBStorage)
         while deadline is None or time.monotonic() < deadline:
+            if watches:  # a dead process's trial is queued again before this one asks for work
+                optuna.storages.fail_stale_trials(study)
             waiting = len(_real(study, "WAITING"))
-            if waiting and ctx.sweep.fuse > 1:
-                objective.batch(min(ctx.sweep.fuse, waiting))
-            elif waiting:
-                study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False)
+            if waiting:
+                objective.run(min(ctx.sweep.fuse, waiting))
             elif watches and _real(study, "RUNNING"):
                 # Another process's trial: if that process died, its heartbeat stops and the trial is queued again.
                 time.sleep(min(self.heartbeat, 5))
-                optuna.storages.fail_stale_trials(study)
             else:
                 return
 
@@ -228,7 +229,8 @@ class OptunaEngine(Engine):
     @staticmethod
     def result(trial, sweep) -> TrialResult:
         state = {"COMPLETE": COMPLETE, "PRUNED": PRUNED}.get(trial.state.name, FAIL)
-        note = trial.user_attrs.get(NOTE) or (None if state != FAIL else "the trial's process stopped")
+        lost = "the trial's process stopped (or its heartbeat came late)"
+        note = trial.user_attrs.get(NOTE) or (None if state != FAIL else lost)
         return TrialResult(
             number=trial.number, params=sweep.configuration(chosen_from(trial.params)),
             fold_scores=tuple(trial.user_attrs.get(FOLD_SCORES, ())),
@@ -262,24 +264,17 @@ class OptunaEngine(Engine):
 
 
 class _Objective:
-    """One queued trial: suggest parameters, let the trainer run it, report its steps to the pruner."""
+    """Queued trials: suggest parameters, let the trainer run them, report their steps to the pruner, tell the
+    study how each ended. Run here rather than by ``study.optimize``, which runs one trial at a time and cannot
+    be told that the study no longer wants a result (see :meth:`_lost`)."""
 
     def __init__(self, ctx, study):
         self.ctx, self.study = ctx, study
 
-    def __call__(self, trial) -> float:
-        self._claim(trial)
-        try:
-            result = self.ctx.trainer.run(trial.number, suggest(self.ctx.sweep, trial), _Pruning(trial, self.ctx.sweep))
-        except KeyboardInterrupt as stopped:
-            _record(trial, getattr(stopped, "result", None))
-            raise
-        return self._outcome(trial, result)
-
-    def batch(self, size: int) -> None:
+    def run(self, size: int) -> None:
         """Up to ``size`` queued trials asked for at once and run as one group, which the trainer fuses where the
         models share a batch stream (``fuse``). The sampler proposes them all before hearing of any: the price
-        of training them together. Told as :meth:`__call__`'s trials are, heartbeats included."""
+        of training them together. Each trial sends the heartbeat ``study.optimize`` would send."""
         from optuna.storages._heartbeat import get_heartbeat_thread  # what study.optimize runs around a trial
         from optuna.trial import TrialState
 
@@ -305,15 +300,23 @@ class _Objective:
                 for trial in trials:
                     if getattr(stopped, "result", None) is not None and stopped.result.number == trial.number:
                         _record(trial, stopped.result)
-                    self.study.tell(trial, state=TrialState.FAIL)
+                    self.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
                 raise
             for trial, result in zip(trials, results):
+                if self._lost(trial):
+                    continue
                 try:
-                    self.study.tell(trial, self._outcome(trial, result))
+                    self.study.tell(trial, self._outcome(trial, result), skip_if_finished=True)
                 except optuna.TrialPruned:
-                    self.study.tell(trial, state=TrialState.PRUNED)
+                    self.study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True)
                 except TrialFailed:
-                    self.study.tell(trial, state=TrialState.FAIL)
+                    self.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+
+    def _lost(self, trial) -> bool:
+        """Whether another process ended this trial meanwhile: on a loaded machine a heartbeat can come late, and
+        a process that sees it late declares the trial dead and queues its parameters again (the retry
+        callback). The study then holds the retry, not this result, which only the trial's MLflow run keeps."""
+        return self.study._storage.get_trial(trial._trial_id).state.is_finished()
 
     def _claim(self, trial) -> None:
         if SLOT not in trial.user_attrs:
@@ -346,6 +349,10 @@ class TrialFailed(Exception):
     """A trial's fit failed; the message is its error (Optuna records the trial as FAIL)."""
 
 
+class TrialLost(Exception):
+    """The study ended this trial while it trained here (:meth:`_Objective._lost`); it stops, recorded as FAIL."""
+
+
 class _Pruning(Judge):
     """Reports every epoch and fold to the study at its step (see the module's docstring); stops a trial the
     pruner cuts."""
@@ -360,9 +367,14 @@ class _Pruning(Judge):
         self._report(running_mean, fold * self.span, f"the end of fold {fold}")
 
     def _report(self, value: float, step: int, where: str) -> None:
-        with held_stop():  # a stop inside the storage's driver could leave the study's database locked
-            self.trial.report(value, step)
-            prune = self.trial.should_prune()
+        optuna = _optuna()
+        try:
+            with held_stop():  # a stop inside the storage's driver could leave the study's database locked
+                self.trial.report(value, step)
+                prune = self.trial.should_prune()
+        except optuna.exceptions.UpdateFinishedTrialError:
+            raise TrialLost("another worker saw its heartbeat late, declared it dead and queued its parameters "
+                            "again") from None
         if prune:
             raise Stop(f"pruned at {where} ({self.metric} {value:.3f}, step {step})")
 
@@ -376,7 +388,8 @@ def _record(trial, result: TrialResult | None) -> None:
     """What a worker joining later (or the sweep, reading the study back) needs of a trial."""
     if result is None:
         return
-    with held_stop():
+    # A trial the study ended meanwhile (_Objective._lost) refuses updates; it keeps what the study holds.
+    with held_stop(), contextlib.suppress(_optuna().exceptions.UpdateFinishedTrialError):
         trial.set_user_attr(FOLD_SCORES, list(result.fold_scores))
         trial.set_user_attr(FOLD_MEASURES, list(result.fold_measures))
         trial.set_user_attr(FIT_TIME, result.fit_time)
