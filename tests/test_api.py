@@ -101,3 +101,18 @@ api.sweep({"model": "embedding_pool", "onednn": json.loads(sys.argv[1]), "trials
     # The user's own choice wins over the sweep's.
     assert onednn_at_configure(call, json.dumps(onednn), str(reviews_csv(tmp_path)),
                                f"sqlite:///{tmp_path / 'mlflow.db'}", user=user) == [False, found]
+
+
+@pytest.mark.parametrize("onednn, user, warned", [(True, "0", True), (True, None, False), (False, "0", False)])
+def test_asking_for_onednn_where_the_environment_turned_it_off_warns(onednn, user, warned, monkeypatch, recwarn):
+    """bfloat16 without oneDNN trains ~15x slower: a user's TF_ENABLE_ONEDNN_OPTS=0 wins, but is said."""
+    from sweeplab import runtime
+
+    monkeypatch.setattr(runtime, "_configured", True)  # the process-wide part ran already: not again here
+    if user is None:
+        monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    else:
+        monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", user)
+    runtime.configure(onednn=onednn)
+    said = [str(w.message) for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    assert bool(said) == warned and all("TF_ENABLE_ONEDNN_OPTS=0" in line for line in said)

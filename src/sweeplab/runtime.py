@@ -47,6 +47,12 @@ def configure(workers: int = 1, onednn: bool = False, keras: bool = True) -> Non
         # Each of N worker processes gets its share of the cores, instead of all of them fighting over every core.
         os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(max(1, cores() // workers)))
         os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    if onednn and os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "0":
+        # The user's setting (or an earlier command's in this process, which TensorFlow read when it loaded) wins.
+        warnings.warn("the work asks for oneDNN (onednn: true) but TensorFlow here runs without it "
+                      "(TF_ENABLE_ONEDNN_OPTS=0 was set before it loaded): training is slower, mixed_bfloat16 "
+                      "about 15x slower than float32; run it in a process without that setting", RuntimeWarning,
+                      stacklevel=3)
     if _configured:
         return
     _configured = True
