@@ -261,3 +261,18 @@ def test_mixed_bfloat16_computes_in_bfloat16_on_float32_weights_and_leaves_the_p
     assert keras.config.dtype_policy().name == "float32"
     plain = pipeline.build("cnn", FAST, seed=0).fit(texts, labels).named_steps["clf"].model_
     assert all(layer.compute_dtype == "float32" for layer in plain.layers if hasattr(layer, "compute_dtype"))
+
+
+def test_a_factory_whose_output_would_compute_in_bfloat16_is_refused_by_name(tiny_texts):
+    """A plugin factory that leaves its last layer to the policy gets bfloat16 probabilities under mixed_bfloat16:
+    the fit fails with what to change, rather than training on a loss rounded to 3 digits."""
+    from tests.plugin_factories import tiny_dense
+
+    texts, labels = tiny_texts
+    vectorized = SequenceVectorizer(maxlen=12).fit_transform(texts)
+    classifier = KerasTextClassifier(model=tiny_dense, precision="mixed_bfloat16", epochs=1, verbose=0,
+                                     random_state=0)
+    with pytest.raises(ValueError, match=r"mixed_bfloat16: the model's output computes in bfloat16; give the "
+                                         r"factory's last layer dtype=\"float32\""):
+        classifier.fit(vectorized, labels)
+    assert KerasTextClassifier(model=tiny_dense, epochs=1, verbose=0, random_state=0).fit(vectorized, labels).model_ is not None

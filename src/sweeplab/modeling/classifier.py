@@ -169,6 +169,12 @@ class KerasTextClassifier(KerasClassifier):
     def _build_keras_model(self):
         with dtype_policy(self.precision):
             model = super()._build_keras_model()
+        computed = [str(output.dtype) for output in model.outputs]
+        if any(dtype != "float32" for dtype in computed):
+            # A factory's last layer without a dtype of its own takes the policy: in bfloat16 a probability keeps
+            # 3 significant digits, and so does the loss that trains on it.
+            raise ValueError(f"precision {self.precision}: the model's output computes in {computed[0]}; give the "
+                             "factory's last layer dtype=\"float32\"")
         # Snapshot the starting point, seed states and optimizer slots included, for fit_again.
         model.optimizer.build(model.trainable_variables)
         self._initial_state = [np.array(variable) for variable in [*model.variables, *model.optimizer.variables]]

@@ -5,8 +5,8 @@ A factory takes scikeras' ``meta`` (fitted facts: ``vocab_size_``, ``X_shape_``,
 keyword parameters and returns a compiled Keras model. Its signature *is* its schema: the sweep validator reads
 parameter names and default types from it, and the allowed values of a ``Literal[...]`` annotation, so keep every
 parameter keyword-only with a typed default. Its layers take the dtype policy the fit setting ``precision`` builds
-them under; the output layer should say ``dtype="float32"`` (as the built-in ones do) to keep its probabilities and
-the loss in float32."""
+them under; the output layer must say ``dtype="float32"`` (as the built-in ones do) to keep its probabilities and
+the loss in float32 (the classifier refuses a bfloat16 output)."""
 
 from __future__ import annotations
 
