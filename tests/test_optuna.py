@@ -254,28 +254,29 @@ def test_a_trial_another_worker_declared_dead_is_run_again_and_the_sweep_goes_on
     the trial's heartbeat an hour old (with 30 s heartbeats, the trial's own thread does not beat meanwhile)."""
     import threading
 
-    import sqlalchemy
-
     sweep = Sweep(tmp_path, trials=3, extra=f"fuse: {fuse}\n")
     declared = []
 
     def other_worker():
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not declared:
+        # Read with plain SQL until a trial runs: an Optuna storage opened on the file before the sweep has made
+        # its tables would race the sweep to create them.
+        database, found, deadline = sweep.storage[len("sqlite:///"):], None, time.monotonic() + 120
+        while found is None and time.monotonic() < deadline:
             time.sleep(0.05)
-            with contextlib.suppress(KeyError, sqlalchemy.exc.OperationalError):  # the study is not there yet
-                running = [t for t in sweep.study().trials if t.state.name == "RUNNING" and t.intermediate_values]
-                if running:
-                    victim = running[0]
-                    with sqlite3.connect(sweep.storage[len("sqlite:///"):]) as db:
-                        db.execute("UPDATE trial_heartbeats SET heartbeat = datetime('now', '-1 hour') "
-                                   "WHERE trial_id = ?", (victim._trial_id,))
-                    storage = optuna.storages.RDBStorage(
-                        sweep.storage, heartbeat_interval=30, grace_period=60,
-                        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
-                    study = optuna.load_study(study_name="tiny_optuna-reviews", storage=storage)
-                    optuna.storages.fail_stale_trials(study)
-                    declared.append(victim.number)
+            with contextlib.suppress(sqlite3.OperationalError):  # no file (read-only: not created) or no tables yet
+                with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+                    found = db.execute("SELECT trial_id, number FROM trials t WHERE state = 'RUNNING' AND EXISTS "
+                                       "(SELECT 1 FROM trial_intermediate_values v WHERE v.trial_id = t.trial_id)"
+                                       ).fetchone()
+        if found is not None:
+            with contextlib.closing(sqlite3.connect(database)) as db, db:
+                db.execute("UPDATE trial_heartbeats SET heartbeat = datetime('now', '-1 hour') WHERE trial_id = ?",
+                           (found[0],))
+            storage = optuna.storages.RDBStorage(
+                sweep.storage, heartbeat_interval=30, grace_period=60,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
+            optuna.storages.fail_stale_trials(optuna.load_study(study_name="tiny_optuna-reviews", storage=storage))
+            declared.append(found[1])
 
     thread = threading.Thread(target=other_worker)
     thread.start()
