@@ -295,3 +295,25 @@ def test_a_trial_another_worker_declared_dead_is_run_again_and_the_sweep_goes_on
     assert lost.info.status == "FAILED" and "declared it dead" in lost.data.tags[NOTE]
     assert sorted(c.data.tags[TRIAL] for c in children if c.info.status == "FINISHED") == \
         sorted(str(t.number) for t in sweep.finished())
+
+
+def test_an_error_outside_the_fit_fails_those_trials_and_the_sweep_goes_on(tmp_path, monkeypatch, capsys):
+    """What study.optimize(catch=Exception) gave a trial run alone: an error raised around the training (not by
+    a fit, which the trainer records itself) fails the trials at hand, a new slot replaces them, the rest run."""
+    from sweeplab.search.trainer import Trainer
+
+    original, calls = Trainer.run_group, []
+
+    def first_one_breaks(self, proposals, judges=None):
+        calls.append(len(proposals))
+        if len(calls) == 1:
+            raise RuntimeError("the listener could not start the trial\nsecond line")
+        return original(self, proposals, judges)
+
+    monkeypatch.setattr(Trainer, "run_group", first_one_breaks)
+    sweep = Sweep(tmp_path, trials=2)
+    assert sweep() == 0
+    trials = sorted(sweep.study().trials, key=lambda t: t.number)
+    assert trials[0].state.name == "FAIL" and len(trials) == 3 and len(sweep.finished()) == 2
+    assert trials[0].user_attrs[NOTE] == "RuntimeError: the listener could not start the trial"
+    assert len(calls) == 3

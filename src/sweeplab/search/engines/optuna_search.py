@@ -302,6 +302,13 @@ class _Objective:
                         _record(trial, stopped.result)
                     self.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
                 raise
+            except Exception as error:  # as study.optimize(catch=Exception) does: these trials fail, the rest run
+                failed = TrialResult(0, {}, (), 0.0, FAIL, f"{type(error).__name__}: {error}".splitlines()[0])
+                for trial in trials:
+                    _record(trial, failed)
+                    self.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+                    self._replace_failed()
+                return
             for trial, result in zip(trials, results):
                 if self._lost(trial):
                     continue
