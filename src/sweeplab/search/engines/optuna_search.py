@@ -303,9 +303,9 @@ class _Objective:
                     self.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
                 raise
             except Exception as error:  # as study.optimize(catch=Exception) does: these trials fail, the rest run
-                failed = TrialResult(0, {}, (), 0.0, FAIL, f"{type(error).__name__}: {error}".splitlines()[0])
+                note = f"{type(error).__name__}: {error}".splitlines()[0]
                 for trial in trials:
-                    _record(trial, failed)
+                    _record(trial, TrialResult(trial.number, {}, (), 0.0, FAIL, note))
                     self.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
                     self._replace_failed()
                 return
