@@ -116,3 +116,35 @@ def test_asking_for_onednn_where_the_environment_turned_it_off_warns(onednn, use
     runtime.configure(onednn=onednn)
     said = [str(w.message) for w in recwarn if issubclass(w.category, RuntimeWarning)]
     assert bool(said) == warned and all("TF_ENABLE_ONEDNN_OPTS=0" in line for line in said)
+
+
+def test_a_kernel_without_ipywidgets_is_not_told_to_update_jupyter(monkeypatch):
+    """Optuna and MLflow import tqdm.auto, which in a Jupyter kernel without ipywidgets warns "IProgress not found.
+    Please update jupyter and ipywidgets" above the sweep's output (seen in JupyterLab 4.4); the bar is tqdm's text
+    bar then, which is fine. Not silenced at import of sweeplab: only once work starts."""
+    import warnings
+
+    from sweeplab import runtime
+
+    class ZMQInteractiveShell:  # what tqdm.autonotebook takes for a Jupyter kernel
+        pass
+
+    monkeypatch.setitem(sys.modules, "IPython", type(sys)("IPython"))
+    sys.modules["IPython"].get_ipython = ZMQInteractiveShell
+    monkeypatch.setitem(sys.modules, "ipykernel.zmqshell", type(sys)("ipykernel.zmqshell"))
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # not installed: importing it raises ImportError
+
+    def first_import_of_tqdm_auto() -> list:
+        for name in ("tqdm.auto", "tqdm.autonotebook", "tqdm.notebook"):
+            monkeypatch.delitem(sys.modules, name, raising=False)
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("default")
+            if quieted:
+                runtime.quiet_warnings()  # what a sweep calls before it parses its file (which imports Optuna)
+            import tqdm.auto  # noqa: F401
+        return [str(w.message) for w in said if "IProgress" in str(w.message)]
+
+    quieted = False
+    assert first_import_of_tqdm_auto()  # the warning this guards against
+    quieted = True
+    assert first_import_of_tqdm_auto() == []

@@ -133,6 +133,7 @@ def _prepare(space, sources, data_path, text_col, label_col, engine, trials, fol
         raise OptionError("{} and {} apply to {} only", "text_col", "label_col", "data")
     if nested is not None and (isinstance(nested, bool) or not isinstance(nested, int) or nested < 2):
         raise OptionError(f"{{}} must be a number of outer folds from 2, got {nested}", "nested")
+    runtime.quiet_warnings()  # before the sweep file is parsed: that imports Optuna, and Optuna tqdm
     the_sweep = resolve_sweep(space).override(engine=engine, trials=trials, folds=folds, epochs=epochs, seed=seed,
                                               sources=sources, nested=nested)
     _check_engine_options(the_sweep, storage, workers, heartbeat)

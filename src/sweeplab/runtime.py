@@ -65,10 +65,21 @@ def configure(workers: int = 1, onednn: bool = False, keras: bool = True) -> Non
     if tensorflow.level == logging.NOTSET:
         # Every trial builds a new model, so TensorFlow's "retracing" warnings are expected, not a problem.
         tensorflow.setLevel(logging.ERROR)
+    quiet_warnings()
+
+
+def quiet_warnings() -> None:
+    """Silence the libraries' warnings that are not the user's to act on; called when work starts (by
+    :func:`configure`, and before a sweep file is parsed: parsing imports Optuna)."""
     # mlflow's SQL store trips SQLAlchemy 2.x deprecation warnings that are mlflow's to fix, not ours; its model
     # logging advises on type hints a raw-text model does not need.
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(mlflow|sqlalchemy|alembic)(\.|$)")
     warnings.filterwarnings("ignore", message=r".*(Add type hints|Inferred schema contains integer)")
+    # In a Jupyter kernel without ipywidgets (JupyterLab does not install it), the first import of tqdm.auto (by
+    # Optuna and MLflow as they load) warns "IProgress not found. Please update jupyter and ipywidgets" in a red box
+    # above the first sweep's output; sweeplab's bar is then tqdm's text bar, which shows fine (looked at in
+    # JupyterLab 4.4 through Chromium, with and without ipywidgets).
+    warnings.filterwarnings("ignore", message=r"IProgress not found")
 
 
 def check_backend() -> None:
