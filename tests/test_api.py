@@ -122,6 +122,7 @@ def test_a_kernel_without_ipywidgets_is_not_told_to_update_jupyter(monkeypatch):
     """Optuna and MLflow import tqdm.auto, which in a Jupyter kernel without ipywidgets warns "IProgress not found.
     Please update jupyter and ipywidgets" above the sweep's output (seen in JupyterLab 4.4); the bar is tqdm's text
     bar then, which is fine. Not silenced at import of sweeplab: only once work starts."""
+    import importlib
     import warnings
 
     from sweeplab import runtime
@@ -141,7 +142,7 @@ def test_a_kernel_without_ipywidgets_is_not_told_to_update_jupyter(monkeypatch):
             warnings.simplefilter("default")
             if quieted:
                 runtime.quiet_warnings()  # what a sweep calls before it parses its file (which imports Optuna)
-            import tqdm.auto  # noqa: F401
+            importlib.import_module("tqdm.auto")
         return [str(w.message) for w in said if "IProgress" in str(w.message)]
 
     quieted = False
