@@ -124,7 +124,8 @@ def cv_flops(sweep, params: dict, X, y, splits, epochs: list | None = None, trim
         trained = classifier.epochs if trained is None else trained
         total += flops.training_flops(classifier.model_, X_train, classifier.batch_size, trained, trim,
                                       classifier.buckets, multiple=classifier.pad_to_multiple_of)
-        total += trained * flops.prediction_flops(classifier.model_, vectorizer.transform(X[valid]), trim)
+        total += trained * flops.prediction_flops(classifier.model_, vectorizer.transform(X[valid]), trim,
+                                                  classifier.pad_to_multiple_of)
     return total
 
 

@@ -155,6 +155,31 @@ def test_predictions_run_in_length_sorted_calls_bounded_in_positions_and_come_ba
     assert [len(rows) for rows in full] == [16] * 18 + [12] and np.array_equal(np.concatenate(full), np.arange(300))
 
 
+def test_prediction_calls_padded_to_a_multiple_have_few_shapes_and_the_same_outputs(monkeypatch):
+    """``pad_to_multiple_of`` rounds each prediction call's width up as it rounds training batches: oneDNN compiles
+    kernels per tensor shape, and a fold's validation calls otherwise have nearly one shape each."""
+    from sweeplab.modeling import classifier, factories
+
+    rng = np.random.default_rng(4)
+    X = np.zeros((300, 60), dtype=np.int32)
+    for row, length in zip(X, rng.integers(1, 61, 300)):
+        row[:length] = rng.integers(2, 40, length)
+    model = factories.cnn({"vocab_size_": 40, "n_classes_": 2, "X_shape_": X.shape}, num_filters=4, kernel_size=3,
+                          embedding_dim=5)
+    monkeypatch.setattr(classifier, "CHUNK_POSITIONS", 1000)
+
+    def shapes(multiple):
+        chunks = classifier.prediction_chunks(X, model.padding_margin, multiple)
+        assert sorted(np.concatenate(chunks).tolist()) == list(range(300))
+        return {classifier.cut(X[rows], model.padding_margin, multiple).shape for rows in chunks}
+
+    exact, padded = shapes(1), shapes(16)
+    assert {width for _, width in padded} <= {16, 32, 48, 60} and len(padded) <= 8 < len(exact)
+    assert all(rows * width <= 1000 for rows, width in padded)
+    np.testing.assert_allclose(classifier.probabilities(model, X, multiple=16), classifier.probabilities(model, X),
+                               rtol=0, atol=1e-6)
+
+
 def test_bucketed_batches_hold_rows_of_one_bucket_every_row_once_an_epoch():
     """buckets: 4 over rows of lengths 1..60: every batch within one bucket, every row once per epoch, as many
     batches as batches_per_epoch says (what Keras is told an epoch is), a new order each epoch, and far less
@@ -276,3 +301,29 @@ def test_a_factory_whose_output_would_compute_in_bfloat16_is_refused_by_name(tin
                                          r"factory's last layer dtype=\"float32\""):
         classifier.fit(vectorized, labels)
     assert KerasTextClassifier(model=tiny_dense, epochs=1, verbose=0, random_state=0).fit(vectorized, labels).model_ is not None
+
+
+def test_fit_again_reuses_a_model_that_takes_any_length_at_another_width(tiny_texts):
+    """Folds with ``maxlen`` from a percentile of their own texts have other widths: a model whose input takes any
+    length is the same model for both, so the next fold reuses it, and matches a fresh fit of that fold."""
+    (X1, y1, _), (X2, y2, all2) = _two_folds(*tiny_texts)
+    wider, all_wider = (np.pad(X, ((0, 0), (0, 3))).view(type(X)) for X in (X2, all2))
+    for padded, original in ((wider, X2), (all_wider, all2)):
+        padded.vocabulary, padded.capacity = original.vocabulary, original.capacity
+    shared = _classifier(model__dropout=0.5).fit(X1, y1)
+    model = shared.model_
+    shared.fit_again(wider, y2)
+    fresh = _classifier(model__dropout=0.5).fit(wider, y2)
+    assert shared.model_ is model and shared.n_features_in_ == wider.shape[1] == X1.shape[1] + 3
+    np.testing.assert_allclose(shared.predict_proba(all_wider), fresh.predict_proba(all_wider), atol=1e-6)
+    assert shared.history_["loss"] == pytest.approx(fresh.history_["loss"], abs=1e-6)
+
+
+def test_fit_again_rebuilds_a_model_of_one_length_at_another_width(tiny_texts):
+    from tests.plugin_factories import tiny_dense
+
+    (X1, y1, _), (X2, y2, _) = _two_folds(*tiny_texts)
+    shared = KerasTextClassifier(model=tiny_dense, epochs=1, verbose=0, random_state=0).fit(X1, y1)
+    model = shared.model_
+    shared.fit_again(X2[:, :-2], y2)  # its Input has the first fold's width
+    assert shared.model_ is not model and shared.model_.inputs[0].shape[1] == X1.shape[1] - 2

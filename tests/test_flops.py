@@ -94,14 +94,19 @@ def test_a_prediction_counts_the_calls_the_prediction_makes(monkeypatch):
     monkeypatch.setattr(classifier, "CHUNK_POSITIONS", 300)
     fed, cut = [], classifier.cut
 
-    def watched(rows, margin):
-        fed.append(cut(rows, margin).shape)
-        return cut(rows, margin)
+    def watched(rows, margin, multiple=1):
+        fed.append(cut(rows, margin, multiple).shape)
+        return cut(rows, margin, multiple)
 
     monkeypatch.setattr(classifier, "cut", watched)
     classifier.probabilities(model, X)
     assert len(fed) > 5
     assert flops.prediction_flops(model, X) == sum(rows * flops.forward_flops(model, width) for rows, width in fed)
+    fed.clear()
+    classifier.probabilities(model, X, multiple=16)
+    assert flops.prediction_flops(model, X, multiple=16) == sum(rows * flops.forward_flops(model, width)
+                                                                for rows, width in fed)
+    assert flops.prediction_flops(model, X, multiple=16) > flops.prediction_flops(model, X)
     assert flops.prediction_flops(model, X, trim=False) == 120 * flops.forward_flops(model, 40)
 
 

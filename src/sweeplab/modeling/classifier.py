@@ -85,14 +85,14 @@ class KerasTextClassifier(KerasClassifier):
     def fit_again(self, X, y):
         """Fit anew on other data, from exactly the initial weights and optimizer state of the last fit.
 
-        When ``X`` has the shape that model was built for (a cross-validation's next fold, with ``vocab_size``
-        covering every fold), the built and traced model is reset and trained again: Keras then skips building
-        the model and tracing its training and prediction functions, about a second per fold for a small model on
-        2 cores. Otherwise, and with pretrained embeddings (each fold has its own vectors), this is :meth:`fit`.
+        When ``X`` has the shape that model was built for, or a width it takes as well (:meth:`_takes_width`), and
+        ``vocab_size`` covers its ids (a cross-validation's next fold), the built and traced model is reset and
+        trained again: Keras then skips building the model and tracing its training and prediction functions, about
+        a second per fold for a small model on 2 cores. Otherwise, and with pretrained embeddings (each fold has its own vectors), this is :meth:`fit`.
         """
         if not self._can_reuse(X):
             return self.fit(X, y)
-        self._reset()
+        self._reset(X)
         self._initialize_callbacks()  # the callbacks parameter may be new (a new fold's epoch scorer)
         self._fit(X, y, sample_weight=None, warm_start=True, epochs=self.epochs, initial_epoch=0)
         self._check_loss()
@@ -103,7 +103,7 @@ class KerasTextClassifier(KerasClassifier):
         or reset to its initial state, with ``X`` and ``y`` encoded as it trains on them. For training it elsewhere,
         with others (:mod:`sweeplab.modeling.fused`)."""
         if self._can_reuse(X):
-            self._reset()
+            self._reset(X)
             X, y = self._validate_data(X, y)
         else:
             _deterministic_ops()
@@ -114,7 +114,10 @@ class KerasTextClassifier(KerasClassifier):
         self._initialize_callbacks()
         return self.feature_encoder_.transform(X), self.target_encoder_.transform(y)
 
-    def _reset(self):
+    def _reset(self, X):
+        """The built model back to its initial state, for training on ``X``. scikeras checks every fit's width
+        against the first one's: a model that takes ``X``'s width (:meth:`_takes_width`) moves it along."""
+        self.X_shape_, self.n_features_in_ = (self.X_shape_[0], *X.shape[1:]), X.shape[1]
         # Every variable, not only the weights: a Dropout layer's seed state must restart where a fresh model's
         # would, or the folds after the first draw other masks than scikit-learn's fresh fit of the same fold.
         for variable, value in zip([*self.model_.variables, *self.model_.optimizer.variables], self._initial_state):
@@ -161,7 +164,7 @@ class KerasTextClassifier(KerasClassifier):
         if self._padding_margin() is None or kwargs:
             return super()._predict_raw(X, **kwargs)
         X, _ = self._validate_data(X=X, y=None)
-        return probabilities(self.model_, self.feature_encoder_.transform(X))
+        return probabilities(self.model_, self.feature_encoder_.transform(X), multiple=self.pad_to_multiple_of)
 
     def _padding_margin(self) -> int | None:
         return getattr(self.model_, "padding_margin", None) if self.trim_padding else None
@@ -183,9 +186,19 @@ class KerasTextClassifier(KerasClassifier):
     def _can_reuse(self, X) -> bool:
         if getattr(self, "model_", None) is None or not hasattr(self, "_initial_state") or self.embeddings:
             return False
-        if tuple(X.shape[1:]) != tuple(self.X_shape_[1:]):
+        if tuple(X.shape[1:]) != tuple(self.X_shape_[1:]) and not self._takes_width(X):
             return False
         return not np.issubdtype(X.dtype, np.integer) or int(np.max(X)) < self.vocab_size_
+
+    def _takes_width(self, X) -> bool:
+        """Whether the built model takes rows of ``X``'s width as well as the width it was built for: its input
+        has no fixed length, it says what trailing padding it needs (``padding_margin``: its weights do not depend
+        on the length) and the rows hold that much. A fresh build for ``X`` would then be the same model, so folds
+        whose ``maxlen`` is a percentile of their own texts (457 and 459 tokens on imdb_50k, 20-odd on the UCI
+        sentences in ``fast``) share one model and its traced functions."""
+        margin = getattr(self.model_, "padding_margin", None)
+        return (margin is not None and X.ndim == 2 and len(self.X_shape_) == 2 and X.shape[1] >= max(margin, 1)
+                and tuple(self.model_.inputs[0].shape[1:]) == (None,))
 
     def _check_loss(self):
         # Keras trains on through a NaN loss and predicts garbage; a diverged fit is a failed fit.
@@ -229,11 +242,11 @@ def lengths(X) -> np.ndarray:
     return np.where(filled.any(axis=1), X.shape[1] - np.argmax(filled[:, ::-1], axis=1), 0)
 
 
-def cut(X, margin: int):
+def cut(X, margin: int, multiple: int = 1):
     """``X`` without the trailing padding no row needs: each row keeps its tokens and ``margin`` padding positions
     (fewer where the row was padded less). A model whose output does not change when trailing padding beyond
     ``margin`` positions is removed (its ``padding_margin``) gives the same output for ``cut(X)`` as for ``X``."""
-    return X[:, :cut_width(lengths(X), margin, X.shape[1])]
+    return X[:, :cut_width(lengths(X), margin, X.shape[1], multiple)]
 
 
 def cut_width(row_lengths: np.ndarray, margin: int, width: int, multiple: int = 1) -> int:
@@ -251,7 +264,7 @@ def _cut_width(longest, margin: int, width: int, multiple: int, maximum=max, min
 _FORWARD = weakref.WeakKeyDictionary()  # model -> its compiled forward pass
 
 
-def probabilities(model, X, trim: bool = True) -> np.ndarray:
+def probabilities(model, X, trim: bool = True, multiple: int = 1) -> np.ndarray:
     """``model``'s output for every row of ``X``, in the calls :func:`prediction_chunks` makes (``trim``: each cut
     to the padding its rows need), put back in ``X``'s order.
 
@@ -269,16 +282,16 @@ def probabilities(model, X, trim: bool = True) -> np.ndarray:
     margin = getattr(model, "padding_margin", None) if trim else None
     X = np.asarray(X)
     found = None
-    for rows in prediction_chunks(X, margin):
+    for rows in prediction_chunks(X, margin, multiple):
         chunk = X[rows]
-        out = forward(chunk if margin is None else cut(chunk, margin)).numpy()
+        out = forward(chunk if margin is None else cut(chunk, margin, multiple)).numpy()
         if found is None:
             found = np.empty((len(X), *out.shape[1:]), dtype=out.dtype)
         found[rows] = out
     return found if found is not None else np.empty((0, 1), dtype=np.float32)
 
 
-def prediction_chunks(X, margin: int | None) -> list[np.ndarray]:
+def prediction_chunks(X, margin: int | None, multiple: int = 1) -> list[np.ndarray]:
     """The rows of each prediction call. With a ``margin`` (the model takes any length), the rows in order of
     length, so that each call holds rows of about one length and is cut to it: random chunks of long reviews
     are each as long as their longest, about the length cap; sorted, the arithmetic follows the rows' own lengths
@@ -292,10 +305,10 @@ def prediction_chunks(X, margin: int | None) -> list[np.ndarray]:
     chunks, start = [], 0
     while start < len(X):
         # The rows are ascending: a chunk is as long as its last row; shrink it until that fits.
-        size = max(1, CHUNK_POSITIONS // cut_width(found[order[start:start + 1]], margin, X.shape[1]))
+        size = max(1, CHUNK_POSITIONS // cut_width(found[order[start:start + 1]], margin, X.shape[1], multiple))
         while size > 1:
             last = order[min(start + size, len(X)) - 1:min(start + size, len(X))]
-            fits = max(1, CHUNK_POSITIONS // cut_width(found[last], margin, X.shape[1]))
+            fits = max(1, CHUNK_POSITIONS // cut_width(found[last], margin, X.shape[1], multiple))
             if fits >= size:
                 break
             size = fits

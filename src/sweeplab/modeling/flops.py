@@ -51,14 +51,14 @@ def training_flops(model, X, batch_size: int, epochs: float, trim: bool = True, 
     return float(TRAINING_FACTOR * epochs * np.mean([one_epoch() for _ in range(draws)]))
 
 
-def prediction_flops(model, X, trim: bool = True) -> int:
+def prediction_flops(model, X, trim: bool = True, multiple: int = 1) -> int:
     """One forward pass over ``X`` in :func:`~sweeplab.modeling.classifier.probabilities`' calls, each cut as it
-    cuts them."""
+    cuts them (rounded up to a ``multiple`` of positions)."""
     X = np.asarray(X)
     width, margin = X.shape[1], getattr(model, "padding_margin", None) if trim else None
     per_row, found = _per_length(model), lengths(X)
-    return sum(len(rows) * per_row(width if margin is None else cut_width(found[rows], margin, width))
-               for rows in prediction_chunks(X, margin))
+    return sum(len(rows) * per_row(width if margin is None else cut_width(found[rows], margin, width, multiple))
+               for rows in prediction_chunks(X, margin, multiple))
 
 
 @functools.lru_cache(maxsize=64)

@@ -210,7 +210,8 @@ def _epoch_scorer(X_valid, y_valid, report, metric: str, classifier):
             self.kept, classifier.chosen_epochs_ = None, None
 
         def on_epoch_end(self, epoch, logs=None):
-            found = probabilities(self.model, X_valid, trim=classifier.trim_padding)
+            found = probabilities(self.model, X_valid, trim=classifier.trim_padding,
+                                  multiple=classifier.pad_to_multiple_of)
             predicted = classifier.target_encoder_.inverse_transform(found)
             score, self.last = measure_predictions(y_valid, predicted)[metric], epoch + 1
             if not patience:
