@@ -300,7 +300,8 @@ def test_a_factory_whose_output_would_compute_in_bfloat16_is_refused_by_name(tin
     with pytest.raises(ValueError, match=r"mixed_bfloat16: the model's output computes in bfloat16; give the "
                                          r"factory's last layer dtype=\"float32\""):
         classifier.fit(vectorized, labels)
-    assert KerasTextClassifier(model=tiny_dense, epochs=1, verbose=0, random_state=0).fit(vectorized, labels).model_ is not None
+    plain = KerasTextClassifier(model=tiny_dense, epochs=1, verbose=0, random_state=0)
+    assert plain.fit(vectorized, labels).model_ is not None
 
 
 def test_fit_again_reuses_a_model_that_takes_any_length_at_another_width(tiny_texts):

@@ -88,7 +88,8 @@ class KerasTextClassifier(KerasClassifier):
         When ``X`` has the shape that model was built for, or a width it takes as well (:meth:`_takes_width`), and
         ``vocab_size`` covers its ids (a cross-validation's next fold), the built and traced model is reset and
         trained again: Keras then skips building the model and tracing its training and prediction functions, about
-        a second per fold for a small model on 2 cores. Otherwise, and with pretrained embeddings (each fold has its own vectors), this is :meth:`fit`.
+        a second per fold for a small model on 2 cores. Otherwise, and with pretrained embeddings (each fold has its
+        own vectors), this is :meth:`fit`.
         """
         if not self._can_reuse(X):
             return self.fit(X, y)

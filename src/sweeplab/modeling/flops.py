@@ -34,8 +34,8 @@ def training_flops(model, X, batch_size: int, epochs: float, trim: bool = True, 
                    seed: int = 0, multiple: int = 1) -> float:
     """Training ``model`` on the encoded rows ``X`` (padded token ids) for ``epochs`` epochs of ``batch_size``: each
     batch as long as its longest row plus the model's ``padding_margin`` (``trim``), else all of ``X``'s width;
-    with ``buckets``, each batch from one length bucket; rounded up to a ``multiple`` of positions. The mean over ``draws`` shuffles when batches are cut (the
-    lengths depend on the order); exact otherwise."""
+    with ``buckets``, each batch from one length bucket; rounded up to a ``multiple`` of positions. The mean over
+    ``draws`` shuffles when batches are cut (the lengths depend on the order); exact otherwise."""
     X = np.asarray(X)
     width, margin = X.shape[1], getattr(model, "padding_margin", None) if trim else None
     per_row = _per_length(model)
