@@ -132,17 +132,22 @@ def test_cutting_padding_to_the_models_margin_leaves_its_output_unchanged(model,
         assert not np.allclose(np.asarray(keras_model(cut(X, 0), training=False)), full, rtol=0, atol=1e-6)
 
 
-def test_predictions_run_in_length_sorted_calls_bounded_in_positions_and_come_back_in_order(monkeypatch):
-    """Rows of very different lengths: each call holds rows of about one length, at most CHUNK_POSITIONS token
-    positions once cut, every row once; the outputs are the full-length model's, in the rows' own order."""
-    from sweeplab.modeling import classifier, factories
-
+def _rows_of_many_lengths_and_a_cnn():
+    """300 rows of token ids, 1 to 60 tokens each (padded to 60), and an untrained CNN that cuts its padding."""
     rng = np.random.default_rng(4)
     X = np.zeros((300, 60), dtype=np.int32)
     for row, length in zip(X, rng.integers(1, 61, 300)):
         row[:length] = rng.integers(2, 40, length)
-    model = factories.cnn({"vocab_size_": 40, "n_classes_": 2, "X_shape_": X.shape}, num_filters=4, kernel_size=3,
-                          embedding_dim=5)
+    return X, factories.cnn({"vocab_size_": 40, "n_classes_": 2, "X_shape_": X.shape}, num_filters=4,
+                            kernel_size=3, embedding_dim=5)
+
+
+def test_predictions_run_in_length_sorted_calls_bounded_in_positions_and_come_back_in_order(monkeypatch):
+    """Rows of very different lengths: each call holds rows of about one length, at most CHUNK_POSITIONS token
+    positions once cut, every row once; the outputs are the full-length model's, in the rows' own order."""
+    from sweeplab.modeling import classifier
+
+    X, model = _rows_of_many_lengths_and_a_cnn()
     monkeypatch.setattr(classifier, "CHUNK_POSITIONS", 1000)
     chunks = classifier.prediction_chunks(X, model.padding_margin)
     assert sorted(np.concatenate(chunks).tolist()) == list(range(300))
@@ -158,14 +163,9 @@ def test_predictions_run_in_length_sorted_calls_bounded_in_positions_and_come_ba
 def test_prediction_calls_padded_to_a_multiple_have_few_shapes_and_the_same_outputs(monkeypatch):
     """``pad_to_multiple_of`` rounds each prediction call's width up as it rounds training batches: oneDNN compiles
     kernels per tensor shape, and a fold's validation calls otherwise have nearly one shape each."""
-    from sweeplab.modeling import classifier, factories
+    from sweeplab.modeling import classifier
 
-    rng = np.random.default_rng(4)
-    X = np.zeros((300, 60), dtype=np.int32)
-    for row, length in zip(X, rng.integers(1, 61, 300)):
-        row[:length] = rng.integers(2, 40, length)
-    model = factories.cnn({"vocab_size_": 40, "n_classes_": 2, "X_shape_": X.shape}, num_filters=4, kernel_size=3,
-                          embedding_dim=5)
+    X, model = _rows_of_many_lengths_and_a_cnn()
     monkeypatch.setattr(classifier, "CHUNK_POSITIONS", 1000)
 
     def shapes(multiple):
