@@ -46,7 +46,8 @@ data: install
 sweep: install data
 	$(BIN)/sweeplab sweep $(SPACE) $(SWEEP_ARGS)
 
-# Another process or machine joins a running optuna sweep: make worker SPACE=… STORAGE=… TRACKING_URI=…
+# Another process or machine joins a running sweep's queue, whatever its engine: make worker SPACE=… STORAGE=…
+# TRACKING_URI=… (on one machine, `make sweep SPACE=cnn_grid WORKERS=2` starts the second process itself).
 worker: install data
 	$(BIN)/sweeplab worker $(SPACE) --storage $(or $(STORAGE),$(error STORAGE=the sweep's Optuna storage is needed)) \
 		$(if $(TRACKING_URI),--tracking-uri $(TRACKING_URI)) $(if $(WORKERS),--workers $(WORKERS)) \

@@ -31,6 +31,14 @@ from sweeplab import runtime  # noqa: E402
 runtime.configure(keras=False)  # backends.py runs Keras on JAX on purpose
 
 
+def queue(sweep, directory: Path):
+    """The queue a sweep's trials go through, its storage in ``directory`` (beside the bench's MLflow store)."""
+    from sweeplab import engines
+    from sweeplab.search.queue import Queue
+
+    return Queue(engines.get(sweep.engine)(), local_dir=directory)
+
+
 def machine() -> dict:
     from sweeplab import versions
 

@@ -26,12 +26,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import alternate, cv_flops, fold_epochs, median, peak_flops, say, write
+from common import alternate, cv_flops, fold_epochs, median, peak_flops, queue, say, write
 
 
 def one_sweep(sweep, split, fuse: int, tmp: Path, made: list) -> dict:
     from sweeplab.search import runner
-    from sweeplab.search.engines.optuna_search import OptunaEngine
     from sweeplab.search.progress import Progress
     from sweeplab.tracking import Tracker
 
@@ -50,9 +49,8 @@ def one_sweep(sweep, split, fuse: int, tmp: Path, made: list) -> dict:
     where = tmp / f"run{len(made)}"
     where.mkdir()
     span = Span()
-    engine = OptunaEngine(local_dir=where) if sweep.engine == "optuna" else None
     [result] = runner.run(sweep.override(fuse=fuse), [split], Tracker(f"sqlite:///{where / 'mlflow.db'}"), span,
-                          engine)
+                          queue(sweep, where))
     seconds = span.last - span.first
     splits = list(runner.folds_of(sweep).split(split.X_train, split.y_train))
     work = sum(cv_flops(sweep, t.params, split.X_train, split.y_train, splits, fold_epochs(sweep, t))

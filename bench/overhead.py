@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import alternate, median, say, write
+from common import alternate, median, queue, say, write
 
 CONFIG = {"num_filters": 64, "kernel_size": 5, "embedding_dim": 50, "maxlen": 100, "max_words": 5000,
           "batch_size": 32}
@@ -55,15 +55,14 @@ def cv_only(sweep, split, folds) -> dict:
 
 def sweeplab_trial(sweep, split, folds, store: Path, repeat: list) -> dict:
     from sweeplab.search import runner
-    from sweeplab.search.engines.base import SearchContext
-    from sweeplab.search.engines.optuna_search import OptunaEngine
+    from sweeplab.search.context import SearchContext
     from sweeplab.search.listener import Listeners
     from sweeplab.tracking import Tracker
 
     repeat.append(1)
     sweep = sweep.override(name=f"overhead{len(repeat)}")  # a new study and MLflow experiment each time
     tracker = Tracker(f"sqlite:///{store / 'mlflow.db'}")
-    engine = OptunaEngine(local_dir=store)
+    engine = queue(sweep, store)
     key = engine.open(sweep, split.dataset)
     with tracker.dataset_run(sweep, split.dataset, resume_key=key) as run:
         ctx = SearchContext(sweep, split.dataset.name, split.X_train, split.y_train, folds, Listeners(run.trials),

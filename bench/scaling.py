@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import rss_mb, say, write
+from common import queue, rss_mb, say, write
 
 SPEC = {
     "name": "scaling", "model": "cnn", "engine": "optuna", "sources": ["yelp"], "folds": 2, "seed": 1000,
@@ -35,7 +35,6 @@ def main() -> int:
     args = parser.parse_args()
     from sweeplab import config, data
     from sweeplab.search import runner
-    from sweeplab.search.engines.optuna_search import OptunaEngine
     from sweeplab.search.progress import Progress
     from sweeplab.tracking import Tracker
 
@@ -58,7 +57,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         runner.run(sweep, splits, Tracker(f"sqlite:///{Path(tmp) / 'mlflow.db'}"), meter,
-                   OptunaEngine(local_dir=Path(tmp)))
+                   queue(sweep, Path(tmp)))
         wall = time.perf_counter() - started
     points = meter.points
     early, late = points[:10], points[-10:]

@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import PLAIN_SCIKERAS, alternate, median, say, write
+from common import PLAIN_SCIKERAS, alternate, median, queue, say, write
 
 TUTORIAL = {"embedding_dim": 50, "maxlen": 100, "max_words": 5000, "epochs": 20, "batch_size": 10}
 GRID = {"num_filters": [32, 64, 128], "kernel_size": [3, 5, 7]}
@@ -60,16 +60,15 @@ def reference(split, seed: int) -> dict:
     }
 
 
-def stores(directory: Path):
-    """An MLflow store and an Optuna storage, created (their tables migrated) before any clock starts."""
-    from sweeplab.search.engines.optuna_search import OptunaEngine
+def stores(sweep, directory: Path):
+    """An MLflow store and the queue's Optuna storage, created (their tables migrated) before any clock starts."""
     from sweeplab.tracking import Tracker
 
-    tracker, engine = Tracker(f"sqlite:///{directory / 'mlflow.db'}"), OptunaEngine(local_dir=directory)
+    tracker, found = Tracker(f"sqlite:///{directory / 'mlflow.db'}"), queue(sweep, directory)
     tracker.check()
     tracker.client  # noqa: B018 (opening the store creates and migrates it)
-    engine.check()  # opens the storage, which creates it
-    return tracker, engine
+    found.check()  # opens the storage, which creates it
+    return tracker, found
 
 
 def fast_path(sweep, split, target: dict, tracker, engine, made: list) -> dict:
@@ -117,7 +116,7 @@ def main() -> int:
     sweep = config.load_sweep(args.sweep)
     per_source = {}
     with tempfile.TemporaryDirectory() as tmp:
-        made, (tracker, engine) = [], stores(Path(tmp))
+        made, (tracker, engine) = [], stores(sweep, Path(tmp))
         for source in args.sources:
             say(f"== {source}")
             [split] = runner.prepare(sweep, [data.load_source(source)])

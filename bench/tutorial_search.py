@@ -25,7 +25,7 @@ def main(source: str, out: str) -> int:
     from sweeplab import config, data
     from sweeplab.modeling import pipeline
     from sweeplab.search import runner
-    from sweeplab.search.engines.sklearn_search import pipeline_space
+    from sweeplab.engines.sklearn_search import pipeline_space
 
     sweep = config.load_sweep("cnn_grid")
     [split] = runner.prepare(sweep, [data.load_source(source)])

@@ -49,8 +49,8 @@ def test_a_sweep_is_a_name_a_path_a_mapping_or_a_sweep(tmp_path):
 def test_bad_options_are_refused_before_any_work(tmp_path):
     store = tmp_path / "mlflow.db"
     uri = f"sqlite:///{store}"
-    with pytest.raises(SweepLabError, match="^storage need engine optuna"):
-        sweeplab.sweep("smoke", storage="x.db", tracking_uri=uri)
+    with pytest.raises(SweepLabError, match="^nested runs its inner searches in this process: leave out workers"):
+        sweeplab.sweep("smoke", workers=2, nested=2, tracking_uri=uri)
     with pytest.raises(SweepLabError, match="^data and sources both given"):
         sweeplab.sweep("smoke", sources=["yelp"], data="x.csv", tracking_uri=uri)
     with pytest.raises(SweepLabError, match="^progress: expected"):

@@ -14,7 +14,7 @@ import optuna
 import pytest
 from mlflow import MlflowClient
 
-from sweeplab.tags import KIND, NOTE, PARENT, TRIAL
+from sweeplab.tags import CANDIDATE, CHOSEN, KIND, NOTE, PARENT, TRIAL
 from tests.conftest import ROOT, free_port, require
 from tests.test_optuna import reviews_csv, sweep_yaml
 
@@ -77,9 +77,14 @@ def server(postgres, tmp_path):
 class DistributedSweep:
     """One sweep on the shared PostgreSQL storage and tracking server, run as real commands."""
 
-    def __init__(self, name, tmp_path, postgres, server, trials=TRIALS):
-        self.name, self.storage, self.server = name, postgres.url("optuna"), server
-        sweep = sweep_yaml(tmp_path, trials=trials, name=name)
+    def __init__(self, name, tmp_path, postgres, server, trials=TRIALS, engine="optuna"):
+        self.name, self.storage, self.server, self.engine = name, postgres.url("optuna"), server, engine
+        if engine == "grid":  # 2 x 3 points
+            trials, space = 6, "learning_rate: [0.003, 0.01, 0.03]"
+            sweep = sweep_yaml(tmp_path, trials=trials, name=name, space=space)
+        else:
+            sweep = sweep_yaml(tmp_path, trials=trials, name=name)
+        sweep.write_text(sweep.read_text().replace("engine: optuna", f"engine: {engine}"))
         self.args = [str(sweep), "--data", str(reviews_csv(tmp_path, rows=120)), "--storage", self.storage,
                      "--tracking-uri", server.uri]
         self.trials = trials
@@ -163,15 +168,18 @@ def test_three_workers_on_postgresql_run_one_study(tmp_path, postgres, server):
     print(f"observed: {sweep.trials} trials in 3 processes, trials per process {sorted(counts.values())}")
 
 
-def test_a_worker_killed_mid_trial_does_not_cost_the_study_a_trial(tmp_path, postgres, server):
-    """SIGKILL one of three workers while its trial trains: the others re-run that trial and finish the total."""
-    sweep = DistributedSweep("pg_kill", tmp_path, postgres, server)
+@pytest.mark.parametrize("engine", ["optuna", "random", "grid"])
+def test_a_worker_killed_mid_trial_does_not_cost_the_study_a_trial(tmp_path, postgres, server, engine):
+    """SIGKILL one of three workers while its trial trains: the others re-run that trial and finish the total;
+    for random and grid, every candidate is trained once and the killed one's retry stands in its place."""
+    sweep = DistributedSweep(f"pg_kill_{engine}", tmp_path, postgres, server, engine=engine)
     main = sweep.start("--workers", "3", "--heartbeat", "1")
     sweep.wait_for_study(main)
     deadline = time.monotonic() + 180
-    while True:  # a helper's trial that has reported at least one epoch
-        # Step 1 is the first epoch of fold 1: a trial that trains (a reused one reports only its folds' ends).
-        victims = [t for t in sweep.trials_in("RUNNING") if 1 in t.intermediate_values
+    while True:  # a helper's trial that is training
+        # Optuna's step 1 is the first epoch of fold 1: a trial that trains (a reused one reports only its folds'
+        # ends). Random and grid report no steps, and nothing is reused in this new store.
+        victims = [t for t in sweep.trials_in("RUNNING") if (1 in t.intermediate_values or engine != "optuna")
                    and t.user_attrs.get("sweeplab.worker", ":").split(":")[1] not in ("", str(main.pid))]
         if victims:
             break
@@ -188,9 +196,14 @@ def test_a_worker_killed_mid_trial_does_not_cost_the_study_a_trial(tmp_path, pos
     assert sweep.study().trials[killed.number].state.name == "FAIL"
     retried = [t for t in sweep.trials_in("COMPLETE", "PRUNED") if t.system_attrs.get("failed_trial") == killed.number]
     assert len(retried) == 1 and retried[0].params == killed.params
+    assert retried[0].user_attrs[CHOSEN] == killed.user_attrs[CHOSEN]
+    if engine != "optuna":  # each candidate once, the retry in the killed one's place
+        assert sorted(t.user_attrs[CANDIDATE] for t in sweep.trials_in("COMPLETE", "PRUNED")) == \
+            list(range(sweep.trials))
     dead = [c for c in children if c.data.tags[TRIAL] == str(killed.number)]
     assert [(c.info.status, c.data.tags[NOTE][:9]) for c in dead] == [("KILLED", "abandoned")]
-    print(f"observed: killed trial {killed.number} after step {max(killed.intermediate_values)}; re-run as trial "
+    print(f"observed ({engine}): killed trial {killed.number} after step {max(killed.intermediate_values, default=0)}"
+          f"; re-run as trial "
           f"{retried[0].number} ({retried[0].state.name}) by pid {retried[0].user_attrs['sweeplab.worker']}; "
           f"sweep ended {time.monotonic() - killed_at:.0f} s after the kill; {len(children)} trial runs for "
           f"{sweep.trials} finished trials + 1 KILLED")

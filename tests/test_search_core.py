@@ -141,6 +141,11 @@ def test_a_dry_run_counts_estimates_and_writes_nothing(tmp_path, capsys):
     assert "4 trials x 2 folds x up to 3 epochs (grid)" in out and "0 finished in the store" in out
     assert "no finished trial of cnn on this dataset in the store to estimate the time from" in out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["core.yaml", "reviews.csv"]
+    assert store.sweep(grid_yaml(tmp_path, "[4, 8]"), "--dry-run", "--workers", "2") == 0
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    assert (f"the trials wait in one queue at {storage}: 2 processes take them; another shell or machine joins "
+            f"with 'sweeplab worker core --storage {storage}'") in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["core.yaml", "reviews.csv"]
 
     assert store.sweep(grid_yaml(tmp_path, "[4, 8]")) == 0
     before = (tmp_path / "mlflow.db").read_bytes()

@@ -1,6 +1,7 @@
 """``random`` and ``grid`` are scikit-learn's RandomizedSearchCV and GridSearchCV: the same candidates, in the same
-order, with the same fold scores, although sweeplab's trainer resets one model between folds and vectorizes each
-fold once per search while scikit-learn clones and fits a fresh pipeline per fold."""
+order, with the same fold scores, although they go through the queue of trials, sweeplab's trainer resets one model
+between folds and vectorizes each fold once per search while scikit-learn clones and fits a fresh pipeline per fold.
+(tests/test_queue.py compares a search shared by two workers with RandomizedSearchCV the same way.)"""
 
 import numpy as np
 import pytest
@@ -9,10 +10,11 @@ from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 from sweeplab import config, data
 from sweeplab.modeling import pipeline
 from sweeplab.modeling.metrics import METRICS
+from sweeplab.engines.sklearn_search import SklearnEngine, pipeline_space
 from sweeplab.search import runner
-from sweeplab.search.engines.base import SearchContext
-from sweeplab.search.engines.sklearn_search import SklearnEngine, pipeline_space
+from sweeplab.search.context import SearchContext
 from sweeplab.search.listener import Listener
+from sweeplab.search.queue import Queue
 
 SWEEP = {
     "name": "equivalence", "model": "cnn", "sources": ["yelp"], "trials": 3, "folds": 3, "seed": 3,
@@ -28,9 +30,11 @@ def _split(sweep):
     return split.X_train[:480], split.y_train[:480], split
 
 
-def _sweeplab(sweep, X, y, split):
+def _sweeplab(sweep, X, y, split, directory):
     ctx = SearchContext(sweep, "yelp", X, y, runner.folds_of(sweep), Listener(), runner.search_key(sweep, split))
-    return SklearnEngine(sweep.engine).search(ctx)
+    queue = Queue(SklearnEngine(sweep.engine), local_dir=directory)
+    queue.open(sweep, split.dataset)
+    return queue.search(ctx)
 
 
 def _scikit_learn(search_class, sweep, X, y, **options):
@@ -54,19 +58,19 @@ def _same(trials, results, sweep):
 
 
 @pytest.mark.integration
-def test_random_is_randomized_search_cv():
+def test_random_is_randomized_search_cv(tmp_path):
     sweep = config.parse_sweep({**SWEEP, "engine": "random"}, "equivalence.yaml")
     X, y, split = _split(sweep)
-    trials = _sweeplab(sweep, X, y, split)
+    trials = _sweeplab(sweep, X, y, split, tmp_path)
     results = _scikit_learn(RandomizedSearchCV, sweep, X, y, n_iter=sweep.trials, random_state=sweep.seed)
     _same(trials, results, sweep)
 
 
 @pytest.mark.integration
-def test_grid_is_grid_search_cv():
+def test_grid_is_grid_search_cv(tmp_path):
     grid = {**SWEEP, "engine": "grid", "space": {**SWEEP["space"], "learning_rate": 0.01, "kernel_size": 3}}
     sweep = config.parse_sweep(grid, "equivalence.yaml")
     X, y, split = _split(sweep)
-    trials = _sweeplab(sweep, X, y, split)
+    trials = _sweeplab(sweep, X, y, split, tmp_path)
     _same(trials, _scikit_learn(GridSearchCV, sweep, X, y), sweep)
     assert np.isfinite([t.mean for t in trials]).all()

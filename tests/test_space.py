@@ -150,7 +150,7 @@ def test_bad_file_exits_2_before_anything_is_logged(tmp_path, capsys):
 def test_distributions():
     import numpy as np
 
-    from sweeplab.search.engines.sklearn_search import distribution
+    from sweeplab.engines.sklearn_search import distribution
 
     ints = distribution(config.Param("n", low=2, high=64, log=True, integer=True))
     draws = [ints.rvs(random_state=np.random.RandomState(i)) for i in range(200)]
@@ -309,7 +309,7 @@ def test_a_plugin_registered_under_another_name_keeps_it_in_family_sweeps(monkey
     """The family of a proposal is the name the factory is registered under, not its function's __name__."""
     import importlib.metadata
 
-    from sweeplab.search import engines
+    from sweeplab import engines
 
     point = importlib.metadata.EntryPoint("small_dense", "tests.plugin_factories:tiny_dense", registry.ENTRY_POINTS)
     monkeypatch.setattr(importlib.metadata, "entry_points",
@@ -318,5 +318,5 @@ def test_a_plugin_registered_under_another_name_keeps_it_in_family_sweeps(monkey
     for engine in ("random", "grid"):
         sweep = config.parse_sweep({"name": "p", "model": ["small_dense", "embedding_pool"], "engine": engine,
                              "trials": 4, "space": {"embedding_dim": [4, 8]}}, "p.yaml")
-        assert {p["model"] for p in engines.get(engine).proposals(sweep)} == {"small_dense", "embedding_pool"}
+        assert {p["model"] for p in engines.get(engine)().proposals(sweep)} == {"small_dense", "embedding_pool"}
 

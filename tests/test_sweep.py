@@ -10,7 +10,7 @@ from mlflow import MlflowClient
 
 from sweeplab.cli import main
 from sweeplab.modeling import pipeline
-from sweeplab.search import engines
+from sweeplab.search.queue import Queue
 from sweeplab.tags import BEST, KIND, NOTE, PARENT, SELECTED, SOURCE, STATE, TIED, TRIAL
 
 pytestmark = pytest.mark.integration
@@ -176,7 +176,7 @@ def test_ctrl_c_leaves_no_run_running(tmp_path, monkeypatch, capsys):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(engines.get("grid").__class__, "search", interrupted)
+    monkeypatch.setattr(Queue, "search", interrupted)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     args = ["sweep", str(sweep_file(tmp_path, [2])), "--data", str(topic_csv(tmp_path)),
             "--label-col", "topic", "--tracking-uri", uri]

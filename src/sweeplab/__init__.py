@@ -5,9 +5,9 @@ The Python API (:mod:`sweeplab.api`) is here: ``sweeplab.sweep``, ``plan``, ``jo
 changes nothing in the process (no environment variable, warning filter or TensorFlow setting): that happens when work
 starts.
 
-Where things are: data enters in ``data/``; a sweep file becomes a ``config.Sweep``; ``search/`` runs it (engines
-propose configurations, the trainer cross-validates each over a ``modeling`` pipeline); ``tracking/`` writes it all to
-MLflow; ``results/`` reads it back (leaderboard, compare, export); ``serving/`` turns a winner into a served model;
+Where things are: data enters in ``data/``; a sweep file becomes a ``config.Sweep``; ``engines/`` propose
+configurations; ``search/`` runs them (a queue of trials any number of processes take, the trainer cross-validating
+each over a ``modeling`` pipeline); ``tracking/`` writes it all to MLflow; ``results/`` reads it back (leaderboard, compare, export); ``serving/`` turns a winner into a served model;
 ``cli/`` is the command.
 """
 

@@ -96,12 +96,12 @@ def sweep(space, *, sources=None, data=None, text_col: str = "text", label_col: 
 
     prepared = _prepare(space, sources, data, text_col, label_col, engine, trials, folds, epochs, seed, nested,
                         tracking_uri, storage, fresh, workers, heartbeat, progress)
-    the_sweep, splits, tracker, chosen, shown = prepared
+    the_sweep, splits, tracker, queue, shown = prepared
     # Once the sweep is known (its oneDNN setting) and before anything imports TensorFlow or MLflow.
     runtime.configure(workers, onednn=the_sweep.onednn)
     tracker.check()
-    chosen.check()
-    results = runner.run(the_sweep, splits, tracker, shown, chosen, worker_args=["--tracking-uri", tracker.uri],
+    queue.check()
+    results = runner.run(the_sweep, splits, tracker, shown, queue, worker_args=["--tracking-uri", tracker.uri],
                          fresh=fresh)
     return SweepResult(the_sweep, tuple(results), tracker.uri, tracker.experiment_id(the_sweep.name))
 
@@ -114,15 +114,17 @@ def plan(space, *, sources=None, data=None, text_col: str = "text", label_col: s
     ``progress`` shows the notes on the data, as :func:`sweep` does."""
     from sweeplab.search import runner
 
-    the_sweep, splits, tracker, chosen, _ = _prepare(space, sources, data, text_col, label_col, engine, trials,
-                                                     folds, epochs, seed, nested, tracking_uri, storage, fresh,
-                                                     workers, heartbeat, progress)
-    return runner.plan(the_sweep, splits, tracker, chosen, fresh)
+    the_sweep, splits, tracker, queue, _ = _prepare(space, sources, data, text_col, label_col, engine, trials,
+                                                    folds, epochs, seed, nested, tracking_uri, storage, fresh,
+                                                    workers, heartbeat, progress)
+    return runner.plan(the_sweep, splits, tracker, queue, fresh)
 
 
 def _prepare(space, sources, data_path, text_col, label_col, engine, trials, folds, epochs, seed, nested,
              tracking_uri, storage, fresh, workers, heartbeat, progress):
-    from sweeplab.search import engines, runner
+    from sweeplab import engines
+    from sweeplab.search import runner
+    from sweeplab.search.queue import Queue
     from sweeplab.tracking import Tracker
 
     if isinstance(sources, str):  # sources="yelp" is one source, not four letters
@@ -133,27 +135,22 @@ def _prepare(space, sources, data_path, text_col, label_col, engine, trials, fol
         raise OptionError("{} and {} apply to {} only", "text_col", "label_col", "data")
     if nested is not None and (isinstance(nested, bool) or not isinstance(nested, int) or nested < 2):
         raise OptionError(f"{{}} must be a number of outer folds from 2, got {nested}", "nested")
-    runtime.quiet_warnings()  # before the sweep file is parsed: that imports Optuna, and Optuna tqdm
+    runtime.quiet_warnings()  # before the sweep file is parsed: an optuna sweep's imports Optuna, and Optuna tqdm
     the_sweep = resolve_sweep(space).override(engine=engine, trials=trials, folds=folds, epochs=epochs, seed=seed,
                                               sources=sources, nested=nested)
-    _check_engine_options(the_sweep, storage, workers, heartbeat)
+    _check_queue_options(the_sweep, workers, heartbeat)
     shown = _progress(progress, the_sweep.metric)
     datasets = runner.load_datasets(the_sweep, data_path, text_col, label_col)
     splits = runner.prepare(the_sweep, datasets)
     for note in (note for dataset in datasets for note in dataset.notes):
         shown.say(f"sweeplab: note: {note}")
     tracker = Tracker(tracking_uri)
-    chosen = engines.get(the_sweep.engine, storage=storage, fresh=fresh, workers=workers, heartbeat=heartbeat,
-                         local_dir=tracker.local_dir())
-    return the_sweep, splits, tracker, chosen, shown
+    queue = Queue(engines.get(the_sweep.engine)(), storage=storage, fresh=fresh, workers=workers,
+                  heartbeat=heartbeat, local_dir=tracker.local_dir())
+    return the_sweep, splits, tracker, queue, shown
 
 
-def _check_engine_options(the_sweep, storage, workers: int, heartbeat: int) -> None:
-    if the_sweep.engine != "optuna":
-        given = (["storage"] if storage else []) + (["workers"] if workers != 1 else [])
-        if given:
-            raise OptionError(", ".join("{}" for _ in given) + f" need engine optuna (this sweep uses "
-                              f"{the_sweep.engine})", *given)
+def _check_queue_options(the_sweep, workers: int, heartbeat: int) -> None:
     if the_sweep.nested and workers != 1:
         raise OptionError("{} runs its inner searches in this process: leave out {}", "nested", "workers")
     if workers < 1 or heartbeat < 1:
@@ -182,17 +179,17 @@ def _progress(progress, metric: str, prefix: str = ""):
 
 def join(space: str, storage: str, *, dataset=None, tracking_uri=None, heartbeat: int = 30, worker_index: int = 1,
          workers: int = 2, progress="lines") -> None:
-    """Work on the studies of an optuna sweep another process started (``sweeplab worker``): run queued trials
-    and log them under the same parent runs."""
-    from sweeplab import config, data
+    """Work on the queue of a sweep another process started (``sweeplab worker``), whatever its engine: run
+    waiting trials and log them under the same parent runs."""
+    from sweeplab import config, data, engines
     from sweeplab.search import runner
-    from sweeplab.search.engines.optuna_search import OptunaEngine
+    from sweeplab.search.queue import Queue
     from sweeplab.tracking import Tracker
 
     name = config.load_sweep(space).name if str(space).endswith((".yaml", ".yml")) else space
-    engine = OptunaEngine(storage=storage, heartbeat=heartbeat, workers=workers, worker_index=worker_index)
-    engine.check()
-    studies = engine.joinable(name, dataset)
+    queue = Queue(None, storage=storage, heartbeat=heartbeat, workers=workers, worker_index=worker_index)
+    queue.check()
+    studies = queue.joinable(name, dataset)
     if not studies:
         raise SweepLabError(f"no study of sweep '{name}' in {storage}: start it with 'sweeplab sweep'")
     # Once the studies' sweeps are known (their oneDNN setting) and before anything imports TensorFlow or MLflow.
@@ -201,8 +198,9 @@ def join(space: str, storage: str, *, dataset=None, tracking_uri=None, heartbeat
     tracker.check()
     for resolved, reference in studies:
         the_sweep = config.parse_sweep(resolved, f"study of {name}")
+        queue.engine = engines.get(the_sweep.engine)()
         split = runner.prepare(the_sweep, [data.load_reference(reference)])[0]
-        runner.join(engine, the_sweep, split, tracker,
+        runner.join(queue, the_sweep, split, tracker,
                     _progress(progress, the_sweep.metric, prefix=f"(worker {worker_index}) "))
 
 
@@ -365,11 +363,11 @@ def open_stores(tracking_uri=None, storage=None) -> dict:
     tracker.client  # noqa: B018 (opening the store creates or migrates it, under the creation lock)
     ready = {"tracking_uri": tracker.uri}
     if storage:
-        from sweeplab.search.engines.optuna_search import OptunaEngine
+        from sweeplab.search.queue import Queue
 
-        engine = OptunaEngine(storage=storage)
-        engine.check()
-        ready["storage"] = engine.storage_url()
+        queue = Queue(None, storage=storage)
+        queue.check()
+        ready["storage"] = queue.storage_url()
     return ready
 
 

@@ -24,7 +24,10 @@ EXPERIMENT_FILE = PREFIX + "experiment_file"
 PARENT = "mlflow.parentRunId"  # MLflow's own
 
 # --- Optuna attributes --------------------------------------------------------------------------------------------
-SLOT, SURPLUS = PREFIX + "slot", PREFIX + "surplus"  # a queued trial; one that lost the race for the last slot
+SLOT, SURPLUS = PREFIX + "slot", PREFIX + "surplus"  # a queued trial; one that lost the race for its slot
+CHOSEN, CANDIDATE = PREFIX + "chosen", PREFIX + "candidate"  # a trial's configuration; a known candidate's index
+OWNER = PREFIX + "owner"  # host:pid of the sweep running a study, while it runs
+ENGINE_ATTR = PREFIX + "engine"  # the engine whose candidates a study queues
 SWEEP_ATTR, DATA_ATTR = PREFIX + "sweep", PREFIX + "dataset"  # a study's resolved sweep and data reference
 FOLD_SCORES, FOLD_MEASURES = PREFIX + "fold_scores", PREFIX + "fold_measures"
 FIT_TIME = PREFIX + "fit_time"

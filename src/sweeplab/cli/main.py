@@ -105,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--data", metavar="PATH", help="your own CSV, TSV or JSONL file instead of the UCI sources")
     sweep.add_argument("--text-col", default="text", help="text column of --data (default: text)")
     sweep.add_argument("--label-col", default="label", help="label column of --data (default: label)")
-    sweep.add_argument("--engine", help="override the sweep file's engine (random, grid, optuna)")
+    sweep.add_argument("--engine", help="override the sweep file's engine (random, grid, optuna, or an installed "
+                                        "one)")
     sweep.add_argument("--trials", type=int, help="override the number of trials")
     sweep.add_argument("--folds", type=int, help="override the number of CV folds")
     sweep.add_argument("--epochs", type=int, help="override the epochs per fit")
@@ -113,22 +114,24 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--nested", type=int, metavar="K",
                        help="also estimate the whole search by nested CV with K outer folds (K times the search)")
     sweep.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or mlruns/mlflow.db)")
-    optuna = sweep.add_argument_group("engine optuna")
-    optuna.add_argument("--storage", help="Optuna storage URL or journal file (default: mlruns/optuna.db)")
+    queue = sweep.add_argument_group("the queue of trials, for every engine")
+    queue.add_argument("--storage", help="where the queue lives: an Optuna storage URL (postgresql://... for "
+                                         "several machines) or journal file (default: mlruns/optuna.db)")
     sweep.add_argument("--fresh", action="store_true",
                        help="train every trial even when the store has it finished (optuna: and start new studies)")
     sweep.add_argument("--dry-run", action="store_true",
                        help="say what would train, what the store already has, and how long it would take; "
                             "train, log and create nothing")
-    optuna.add_argument("--workers", type=int, default=1, help="processes sharing each study (default: 1)")
-    optuna.add_argument("--heartbeat", type=int, default=30,
-                        help="seconds between trial heartbeats; a trial silent for twice that is retried")
+    queue.add_argument("--workers", type=int, default=1,
+                       help="processes taking trials from the queue, this one included (default: 1)")
+    queue.add_argument("--heartbeat", type=int, default=30,
+                       help="seconds between trial heartbeats; a trial silent for twice that is retried")
     sweep.set_defaults(handler=cmd_sweep, opens_runs=True)
 
-    worker = commands.add_parser("worker", help="join a running optuna sweep from this process or machine")
+    worker = commands.add_parser("worker", help="join a running sweep's queue from this process or machine")
     worker.add_argument("space", metavar="SPACE", help="the sweep's name (or its YAML file)")
     worker.add_argument("--storage", required=True, help="the Optuna storage the sweep uses")
-    worker.add_argument("--dataset", help="only the study of this source or data file stem")
+    worker.add_argument("--dataset", help="only the queue of this source or data file stem")
     worker.add_argument("--tracking-uri", help="the MLflow store the sweep logs to")
     worker.add_argument("--heartbeat", type=int, default=30, help="seconds between trial heartbeats")
     worker.add_argument("--worker-index", type=int, default=1, help="seeds this worker's sampler (default: 1)")

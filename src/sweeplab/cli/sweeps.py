@@ -61,6 +61,10 @@ def _print_plans(sweep, plans) -> None:
         if sweep.nested:
             print(f"   then nested CV: the whole search {sweep.nested} more times, on {sweep.nested - 1}/"
                   f"{sweep.nested} of the training split each (not counted above)")
+        takers = f"{plan.workers} processes take" if plan.workers > 1 else "this process takes"
+        at_once = f", up to {sweep.fuse} at a time (fuse)" if sweep.fuse > 1 else ""
+        print(f"   the trials wait in one queue at {plan.storage}: {takers} them{at_once}; another shell or "
+              f"machine joins with 'sweeplab worker {sweep.name} --storage {plan.storage}'")
 
 
 def cmd_worker(args) -> int:

@@ -10,8 +10,7 @@ import math
 import os
 from pathlib import Path
 
-from sweeplab import data, names, statistics
-from sweeplab.config import optuna_settings
+from sweeplab import data, engines, names, statistics
 from sweeplab.config.sweep import Param, Sweep
 from sweeplab.errors import SweepLabError, brief
 from sweeplab.files import describe, read_yaml
@@ -26,7 +25,9 @@ TOP_LEVEL = {
 }
 
 FIT_KEYS = set(FIT_DEFAULTS) | set(CV_DEFAULTS)  # a fit setting is searched like a parameter, under space:
-ENGINES = ("random", "grid", "optuna")  # search.engines holds what each name runs
+# Options of engine optuna that may also stand at the top of a sweep file, as they did before engines held
+# their options (and as studies begun then still hold them); another engine leaves them unread.
+TOP_LEVEL_ENGINE_OPTIONS = ("sampler", "pruner")
 SELECT_RULES = ("best", "simplest")  # search.selection holds what each name picks
 
 RANGE_KEYS = {"low", "high", "log", "step"}
@@ -37,7 +38,7 @@ MAX_SEED = 2**31 - 1_000  # seed + worker index stays a 32-bit seed
 
 DEFAULTS = {
     "engine": "random", "sources": ["yelp", "amazon", "imdb"], "trials": 10, "folds": 5, "test_size": 0.25,
-    "seed": 0, "fit": {}, "sampler": "tpe", "pruner": "median", "timeout": None, "metric": "accuracy",
+    "seed": 0, "fit": {}, "timeout": None, "metric": "accuracy",
     "compare": {}, "select": "best", "repeats": 1, "nested": None, "fuse": 1,
     "onednn": False,
 }
@@ -98,8 +99,7 @@ def parse_sweep(raw: dict, origin: str) -> Sweep:
     families_named = _parse_models(settings["model"], fail)
     if settings["metric"] not in METRICS:
         fail("metric", f"unknown metric {brief(settings['metric'])}, expected one of {', '.join(METRICS)}")
-    if settings["engine"] not in ENGINES:
-        fail("engine", f"unknown engine {brief(settings['engine'])}, expected one of {', '.join(ENGINES)}")
+    engine, engine_options, engine_fail = _parse_engine(raw, settings["engine"], fail)
     sources = settings["sources"]
     if not isinstance(sources, list) or not sources:
         fail("sources", f"expected a non-empty list of source names, got {describe(sources)}")
@@ -124,17 +124,15 @@ def parse_sweep(raw: dict, origin: str) -> Sweep:
         fail("select", f"unknown rule {brief(settings['select'])}, expected one of {', '.join(SELECT_RULES)}")
     space, families = _parse_space(settings, families_named, fail)
     sweep = Sweep(
-        name=settings["name"], path=origin, model="|".join(families_named), engine=settings["engine"],
-        families=families,
+        name=settings["name"], path=origin, model="|".join(families_named), engine=engine.name,
+        engine_options=engine_options, families=families,
         sources=tuple(dict.fromkeys(sources)), trials=trials, folds=folds, repeats=repeats, test_size=float(test_size),
         seed=seed, nested=_parse_nested(settings["nested"], fail), fuse=fuse,
         onednn=check_onednn(settings["onednn"], fail),
-        space=space, description=settings.get("description") or "",
-        sampler=optuna_settings.parse_choice("sampler", settings["sampler"], fail),
-        pruner=optuna_settings.parse_choice("pruner", settings["pruner"], fail), timeout=timeout,
+        space=space, description=settings.get("description") or "", timeout=timeout,
         metric=settings["metric"], compare=parse_compare(settings["compare"], fail), select=settings["select"],
     )
-    _check_grid(sweep, fail)
+    engine.check_sweep(sweep, engine_fail)
     precision = sweep.space.get("precision")
     if precision is not None:
         where = "fit.precision" if isinstance(settings["fit"], dict) and "precision" in settings["fit"] \
@@ -194,20 +192,48 @@ def parse_compare(spec, fail) -> dict:
     return settings
 
 
-def _check_grid(sweep, fail) -> None:
-    """A grid (the grid engine, or Optuna's grid sampler) needs every searched parameter listed or stepped."""
-    if sweep.engine == "grid":
-        for model in sweep.models:
-            for name, param in sweep.searched(model).items():
-                if param.grid_values() is None:
-                    where = f"space.{model}.{name}" if name in sweep.families.get(model, {}) else f"space.{name}"
-                    fail(where, "the grid engine needs a list or a range with a step")
-    if sweep.engine == "optuna" and sweep.sampler["name"] == "grid":
-        if sweep.families:
-            fail("sampler", "the grid sampler cannot search across model families: use tpe or random")
-        for name, param in sweep.space.items():
-            if param.grid_values() is None:
-                fail(f"space.{name}", "the grid sampler needs a list or a range with a step")
+def _parse_engine(raw: dict, spec, fail):
+    """``engine: NAME`` or ``engine: {name: NAME, option: value, ...}``: the engine's class, its options as the
+    engine validated them, and the ``fail`` that names an option where the file gave it."""
+    given = dict(spec) if isinstance(spec, dict) else {"name": spec}
+    name = given.pop("name", None)
+    try:
+        engine = engines.get(name) if isinstance(name, str) else None
+    except SweepLabError:
+        engine = None
+    if engine is None:
+        fail("engine", f"unknown engine {brief(name)}, expected one of {', '.join(engines.names())} "
+                       "(or a mapping with name: and the engine's options)")
+    # Given at the top, they are read by the engine that takes them: one file may run under --engine overrides.
+    on_top = [key for key in TOP_LEVEL_ENGINE_OPTIONS if key in raw and engine.takes_top_level_options]
+    for key in on_top:
+        if key in given:
+            fail(f"engine.{key}", f"also given as {key}: at the top: set it in one place")
+        given[key] = raw[key]
+
+    def engine_fail(key, problem):
+        head = str(key).split(".", 1)[0]
+        where = key if head in on_top or head == "space" else f"engine.{key}"
+        fail(where, problem)
+
+    return engine, engine.validate(given, engine_fail), engine_fail
+
+
+def engine_spec(raw: dict, origin: str):
+    """The engine of a sweep mapping as :meth:`Sweep.to_dict` writes it: ``NAME``, or ``{name: NAME, **options}``
+    with the engine's defaults filled in, wherever the mapping gave the options."""
+    def fail(key, problem):
+        raise SweepLabError(f"{origin}: {key}: {problem}")
+
+    engine, options, _ = _parse_engine(raw, raw.get("engine", DEFAULTS["engine"]), fail)
+    return {"name": engine.name, **options} if options else engine.name
+
+
+def normal_form(raw: dict, origin: str) -> dict:
+    """A sweep mapping with its engine as :func:`engine_spec` gives it: two mappings of the same sweep, one
+    written before engines held their options, compare equal."""
+    rest = {key: value for key, value in raw.items() if key not in TOP_LEVEL_ENGINE_OPTIONS}
+    return {**rest, "engine": engine_spec(raw, origin)}
 
 
 def _parse_models(spec, fail) -> list[str]:

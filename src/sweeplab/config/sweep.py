@@ -1,5 +1,5 @@
 """A sweep as data: its settings and its parameters (fixed, a choice, or a range), per model family. How an engine
-samples them is the engine's (:mod:`sweeplab.search.engines`)."""
+samples them is the engine's (:mod:`sweeplab.engines`)."""
 
 from __future__ import annotations
 
@@ -63,8 +63,7 @@ class Sweep:
     seed: int
     space: dict = field(default_factory=dict)
     description: str = ""
-    sampler: dict = field(default_factory=lambda: {"name": "tpe"})
-    pruner: dict = field(default_factory=lambda: {"name": "median"})
+    engine_options: dict = field(default_factory=dict)  # as the engine validated them (sweeplab.engines)
     timeout: float | None = None
     metric: str = "accuracy"  # what trials are ranked and pruned by, and the refit is tested with
     # A sweep across model families: family name -> its own parameters (``space`` holds the shared ones), and
@@ -139,11 +138,12 @@ class Sweep:
     def to_dict(self) -> dict:
         """The resolved sweep, as YAML-ready data: what ran, defaults filled in."""
         return {
-            "name": self.name, "description": self.description, "engine": self.engine,
+            "name": self.name, "description": self.description,
+            "engine": {"name": self.engine, **self.engine_options} if self.engine_options else self.engine,
             "sources": list(self.sources), "trials": self.trials, "folds": self.folds,
             "repeats": self.repeats, "nested": {"outer_folds": self.nested} if self.nested else None,
-            "test_size": self.test_size, "seed": self.seed, "metric": self.metric, "sampler": compact(self.sampler),
-            "pruner": compact(self.pruner), "timeout": self.timeout, "compare": dict(self.compare),
+            "test_size": self.test_size, "seed": self.seed, "metric": self.metric, "timeout": self.timeout,
+            "compare": dict(self.compare),
             "select": self.select, "fuse": self.fuse, "onednn": self.onednn,
             "model": list(self.families) if self.families else self.model,
             "space": {**{name: p.to_yaml() for name, p in self.space.items()},
@@ -151,6 +151,3 @@ class Sweep:
                          for family, params in self.families.items()}},
         }
 
-
-def compact(choice: dict):
-    return choice["name"] if len(choice) == 1 else dict(choice)

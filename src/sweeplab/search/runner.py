@@ -18,8 +18,8 @@ from sweeplab.modeling.baseline import baseline
 from sweeplab.modeling.metrics import METRICS, class_report, measure_predictions
 from sweeplab.modeling.pipeline import measure
 from sweeplab.modeling.vectorize import tokenize
-from sweeplab.search import engines, nested, selection
-from sweeplab.search.engines.base import SearchContext
+from sweeplab.search import nested, selection
+from sweeplab.search.context import SearchContext
 from sweeplab.search.listener import Listeners
 from sweeplab.search.nested import NestedResult
 from sweeplab.search.progress import format_params
@@ -143,12 +143,11 @@ def _check_words(sweep, dataset, X_train, y_train) -> None:
                                 "their words")
 
 
-def run(sweep, splits: list[Split], tracker, progress, engine=None, worker_args=(), fresh: bool = False
+def run(sweep, splits: list[Split], tracker, progress, queue, worker_args=(), fresh: bool = False
         ) -> list[DatasetResult]:
-    """Search, refit and test every split; ``fresh``: train every trial even when the store has an identical
-    finished one."""
-    engine = engine or engines.get(sweep.engine)
-    return [_run_one(sweep, split, engine, tracker, progress, worker_args, fresh) for split in splits]
+    """Search (through ``queue``, a :class:`~sweeplab.search.queue.Queue`), refit and test every split; ``fresh``:
+    train every trial even when the store has an identical finished one."""
+    return [_run_one(sweep, split, queue, tracker, progress, worker_args, fresh) for split in splits]
 
 
 def folds_of(sweep):
@@ -184,17 +183,17 @@ def _context(sweep, split: Split, cv, listener, finished: dict, worker_args=()) 
                          search_key(sweep, split), finished, tuple(worker_args))
 
 
-def _run_one(sweep, split: Split, engine, tracker, progress, worker_args, fresh: bool) -> DatasetResult:
+def _run_one(sweep, split: Split, queue, tracker, progress, worker_args, fresh: bool) -> DatasetResult:
     started = time.monotonic()
     dataset, cv = split.dataset, folds_of(sweep)
     baseline = _baseline(split, cv, sweep.metric)
-    resume_key = engine.open(sweep, dataset)
+    resume_key = queue.open(sweep, dataset)
     finished = reusable(sweep, split, tracker, fresh)
     with tracker.dataset_run(sweep, dataset, resume_key=resume_key, cv_key=search_key(sweep, split)) as run:
         run.log_setup(sweep, dataset, len(split.X_train), len(split.X_test), baseline)
-        planned, done = engine.planned(sweep), engine.finished(sweep, dataset.name)
+        planned, done = queue.planned(sweep), queue.finished(sweep, dataset.name)
         context = _context(sweep, split, cv, Listeners(progress, run.trials), finished, worker_args)
-        proposals = engine.proposals(sweep)
+        proposals = queue.proposals(sweep)
         reused = 0 if proposals is None else sum(
             configuration_key(sweep, context.cv_key, sweep.configuration(chosen)) in finished for chosen in proposals)
         progress.say(
@@ -205,7 +204,7 @@ def _run_one(sweep, split: Split, engine, tracker, progress, worker_args, fresh:
             + f"; baseline logreg cv {sweep.metric} {baseline.cv_mean:.3f}, test {baseline.test_score:.3f}"
         )
         progress.start(dataset.name, planned, sweep.splits, done + reused)
-        trials = engine.search(context)
+        trials = queue.search(context)
         run.trials.settle()  # a tracking server that went away mid-search gets the trials' writes before we read them
         top = best(trials)
         if top is None:
@@ -223,9 +222,9 @@ def _run_one(sweep, split: Split, engine, tracker, progress, worker_args, fresh:
             select=sweep.select, selected=winner, folds=sweep.folds,
         )
         result = dataclasses.replace(result, run_id=run.run_id, winner_run_id=run.log_result(result))
-        run.log_figures(engine.figures(sweep, dataset.name))
+        run.log_figures(queue.figures(sweep, dataset.name))
         if sweep.nested:
-            result = dataclasses.replace(result, nested=_nested(sweep, split, engine, progress))
+            result = dataclasses.replace(result, nested=_nested(sweep, split, queue, progress))
             run.log_nested(result.nested)
     counts = {state: sum(t.state == state for t in trials) for state in (COMPLETE, PRUNED, FAIL)}
     low, high = top.interval(sweep.folds)
@@ -255,7 +254,7 @@ def _run_one(sweep, split: Split, engine, tracker, progress, worker_args, fresh:
     return result
 
 
-def _nested(sweep, split: Split, engine, progress) -> NestedResult:
+def _nested(sweep, split: Split, queue, progress) -> NestedResult:
     """The whole search again inside each outer fold of the training split (:mod:`sweeplab.search.nested`): same
     engine, same folds scheme, same selection rule; its trials are not logged one by one, nor reused."""
     progress.say(f"== {split.dataset.name}: nested CV, {sweep.nested} outer folds: the search runs again inside "
@@ -268,9 +267,9 @@ def _nested(sweep, split: Split, engine, progress) -> NestedResult:
         if smallest < sweep.folds:
             raise SweepLabError(f"{sweep.path}: nested: outer fold {k} of {split.dataset.name} keeps {smallest} "
                                 f"training rows in its smallest class, fewer than the {sweep.folds} folds")
-        engine.open(sweep, dataset)
-        progress.start(dataset.name, engine.planned(sweep), sweep.splits, engine.finished(sweep, dataset.name))
-        trials = engine.search(_context(sweep, inner, folds_of(sweep), Listeners(progress), {}))
+        queue.open(sweep, dataset)
+        progress.start(dataset.name, queue.planned(sweep), sweep.splits, queue.finished(sweep, dataset.name))
+        trials = queue.search(_context(sweep, inner, folds_of(sweep), Listeners(progress), {}))
         top = best(trials)
         if top is None:
             raise SweepFailed(f"{dataset.name}: all {len(trials)} trials of the inner search failed")
@@ -310,26 +309,28 @@ class Plan:
     epochs: int  # the most epochs a trial may train
     estimate_s: float | None  # the fits still to do, from finished trials of the same model on this dataset
     basis: int  # how many finished trials the estimate rests on
+    storage: str = ""  # where the trials will queue
+    workers: int = 1  # processes of this sweep that will take them
 
 
-def plan(sweep, splits: list[Split], tracker, engine, fresh: bool = False) -> list[Plan]:
+def plan(sweep, splits: list[Split], tracker, queue, fresh: bool = False) -> list[Plan]:
     """Per dataset: the trials a run of ``sweep`` would train and reuse, and how long the training would take
     going by the fit times of matching finished trials in the store."""
     plans = []
     for split in splits:
         finished = reusable(sweep, split, tracker, fresh)
-        proposals = engine.proposals(sweep)
-        before = engine.finished(sweep, split.dataset.name) if engine.has_state(sweep, split.dataset.name) else 0
+        proposals = queue.proposals(sweep)
+        before = queue.finished(sweep, split.dataset.name) if queue.has_state(sweep, split.dataset.name) else 0
         if proposals is None:  # Optuna proposes as it goes: only its budget is known
-            left = [None] * max(engine.planned(sweep) - before, 0)
+            left = [None] * max(queue.planned(sweep) - before, 0)
         else:
             cv = search_key(sweep, split)
             left = [sweep.configuration(chosen) for chosen in proposals
                     if configuration_key(sweep, cv, sweep.configuration(chosen)) not in finished]
         estimate, basis = _estimate(sweep, left, finished.values())
-        plans.append(Plan(split.dataset.name, engine.planned(sweep), proposals is not None,
+        plans.append(Plan(split.dataset.name, queue.planned(sweep), proposals is not None,
                           0 if proposals is None else len(proposals) - len(left), before, sweep.splits,
-                          sweep.max_epochs(), estimate, basis))
+                          sweep.max_epochs(), estimate, basis, queue.storage_url(), queue.workers))
     return plans
 
 
@@ -356,10 +357,10 @@ def _estimate(sweep, left: list, finished) -> tuple[float | None, int]:
     return total, basis
 
 
-def join(engine, sweep, split: Split, tracker, progress, fresh: bool = False) -> None:
+def join(queue, sweep, split: Split, tracker, progress, fresh: bool = False) -> None:
     """A worker's share of a search another process started: run queued trials, report to the same parent."""
     cv = folds_of(sweep)
-    run = tracker.attach(sweep, split.dataset, engine.open(sweep, split.dataset), search_key(sweep, split))
-    progress.start(split.dataset.name, engine.planned(sweep), sweep.splits, engine.finished(sweep, split.dataset.name))
-    engine.join(_context(sweep, split, cv, Listeners(progress, run.trials), reusable(sweep, split, tracker, fresh)))
+    run = tracker.attach(sweep, split.dataset, queue.resume_key(sweep, split.dataset.name), search_key(sweep, split))
+    progress.start(split.dataset.name, queue.planned(sweep), sweep.splits, queue.finished(sweep, split.dataset.name))
+    queue.join(_context(sweep, split, cv, Listeners(progress, run.trials), reusable(sweep, split, tracker, fresh)))
     run.trials.settle()

@@ -4,13 +4,14 @@ finished trial when the store has one, or cross-validates the configuration thro
 :class:`~sweeplab.search.trial.TrialResult` whatever happened.
 
 Engines differ only in what they propose and in when they stop a trial: a ``judge`` (Optuna's pruner) sees every
-epoch's and fold's score and may raise :class:`Stop`.
+epoch's and fold's score and may raise :class:`sweeplab.engines.Stop`.
 """
 
 from __future__ import annotations
 
 import statistics
 
+from sweeplab.engines import Judge, Stop
 from sweeplab.errors import INTERRUPTED
 from sweeplab.modeling import pipeline
 from sweeplab.search.folds import FoldRun, Member, NotFused, VectorizedFolds, cross_validate, cross_validate_fused
@@ -23,26 +24,12 @@ def configuration_key(sweep, cv_key: str, params: dict) -> str:
     return trial_key(cv_key, pipeline.resolve(sweep.model_of(params), params))
 
 
-class Stop(Exception):
-    """Raised by a judge to end a trial early; the message says where (the trial is PRUNED)."""
-
-
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C (or a stop signal) during a trial, with what the trial had finished by then."""
 
     def __init__(self, result: TrialResult):
         super().__init__()
         self.result = result
-
-
-class Judge:
-    """Sees a trial's scores as they come; raises :class:`Stop` to end it. This one never does."""
-
-    def epoch(self, fold: int, epoch: int, value: float) -> None:
-        """``value``: the fold's validation score in the sweep's metric after ``epoch``."""
-
-    def fold(self, fold: int, running_mean: float) -> None:
-        """``running_mean``: the mean score of the folds finished so far."""
 
 
 class Trainer:

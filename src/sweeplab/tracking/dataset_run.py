@@ -12,7 +12,8 @@ from sweeplab.tags import METRIC as METRIC_TAG
 from sweeplab.tags import RESUME, SELECTED, SOURCE, TIED, TRIAL, WORKER
 from sweeplab.tracking import outbox
 from sweeplab.tracking.figures import learning_curve
-from sweeplab.tracking.runs import now, this_process
+from sweeplab.processes import this_process
+from sweeplab.tracking.runs import now
 from sweeplab.tracking.trial_writer import TrialWriter
 
 

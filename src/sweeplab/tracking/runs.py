@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
 
 from sweeplab.tags import NOTE, STATE
 
@@ -14,24 +12,6 @@ def abandon(client, run_id: str) -> None:
     client.set_tag(run_id, STATE, "FAIL")
     client.set_tag(run_id, NOTE, "abandoned: the process running it stopped")
     client.set_terminated(run_id, "KILLED")
-
-
-def this_process() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def dead_here(worker: str) -> bool:
-    """True when ``worker`` (host:pid) names a process of this machine that no longer exists."""
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # it exists, as another user's
-        return False
-    return False
 
 
 def quoted(value: str) -> str:

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from sweeplab.errors import SweepLabError
+from sweeplab.processes import dead_here, this_process
 from sweeplab.search.trial import Finished
 from sweeplab.tags import CV_KEY, DATA_SHA, ENGINE, EXPERIMENT_FILE, KIND
 from sweeplab.tags import METRIC as METRIC_TAG
@@ -23,7 +24,7 @@ from sweeplab.tracking.comparison_run import ComparisonRun
 from sweeplab.tracking.dataset_run import DatasetRun
 from sweeplab.tracking.reader import SqliteRuns, fold_measures, param_values
 from sweeplab.tracking.retrain_run import RetrainRun
-from sweeplab.tracking.runs import abandon, closing, dead_here, quoted, this_process
+from sweeplab.tracking.runs import abandon, closing, quoted
 from sweeplab.urls import check_sqlite_store, check_writable, creation_lock, local_directory, sqlite_path
 
 

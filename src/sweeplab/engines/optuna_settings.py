@@ -1,4 +1,4 @@
-"""The Optuna engine's settings, in one table that the sweep parser and the engine both read: each sampler and
+"""The Optuna engine's options, in one table that its validation and its building both read: each sampler and
 pruner a sweep file may name, the Optuna class it stands for, and the defaults sweeplab gives its options.
 
 A default is a value or a function of (sweep, workers); an option the sweep file sets wins.
@@ -40,8 +40,8 @@ def parse_choice(key: str, spec, fail) -> dict:
         fail(key, f"expected one of {', '.join(table)} (or a mapping with name: and options), got {brief(spec)}")
     class_name = table[spec["name"]][0]
     module = optuna.samplers if key == "sampler" else optuna.pruners
-    accepted = set(inspect.signature(getattr(module, class_name)).parameters) - SET_BY_SWEEPLAB if class_name \
-        else set()
+    parameters = dict(inspect.signature(getattr(module, class_name)).parameters) if class_name else {}
+    accepted = set(parameters) - SET_BY_SWEEPLAB
     for option, value in spec.items():
         if option == "name":
             continue
@@ -50,7 +50,30 @@ def parse_choice(key: str, spec, fail) -> dict:
                  + (f" (it takes {', '.join(sorted(accepted))})" if accepted else ""))
         if not (value is None or isinstance(value, (bool, int, float, str))):
             fail(f"{key}.{option}", f"expected a scalar, got {describe(value)}")
+        expected = _kind(parameters[option].default)
+        if expected is not None and value is not None and not _is(value, expected):
+            fail(f"{key}.{option}", f"expected {expected} like {spec['name']}'s default "
+                                    f"{parameters[option].default!r}, got {brief(value)}")
     return dict(spec)
+
+
+def _kind(default) -> str | None:
+    """What an option's values must be, going by its default in the Optuna class's signature (None: any)."""
+    if isinstance(default, bool):
+        return "true or false"
+    if isinstance(default, int):
+        return "an integer"
+    if isinstance(default, float):
+        return "a number"
+    return None
+
+
+def _is(value, kind: str) -> bool:
+    if kind == "true or false":
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) if kind == "an integer" else isinstance(value, (int, float))
 
 
 def build(key: str, choice: dict, sweep, workers: int = 1, **fixed):
@@ -63,3 +86,13 @@ def build(key: str, choice: dict, sweep, workers: int = 1, **fixed):
     options.update({k: v for k, v in choice.items() if k != "name"})
     module = optuna.samplers if key == "sampler" else optuna.pruners
     return getattr(module, class_name or "RandomSampler")(**options, **fixed)
+
+
+def compact(choice: dict):
+    """A choice as a sweep file writes it: ``tpe``, or a mapping when it has options."""
+    return choice["name"] if len(choice) == 1 else dict(choice)
+
+
+def expanded(choice) -> dict:
+    """A choice as :func:`build` takes it: always a mapping with ``name``."""
+    return {"name": choice} if isinstance(choice, str) else dict(choice)

@@ -5,9 +5,9 @@ scikit-learn's searches draw their candidates with two public pieces, and so doe
 ``GridSearchCV._run_search`` evaluates ``ParameterGrid(param_grid)``. :func:`pipeline_space` is the
 ``param_distributions`` / ``param_grid`` those classes would be given over sweeplab's pipeline, so the candidates
 are theirs, in their order; the trainer then scores each on the same StratifiedKFold with the same pipeline, which
-gives scikit-learn's own fold scores (``tests/test_search_equivalence.py`` runs both and compares). What the
-trainer adds: trials written live, one model per trial reset between folds, each fold vectorized once per search,
-and finished trials reused.
+gives scikit-learn's own fold scores (``tests/test_search_equivalence.py`` runs both and compares). What sweeplab
+adds: the candidates shared by any number of workers through the queue, trials written live, one model per trial
+reset between folds, each fold vectorized once per search, and finished trials reused.
 """
 
 from __future__ import annotations
@@ -15,22 +15,26 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.model_selection import ParameterGrid, ParameterSampler
 
+from sweeplab.engines import register
+from sweeplab.engines.base import Engine
 from sweeplab.modeling import pipeline, registry
 from sweeplab.modeling.pipeline import route
-from sweeplab.search.engines.base import Engine
 
 
 class SklearnEngine(Engine):
-    def __init__(self, kind: str):
-        self.kind = kind
+    """The candidates of one of scikit-learn's searches (``kind``: random or grid), queued in their order."""
+
+    def __init__(self, kind: str | None = None):
+        self.kind = kind or self.name
 
     def planned(self, sweep) -> int:
         return len(self.proposals(sweep))
 
     def proposals(self, sweep) -> list[dict]:
         """The configurations this engine tries, in order: what the engine chose, under the sweep's names."""
+        from sklearn.model_selection import ParameterGrid, ParameterSampler
+
         space, names = pipeline_space(sweep, self.kind), _names(sweep)
         if self.kind == "grid" or not space:
             candidates = ParameterGrid(space)
@@ -42,11 +46,24 @@ class SklearnEngine(Engine):
         return [{names[key]: _plain(value) for key, value in candidate.items() if key in names}
                 for candidate in candidates]
 
-    def search(self, ctx) -> list:
-        """The candidates in order, ``fuse`` at a time: the trainer fuses those that can share a batch stream."""
-        proposals, size = list(enumerate(self.proposals(ctx.sweep))), ctx.sweep.fuse
-        return [trial for start in range(0, len(proposals), size)
-                for trial in ctx.trainer.run_group(proposals[start:start + size])]
+
+
+@register("random")
+class RandomEngine(SklearnEngine):
+    """RandomizedSearchCV's candidates: ``ParameterSampler(space, trials, random_state=seed)``."""
+
+
+@register("grid")
+class GridEngine(SklearnEngine):
+    """GridSearchCV's candidates: every point of ``ParameterGrid(space)``."""
+
+    @classmethod
+    def check_sweep(cls, sweep, fail) -> None:
+        for model in sweep.models:
+            for name, param in sweep.searched(model).items():
+                if param.grid_values() is None:
+                    where = f"space.{model}.{name}" if name in sweep.families.get(model, {}) else f"space.{name}"
+                    fail(where, "the grid engine needs a list or a range with a step")
 
 
 def pipeline_space(sweep, kind: str) -> dict | list[dict]:
