@@ -271,3 +271,54 @@ def test_a_trial_s_heartbeat_is_recorded_while_it_trains(tmp_path):
     time.sleep(3)
     optuna.storages.fail_stale_trials(found)
     assert found.trials[trial.number].state.name == "FAIL"
+
+
+def _two_queued_datasets(tmp_path, grid_sweep):
+    found_storage, engine = queue_storage.open_storage(f"sqlite:///{tmp_path / 'o.db'}", heartbeat=30), \
+        engines.get("grid")()
+    studies = []
+    for name in ("a", "b"):
+        queue_study.open_study(found_storage, engine, grid_sweep, _dataset(name), fresh=False, join_hint="")
+        studies.append(queue_study.load(found_storage, engine, grid_sweep, name))
+        queue_study.fill(studies[-1], engine, grid_sweep)
+    contexts = [SimpleNamespace(dataset=name, sweep=grid_sweep) for name in ("a", "b")]
+    return found_storage, engine, studies, contexts
+
+
+def test_while_a_dataset_s_last_trial_runs_elsewhere_this_process_takes_the_next_dataset_s(tmp_path, grid_sweep,
+                                                                                           monkeypatch):
+    from sweeplab.search.queue import worker
+
+    found_storage, engine, (a, b), contexts = _two_queued_datasets(tmp_path, grid_sweep)
+    for _ in range(3):  # another process ran three of a's trials and runs the fourth
+        a.tell(a.ask(), 0.5)
+    elsewhere = a.ask()
+    taken = []
+
+    def run(self, size):
+        trial = self.study.ask()
+        taken.append((self.ctx.dataset, len(queue_study.real(a, "RUNNING"))))
+        self.study.tell(trial, 0.5)
+        if not queue_study.real(b, "WAITING"):
+            a.tell(elsewhere, 0.5)  # the other process finishes a's last trial
+
+    monkeypatch.setattr(worker.Taker, "run", run)
+    worker.work([(a, contexts[0]), (b, contexts[1])], found_storage, engine, heartbeat=1,
+                deadline=time.monotonic() + 20)  # a process that waited on a instead would give up here
+    assert taken == [("b", 1)] * 4  # b's trials, all while a's last one ran elsewhere; then a was done
+
+
+def test_a_helper_takes_the_first_dataset_s_trials_first_and_stops_when_none_is_left(tmp_path, grid_sweep,
+                                                                                     monkeypatch):
+    from sweeplab.search.queue import worker
+
+    found_storage, engine, (a, b), contexts = _two_queued_datasets(tmp_path, grid_sweep)
+    taken = []
+
+    def run(self, size):
+        self.study.tell(self.study.ask(), 0.5)
+        taken.append(self.ctx.dataset)
+
+    monkeypatch.setattr(worker.Taker, "run", run)
+    worker.work([(a, contexts[0]), (b, contexts[1])], found_storage, engine, heartbeat=1, until_first=False)
+    assert taken == ["a"] * 4 + ["b"] * 4

@@ -179,8 +179,9 @@ def _progress(progress, metric: str, prefix: str = ""):
 
 def join(space: str, storage: str, *, dataset=None, tracking_uri=None, heartbeat: int = 30, worker_index: int = 1,
          workers: int = 2, progress="lines") -> None:
-    """Work on the queue of a sweep another process started (``sweeplab worker``), whatever its engine: run
-    waiting trials and log them under the same parent runs."""
+    """Work on the queues of a sweep another process started (``sweeplab worker``), whatever its engine: run
+    waiting trials and log them under the same parent runs. ``dataset``: a dataset's name, or a list of them (by
+    default every dataset a sweep is running now)."""
     from sweeplab import config, data, engines
     from sweeplab.search import runner
     from sweeplab.search.queue import Queue
@@ -189,19 +190,20 @@ def join(space: str, storage: str, *, dataset=None, tracking_uri=None, heartbeat
     name = config.load_sweep(space).name if str(space).endswith((".yaml", ".yml")) else space
     queue = Queue(None, storage=storage, heartbeat=heartbeat, workers=workers, worker_index=worker_index)
     queue.check()
-    studies = queue.joinable(name, dataset)
+    studies = queue.joinable(name, [dataset] if isinstance(dataset, str) else dataset)
     if not studies:
-        raise SweepLabError(f"no study of sweep '{name}' in {storage}: start it with 'sweeplab sweep'")
+        raise SweepLabError(f"no study of sweep '{name}' in {storage} is running: start it with 'sweeplab sweep'")
     # Once the studies' sweeps are known (their oneDNN setting) and before anything imports TensorFlow or MLflow.
     runtime.configure(workers, onednn=any(resolved.get("onednn", False) for resolved, _ in studies))
     tracker = Tracker(tracking_uri)
     tracker.check()
+    searches = []
     for resolved, reference in studies:
         the_sweep = config.parse_sweep(resolved, f"study of {name}")
-        queue.engine = engines.get(the_sweep.engine)()
-        split = runner.prepare(the_sweep, [data.load_reference(reference)])[0]
-        runner.join(queue, the_sweep, split, tracker,
-                    _progress(progress, the_sweep.metric, prefix=f"(worker {worker_index}) "))
+        searches.append((the_sweep, runner.prepare(the_sweep, [data.load_reference(reference)])[0]))
+    queue.engine = engines.get(searches[0][0].engine)()  # the studies of one sweep share its engine
+    runner.join(queue, searches, tracker,
+                _progress(progress, searches[0][0].metric, prefix=f"(worker {worker_index}) "))
 
 
 # --- results ------------------------------------------------------------------------------------------------------

@@ -131,7 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="join a running sweep's queue from this process or machine")
     worker.add_argument("space", metavar="SPACE", help="the sweep's name (or its YAML file)")
     worker.add_argument("--storage", required=True, help="the Optuna storage the sweep uses")
-    worker.add_argument("--dataset", help="only the queue of this source or data file stem")
+    worker.add_argument("--dataset", action="append",
+                        help="the queue of this source or data file stem (repeatable; default: every dataset the "
+                             "sweep is running now)")
     worker.add_argument("--tracking-uri", help="the MLflow store the sweep logs to")
     worker.add_argument("--heartbeat", type=int, default=30, help="seconds between trial heartbeats")
     worker.add_argument("--worker-index", type=int, default=1, help="seeds this worker's sampler (default: 1)")

@@ -6,6 +6,8 @@ This is the part every engine shares: engines only decide which configurations t
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import dataclasses
 import statistics
 import time
@@ -146,8 +148,19 @@ def _check_words(sweep, dataset, X_train, y_train) -> None:
 def run(sweep, splits: list[Split], tracker, progress, queue, worker_args=(), fresh: bool = False
         ) -> list[DatasetResult]:
     """Search (through ``queue``, a :class:`~sweeplab.search.queue.Queue`), refit and test every split; ``fresh``:
-    train every trial even when the store has an identical finished one."""
-    return [_run_one(sweep, split, queue, tracker, progress, worker_args, fresh) for split in splits]
+    train every trial even when the store has an identical finished one.
+
+    Every dataset's search is opened first (its baseline, its queue, its MLflow parent run), so that the workers
+    take whichever dataset's trials wait; each dataset is then refit, tested and closed as soon as its trials are
+    done, while the workers go on with the next. ``progress`` hears of each dataset through a copy of its own."""
+    with contextlib.ExitStack() as every:
+        searches = [_open(sweep, split, queue, tracker, progress, worker_args, fresh, every) for split in splits]
+        results = []
+        with contextlib.closing(queue.searches([search.context for search in searches])) as done:
+            for search, (_, trials) in zip(searches, done):
+                with search.stack:  # the dataset's parent run ends with its result, whatever comes after
+                    results.append(_finish(sweep, search, trials, queue))
+    return results
 
 
 def folds_of(sweep):
@@ -183,49 +196,73 @@ def _context(sweep, split: Split, cv, listener, finished: dict, worker_args=()) 
                          search_key(sweep, split), finished, tuple(worker_args))
 
 
-def _run_one(sweep, split: Split, queue, tracker, progress, worker_args, fresh: bool) -> DatasetResult:
+@dataclass
+class _Search:
+    """A dataset's search while it runs: what :func:`_open` made and :func:`_finish` needs."""
+
+    split: Split
+    baseline: Baseline
+    run: object  # its MLflow parent (a sweeplab.tracking.DatasetRun)
+    context: SearchContext
+    progress: object  # the dataset's copy of the sweep's progress listener
+    planned: int
+    started: float
+    stack: contextlib.ExitStack  # holds the parent run open
+
+
+def _open(sweep, split: Split, queue, tracker, progress, worker_args, fresh: bool, every) -> _Search:
+    """A dataset's baseline, its queue's study and its MLflow parent run, opened under ``every``."""
     started = time.monotonic()
     dataset, cv = split.dataset, folds_of(sweep)
     baseline = _baseline(split, cv, sweep.metric)
     resume_key = queue.open(sweep, dataset)
     finished = reusable(sweep, split, tracker, fresh)
-    with tracker.dataset_run(sweep, dataset, resume_key=resume_key, cv_key=search_key(sweep, split)) as run:
-        run.log_setup(sweep, dataset, len(split.X_train), len(split.X_test), baseline)
-        planned, done = queue.planned(sweep), queue.finished(sweep, dataset.name)
-        context = _context(sweep, split, cv, Listeners(progress, run.trials), finished, worker_args)
-        proposals = queue.proposals(sweep)
-        reused = 0 if proposals is None else sum(
-            configuration_key(sweep, context.cv_key, sweep.configuration(chosen)) in finished for chosen in proposals)
-        progress.say(
-            f"== {sweep.name} on {dataset.name}: {len(split.X_train)} train / {len(split.X_test)} test rows, "
-            f"{dataset.n_classes} classes; {planned} trials x {sweep.folds_text()} ({sweep.engine})"
-            + (f", {done} finished before" if done else "")
-            + (f", {reused} already in the store (reused, not trained)" if reused else "")
-            + f"; baseline logreg cv {sweep.metric} {baseline.cv_mean:.3f}, test {baseline.test_score:.3f}"
-        )
-        progress.start(dataset.name, planned, sweep.splits, done + reused)
-        trials = queue.search(context)
-        run.trials.settle()  # a tracking server that went away mid-search gets the trials' writes before we read them
-        top = best(trials)
-        if top is None:
-            first = next((t.error for t in trials if t.error), "no trial finished")
-            raise SweepFailed(f"{dataset.name}: all {len(trials)} trials failed; first error: {first}")
-        evidence, tied, winner = _select(sweep, trials, top)
-        refit = pipeline.for_sweep(sweep, winner.refit_params).fit(split.X_train, split.y_train)
-        predicted = refit.predict(split.X_test)
-        result = DatasetResult(
-            source=dataset.name, trials=trials, best=top,
-            test_measures=measure_predictions(split.y_test, predicted),
-            test_report=class_report(split.y_test, predicted, dataset.classes), metric=sweep.metric,
-            baseline=baseline, history=dict(getattr(refit.named_steps["clf"], "history_", {})),
-            wall_time=time.monotonic() - started, tied=tied, evidence=evidence, compare=dict(sweep.compare),
-            select=sweep.select, selected=winner, folds=sweep.folds,
-        )
-        result = dataclasses.replace(result, run_id=run.run_id, winner_run_id=run.log_result(result))
-        run.log_figures(queue.figures(sweep, dataset.name))
-        if sweep.nested:
-            result = dataclasses.replace(result, nested=_nested(sweep, split, queue, progress))
-            run.log_nested(result.nested)
+    stack = every.enter_context(contextlib.ExitStack())
+    run = stack.enter_context(tracker.dataset_run(sweep, dataset, resume_key=resume_key,
+                                                  cv_key=search_key(sweep, split)))
+    run.log_setup(sweep, dataset, len(split.X_train), len(split.X_test), baseline)
+    planned, done = queue.planned(sweep), queue.finished(sweep, dataset.name)
+    lane = copy.copy(progress)
+    context = _context(sweep, split, cv, Listeners(lane, run.trials), finished, worker_args)
+    proposals = queue.proposals(sweep)
+    reused = 0 if proposals is None else sum(
+        configuration_key(sweep, context.cv_key, sweep.configuration(chosen)) in finished for chosen in proposals)
+    lane.say(
+        f"== {sweep.name} on {dataset.name}: {len(split.X_train)} train / {len(split.X_test)} test rows, "
+        f"{dataset.n_classes} classes; {planned} trials x {sweep.folds_text()} ({sweep.engine})"
+        + (f", {done} finished before" if done else "")
+        + (f", {reused} already in the store (reused, not trained)" if reused else "")
+        + f"; baseline logreg cv {sweep.metric} {baseline.cv_mean:.3f}, test {baseline.test_score:.3f}"
+    )
+    lane.start(dataset.name, planned, sweep.splits, done + reused)
+    return _Search(split, baseline, run, context, lane, planned, started, stack)
+
+
+def _finish(sweep, search: _Search, trials: list, queue) -> DatasetResult:
+    """Pick a dataset's winner from its trials, refit it on the training split, test it once, log it all."""
+    split, run, baseline, progress, planned = search.split, search.run, search.baseline, search.progress, search.planned
+    dataset = split.dataset
+    run.trials.settle()  # a tracking server that went away mid-search gets the trials' writes before we read them
+    top = best(trials)
+    if top is None:
+        first = next((t.error for t in trials if t.error), "no trial finished")
+        raise SweepFailed(f"{dataset.name}: all {len(trials)} trials failed; first error: {first}")
+    evidence, tied, winner = _select(sweep, trials, top)
+    refit = pipeline.for_sweep(sweep, winner.refit_params).fit(split.X_train, split.y_train)
+    predicted = refit.predict(split.X_test)
+    result = DatasetResult(
+        source=dataset.name, trials=trials, best=top,
+        test_measures=measure_predictions(split.y_test, predicted),
+        test_report=class_report(split.y_test, predicted, dataset.classes), metric=sweep.metric,
+        baseline=baseline, history=dict(getattr(refit.named_steps["clf"], "history_", {})),
+        wall_time=time.monotonic() - search.started, tied=tied, evidence=evidence, compare=dict(sweep.compare),
+        select=sweep.select, selected=winner, folds=sweep.folds,
+    )
+    result = dataclasses.replace(result, run_id=run.run_id, winner_run_id=run.log_result(result))
+    run.log_figures(queue.figures(sweep, dataset.name))
+    if sweep.nested:
+        result = dataclasses.replace(result, nested=_nested(sweep, split, queue, progress))
+        run.log_nested(result.nested)
     counts = {state: sum(t.state == state for t in trials) for state in (COMPLETE, PRUNED, FAIL)}
     low, high = top.interval(sweep.folds)
     progress.say(
@@ -357,10 +394,19 @@ def _estimate(sweep, left: list, finished) -> tuple[float | None, int]:
     return total, basis
 
 
-def join(queue, sweep, split: Split, tracker, progress, fresh: bool = False) -> None:
-    """A worker's share of a search another process started: run queued trials, report to the same parent."""
-    cv = folds_of(sweep)
-    run = tracker.attach(sweep, split.dataset, queue.resume_key(sweep, split.dataset.name), search_key(sweep, split))
-    progress.start(split.dataset.name, queue.planned(sweep), sweep.splits, queue.finished(sweep, split.dataset.name))
-    queue.join(_context(sweep, split, cv, Listeners(progress, run.trials), reusable(sweep, split, tracker, fresh)))
-    run.trials.settle()
+def join(queue, searches: list[tuple], tracker, progress, fresh: bool = False) -> None:
+    """A worker's share of the searches another process started, ``searches`` as ``(sweep, split)`` in the sweep's
+    order: run waiting trials of any of them, report each to its dataset's parent run."""
+    contexts, runs = [], []
+    for sweep, split in searches:
+        runs.append(tracker.attach(sweep, split.dataset, queue.resume_key(sweep, split.dataset.name),
+                                   search_key(sweep, split)))
+        lane = copy.copy(progress)
+        lane.start(split.dataset.name, queue.planned(sweep), sweep.splits, queue.finished(sweep, split.dataset.name))
+        contexts.append(_context(sweep, split, folds_of(sweep), Listeners(lane, runs[-1].trials),
+                                 reusable(sweep, split, tracker, fresh)))
+    try:
+        queue.join(contexts)
+    finally:
+        for run in runs:
+            run.trials.settle()

@@ -19,6 +19,7 @@ import functools
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,45 +88,66 @@ class Queue:
         hint = (f"add workers with 'sweeplab worker {sweep.name} --storage {self.storage_url()}'")
         return study.open_study(self._storage, self.engine, sweep, dataset, self.fresh, hint)
 
-    def search(self, ctx) -> list[TrialResult]:
-        """Queue what the search lacks, run it here and in ``workers - 1`` helper processes, return its trials."""
-        sweep = ctx.sweep
-        found = self._load(sweep, ctx.dataset)
-        storage.optuna().storages.fail_stale_trials(found)
-        _fail_dead_here(found)
-        ctx.listener.reconcile(running(found))
-        study.fill(found, self.engine, sweep)
-        started = [helpers.spawn(ctx, index, self) for index in range(1, self.workers)]
+    def searches(self, contexts: list) -> Iterator[tuple[object, list[TrialResult]]]:
+        """Each dataset's trials (``contexts``: one per dataset, its study opened), dataset by dataset. Every queue is
+        filled first and the ``workers - 1`` helper processes work on them all, so that nothing waits for one
+        dataset while another has trials waiting; this process, while a dataset's last trials run elsewhere, takes
+        the next datasets' trials. A dataset's trials come as soon as none of them runs any more: its refit then
+        overlaps the helpers' work on the next ones. Use it under ``contextlib.closing``."""
+        studies = [self._prepare(ctx) for ctx in contexts]
+        started = [helpers.spawn(contexts, index, self) for index in range(1, self.workers)]
+        held, stopped = list(zip(contexts, studies)), False
         try:
-            work(found, self._storage, ctx, self.engine, self.heartbeat, _deadline(sweep))
-        except KeyboardInterrupt:  # a terminal's Ctrl-C reaches them too, a kill of this process alone does not
+            while held:
+                ctx, found = held[0]
+                work([(s, c) for c, s in held], self._storage, self.engine, self.heartbeat, _deadline(ctx.sweep))
+                _let_go(*held.pop(0))
+                yield ctx, study.results(found, self.engine, ctx.sweep)
+        except BaseException as error:  # also GeneratorExit: the caller failed (or was stopped) with the rest
+            # A terminal's Ctrl-C reaches the helpers too, a kill of this process alone does not.
+            stopped = True
+            signum = INTERRUPTED.signum if INTERRUPTED.is_set() else \
+                signal.SIGINT if isinstance(error, KeyboardInterrupt) else signal.SIGTERM
             for helper in started:
-                helper.send_signal(INTERRUPTED.signum if INTERRUPTED.is_set() else signal.SIGINT)
+                helper.send_signal(signum)
             raise
         finally:
             for index, helper in enumerate(started, start=1):
-                if helper.wait() != 0:  # its unfinished trial is retried once its heartbeat goes stale
+                if helper.wait() != 0 and not stopped:  # its unfinished trial is retried once its heartbeat is stale
                     print(f"sweeplab: worker {index} exited with status {helper.returncode}", file=sys.stderr)
-            # Also after Ctrl-C: a process stopped between opening a trial's run and recording it leaves it RUNNING.
-            ctx.listener.reconcile(running(found))
-            study.release(found)
-        return study.results(found, self.engine, sweep)
+            for ctx, found in held:
+                _let_go(ctx, found)
+
+    def search(self, ctx) -> list[TrialResult]:
+        """One dataset's search (:meth:`searches` of one)."""
+        [(_, trials)] = list(self.searches([ctx]))
+        return trials
+
+    def _prepare(self, ctx):
+        """The dataset's study, its dead trials failed and queued again, and what it lacks queued."""
+        found = self._load(ctx.sweep, ctx.dataset)
+        storage.optuna().storages.fail_stale_trials(found)
+        _fail_dead_here(found)
+        ctx.listener.reconcile(running(found))
+        study.fill(found, self.engine, ctx.sweep)
+        return found
 
     def figures(self, sweep, dataset_name: str) -> dict:
         return self.engine.figures(sweep, self._load(sweep, dataset_name))
 
     # --- a joining process --------------------------------------------------------------------------------------
 
-    def joinable(self, sweep_name: str, dataset_name: str | None = None) -> list[tuple[dict, dict]]:
-        return study.joinable(self._storage, sweep_name, dataset_name)
+    def joinable(self, sweep_name: str, datasets: list | None = None) -> list[tuple[dict, dict]]:
+        return study.joinable(self._storage, sweep_name, datasets)
 
     def resume_key(self, sweep, dataset_name: str) -> str:
         return self._load(sweep, dataset_name).user_attrs[RESUME]
 
-    def join(self, ctx) -> None:
-        """A helper's part: run waiting trials of a study that another process opened."""
-        found = self._load(ctx.sweep, ctx.dataset)
-        work(found, self._storage, ctx, self.engine, self.heartbeat, _deadline(ctx.sweep))
+    def join(self, contexts: list) -> None:
+        """A helper's part: run waiting trials of the studies (one context each, in the sweep's order) that
+        another process opened, until none waits and none runs."""
+        entries = [(self._load(ctx.sweep, ctx.dataset), ctx) for ctx in contexts]
+        work(entries, self._storage, self.engine, self.heartbeat, _deadline(contexts[0].sweep), until_first=False)
 
     def _load(self, sweep, dataset_name: str):
         return study.load(self._storage, self.engine, sweep, dataset_name, self.worker_index, self.workers)
@@ -133,6 +155,13 @@ class Queue:
 
 def _deadline(sweep) -> float | None:
     return time.monotonic() + sweep.timeout if sweep.timeout else None
+
+
+def _let_go(ctx, found) -> None:
+    """This process is done with the dataset's study: close the runs of trials that no longer run anywhere (a
+    process stopped between opening a trial's run and recording it leaves it RUNNING), and release the study."""
+    ctx.listener.reconcile(running(found))
+    study.release(found)
 
 
 def _fail_dead_here(found) -> None:

@@ -1,4 +1,4 @@
-"""The helper processes a sweep starts for ``--workers N``: N - 1 ``sweeplab worker`` commands on the same study."""
+"""The helper processes a sweep starts for ``--workers N``: N - 1 ``sweeplab worker`` commands on the same studies."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ import subprocess
 import sys
 
 
-def spawn(ctx, index: int, queue) -> subprocess.Popen:
-    """Helper ``index`` (from 1) on the dataset's study, reporting where the sweep reports (``ctx.worker_args``)."""
+def spawn(contexts: list, index: int, queue) -> subprocess.Popen:
+    """Helper ``index`` (from 1) on the studies of ``contexts``' datasets, reporting where the sweep reports
+    (``ctx.worker_args``)."""
+    first = contexts[0]
+    datasets = [option for ctx in contexts for option in ("--dataset", ctx.dataset)]
     command = [
-        sys.executable, "-m", "sweeplab", "worker", ctx.sweep.name, "--dataset", ctx.dataset,
+        sys.executable, "-m", "sweeplab", "worker", first.sweep.name, *datasets,
         "--storage", queue.storage_url(), "--heartbeat", str(queue.heartbeat), "--worker-index", str(index),
-        "--workers", str(queue.workers), *ctx.worker_args,
+        "--workers", str(queue.workers), *first.worker_args,
     ]
     return subprocess.Popen(command, env=os.environ.copy())

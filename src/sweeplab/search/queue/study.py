@@ -97,15 +97,18 @@ def _check_not_running(study, name: str, join_hint: str) -> None:
         raise SweepLabError(f"study {name}: a sweep in process {owner} is running it; {join_hint}, or wait for it")
 
 
-def joinable(storage, sweep_name: str, dataset_name: str | None = None) -> list[tuple[dict, dict]]:
-    """(resolved sweep, dataset reference) of each study of this sweep in the storage, for a worker to join."""
-    found = []
+def joinable(storage, sweep_name: str, datasets: list | None = None) -> list[tuple[dict, dict]]:
+    """(resolved sweep, dataset reference) of the studies of this sweep in the storage that a worker joins: those
+    of ``datasets``, in that order, or every one a sweep runs now."""
+    found = {}
     for summary in optuna().get_all_study_summaries(storage):
         attrs = summary.user_attrs
         if summary.study_name.startswith(f"{sweep_name}-") and SWEEP_ATTR in attrs and (
-                dataset_name is None or summary.study_name == study_name(sweep_name, dataset_name)):
-            found.append((attrs[SWEEP_ATTR], attrs[DATA_ATTR]))
-    return found
+                datasets is not None or attrs.get(OWNER)):
+            found[summary.study_name] = (attrs[SWEEP_ATTR], attrs[DATA_ATTR])
+    if datasets is None:
+        return list(found.values())
+    return [found[name] for name in (study_name(sweep_name, d) for d in datasets) if name in found]
 
 
 def real(study, *states: str) -> list:

@@ -43,17 +43,25 @@ class TrialLost(Exception):
     """The study ended this trial while it trained here (:meth:`Taker.lost`); it stops, recorded as FAIL."""
 
 
-def work(study, storage, ctx, engine, heartbeat: int, deadline: float | None = None) -> None:
-    """Run waiting trials of ``study`` (on ``storage``) until none is left and none runs elsewhere (or
-    ``deadline``, a ``time.monotonic()``, passes)."""
-    taker, watches = Taker(ctx, study, engine), watches_heartbeats(storage)
+def work(entries: list, storage, engine, heartbeat: int, deadline: float | None = None, until_first: bool = True
+         ) -> None:
+    """Run waiting trials of the ``(study, ctx)`` ``entries`` (the datasets of one sweep, in order), always from the
+    first that has some. With ``until_first`` (the sweep's own process), until the first study has none waiting
+    and none running elsewhere: while its last trials run elsewhere, this process takes the next datasets' trials
+    rather than wait. Otherwise (a helper), until no study has any. Or until ``deadline`` (a
+    ``time.monotonic()``) passes."""
+    takers, watches = [Taker(ctx, found, engine) for found, ctx in entries], watches_heartbeats(storage)
     while deadline is None or time.monotonic() < deadline:
         if watches:  # a dead process's trial is queued again before this one asks for work
-            optuna().storages.fail_stale_trials(study)
-        waiting = len(real(study, "WAITING"))
-        if waiting:
-            taker.run(min(ctx.sweep.fuse, waiting))
-        elif watches and real(study, "RUNNING"):
+            for taker in takers:
+                optuna().storages.fail_stale_trials(taker.study)
+        if until_first and not real(takers[0].study, "WAITING", "RUNNING"):
+            return
+        waiting = next(((t, n) for t in takers if (n := len(real(t.study, "WAITING")))), None)
+        if waiting is not None:
+            taker, count = waiting
+            taker.run(min(taker.ctx.sweep.fuse, count))
+        elif watches and any(real(t.study, "RUNNING") for t in takers):
             # Another process's trial: if that process died, its heartbeat stops and the trial is queued again.
             time.sleep(min(heartbeat, 5))
         else:
