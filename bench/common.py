@@ -42,9 +42,19 @@ def queue(sweep, directory: Path):
 def machine() -> dict:
     from sweeplab import versions
 
-    return {"cores": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine(),
+    return {"cpu": _cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
+            "machine": platform.machine(),
             **{name: versions.current().get(name)
                for name in ("sweeplab", "tensorflow-cpu", "keras", "mlflow", "optuna")}}
+
+
+def _cpu_model() -> str:
+    """The processor, as the kernel names it (another CPU gives other digits and other times)."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            return next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "")
+    except OSError:
+        return platform.processor()
 
 
 def alternate(sides: dict[str, Callable[[], dict | None]], repeats: int) -> dict[str, list[dict]]:

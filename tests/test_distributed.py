@@ -120,7 +120,7 @@ class DistributedSweep:
     def runs(self):
         client = MlflowClient(self.server.uri)
         experiment = client.get_experiment_by_name(self.name)
-        return client.search_runs([experiment.experiment_id], max_results=1000)
+        return [] if experiment is None else client.search_runs([experiment.experiment_id], max_results=1000)
 
     def check_every_finished_trial_has_one_run(self):
         """The study reached its total; each COMPLETE or PRUNED trial has exactly one FINISHED MLflow run, with
@@ -178,8 +178,12 @@ def test_a_worker_killed_mid_trial_does_not_cost_the_study_a_trial(tmp_path, pos
     deadline = time.monotonic() + 180
     while True:  # a helper's trial that is training
         # Optuna's step 1 is the first epoch of fold 1: a trial that trains (a reused one reports only its folds'
-        # ends). Random and grid report no steps, and nothing is reused in this new store.
-        victims = [t for t in sweep.trials_in("RUNNING") if (1 in t.intermediate_values or engine != "optuna")
+        # ends). Random and grid report no steps: their trial must have its MLflow run open (nothing is reused in
+        # this new store).
+        training = {int(r.data.tags[TRIAL]) for r in sweep.runs() if r.data.tags.get(KIND) == "trial"
+                    and r.info.status == "RUNNING"} if engine != "optuna" else set()
+        victims = [t for t in sweep.trials_in("RUNNING")
+                   if (1 in t.intermediate_values if engine == "optuna" else t.number in training)
                    and t.user_attrs.get("sweeplab.worker", ":").split(":")[1] not in ("", str(main.pid))]
         if victims:
             break

@@ -171,3 +171,25 @@ def test_the_grid_engine_refuses_a_continuous_range_before_anything_runs(tmp_pat
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].endswith("space.learning_rate: the grid engine needs a list or a range with a step")
     assert not (tmp_path / "other").exists()
+
+
+def test_trial_keys_are_the_ones_the_previous_version_wrote(monkeypatch):
+    """Finished trials stay reusable across the engines' and families' rework: these keys were computed by the
+    version before it (commit 0315924) for the same configurations under the same package versions."""
+    from sweeplab import config, versions
+    from sweeplab.search.trainer import configuration_key
+    from sweeplab.search.trial import cv_key
+
+    monkeypatch.setattr(versions, "current", lambda: {
+        "sweeplab": "0.3.0", "tensorflow-cpu": "2.21.0", "keras": "3.15.1", "scikeras": "0.13.0",
+        "scikit-learn": "1.9.1", "numpy": "2.4.6", "tensorflow": None})
+    cv = cv_key("0" * 64, 0.25, 1000, 4)
+    assert cv == "1209c1b12748b30805dcb9763fa6e752"
+    single = config.load_sweep("cnn_grid")
+    assert configuration_key(single, cv, single.configuration({"num_filters": 64, "kernel_size": 5})) == \
+        "8dfe3bbdac66646faf67975400b302cd"
+    families = config.load_sweep("families")
+    for family, expected in (("rnn", "f40d6249c3bed98190267f58151822ee"), ("cnn", "c60d5b5f5b3a58142cd34f4f97cc82ab")):
+        chosen = {name: p.grid_values()[0] if p.grid_values() else p.low
+                  for name, p in families.searched(family).items()}
+        assert configuration_key(families, cv, families.configuration({"model": family, **chosen})) == expected

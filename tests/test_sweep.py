@@ -176,7 +176,7 @@ def test_ctrl_c_leaves_no_run_running(tmp_path, monkeypatch, capsys):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(Queue, "search", interrupted)
+    monkeypatch.setattr(Queue, "searches", interrupted)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     args = ["sweep", str(sweep_file(tmp_path, [2])), "--data", str(topic_csv(tmp_path)),
             "--label-col", "topic", "--tracking-uri", uri]

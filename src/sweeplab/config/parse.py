@@ -124,7 +124,7 @@ def parse_sweep(raw: dict, origin: str) -> Sweep:
         fail("select", f"unknown rule {brief(settings['select'])}, expected one of {', '.join(SELECT_RULES)}")
     space, families = _parse_space(settings, families_named, fail)
     sweep = Sweep(
-        name=settings["name"], path=origin, model="|".join(families_named), engine=engine.name,
+        name=settings["name"], path=origin, model=registry.joined(families_named), engine=engine.name,
         engine_options=engine_options, families=families,
         sources=tuple(dict.fromkeys(sources)), trials=trials, folds=folds, repeats=repeats, test_size=float(test_size),
         seed=seed, nested=_parse_nested(settings["nested"], fail), fuse=fuse,

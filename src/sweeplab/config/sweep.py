@@ -67,7 +67,8 @@ class Sweep:
     timeout: float | None = None
     metric: str = "accuracy"  # what trials are ranked and pruned by, and the refit is tested with
     # A sweep across model families: family name -> its own parameters (``space`` holds the shared ones), and
-    # ``model`` reads "cnn|rnn|...". A trial's configuration then names its family under "model".
+    # ``model`` reads "cnn|rnn|..." (sweeplab.modeling.registry.families). A trial's configuration then names its
+    # family under "model" (registry.family_of).
     families: dict = field(default_factory=dict)
     # How a trial is told apart from the best (sweeplab.search.selection.tie_group), and which trial of those tied
     # with it is refit: "best", or "simplest" (the fewest trainable parameters, then the shortest fit).
@@ -93,11 +94,16 @@ class Sweep:
 
     @property
     def models(self) -> tuple:
-        return tuple(self.families) or (self.model,)
+        """The families this sweep searches (one, or several with ``model: [a, b, ...]``)."""
+        from sweeplab.modeling.registry import families
+
+        return families(self.model)
 
     def model_of(self, configuration: dict) -> str:
         """The model factory a configuration of this sweep is for."""
-        return configuration["model"] if self.families else self.model
+        from sweeplab.modeling.registry import family_of
+
+        return family_of(configuration, self.model)
 
     def fixed(self, model: str | None = None) -> dict:
         """The fixed parameters every trial shares, plus those of ``model``'s family."""

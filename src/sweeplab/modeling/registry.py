@@ -62,6 +62,32 @@ def registry() -> dict[str, Callable]:
     return {**REGISTRY, **_plugins}
 
 
+# How a sweep across families writes its families in one string (the sweep's, and its runs' `model`).
+FAMILY_SEPARATOR = "|"
+
+
+def families(model: str) -> tuple[str, ...]:
+    """The families a sweep's (or its run's) ``model`` names: ``cnn``, or ``cnn|rnn|...`` across families."""
+    return tuple(model.split(FAMILY_SEPARATOR))
+
+
+def joined(names) -> str:
+    """The ``model`` of a sweep over ``names``."""
+    return FAMILY_SEPARATOR.join(names)
+
+
+def family_of(configuration: dict, model: str) -> str:
+    """The one rule for a trial's model family: its configuration's ``model`` when it names one (a sweep across
+    families chose it), else its sweep's ``model``, which then names one family. The sweep, the trainer, the reuse
+    lookup, export and the transfer matrix all read it here."""
+    chosen = configuration.get("model")
+    if chosen:
+        return chosen
+    if FAMILY_SEPARATOR in (model or ""):
+        raise SweepLabError(f"a trial of a sweep across families ({model}) names no family of its own")
+    return model
+
+
 def reads(name: str) -> str:
     return get(name).reads
 

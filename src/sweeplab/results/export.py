@@ -21,6 +21,7 @@ def export(tracker, sweep: str, source: str, rank: int | None = None, family: st
     from sweeplab.modeling.defaults import CV_DEFAULTS, FIT_DEFAULTS
     from sweeplab.modeling.metrics import METRICS
     from sweeplab.modeling.pipeline import CHOSEN_EPOCHS, refit_configuration, tunable
+    from sweeplab.modeling.registry import family_of
     from sweeplab.results import leaderboard
     from sweeplab.tags import PARENT, TRIAL
 
@@ -56,7 +57,8 @@ def export(tracker, sweep: str, source: str, rank: int | None = None, family: st
     parent = tracker.client.get_run(child.data.tags[PARENT])
     logged = parent.data.params
     chosen = dict(row["params"])
-    model = chosen.pop("model", logged["model"])  # a family sweep's trial names its family
+    model = family_of(chosen, logged["model"])
+    chosen.pop("model", None)
 
     def fail(name, problem):
         raise SweepLabError(f"run {row['run_id']}: parameter {name}: {problem}")

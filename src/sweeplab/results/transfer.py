@@ -17,6 +17,7 @@ def transfer_matrix(tracker, sweep: str, metric: str, datasets: tuple, progress=
     from sweeplab import data
     from sweeplab.modeling import pipeline
     from sweeplab.modeling.metrics import measure_predictions
+    from sweeplab.modeling.registry import family_of
     from sweeplab.results import leaderboard
 
     frame = leaderboard.collect(tracker, sweep=sweep, metric=metric)
@@ -36,7 +37,7 @@ def transfer_matrix(tracker, sweep: str, metric: str, datasets: tuple, progress=
         if progress is not None:
             progress(f"transfer: training {trained}'s winner on its training split")
         dataset, (X_train, _, y_train, _) = splits[trained]
-        fitted = pipeline.build(params.get("model", model), params, seed).fit(X_train, y_train)
+        fitted = pipeline.build(family_of(params, model), params, seed).fit(X_train, y_train)
         for tested, (other, (_, X_test, _, y_test)) in splits.items():
             if list(other.classes) == list(dataset.classes):
                 matrix.at[trained, tested] = measure_predictions(y_test, fitted.predict(X_test))[metric]

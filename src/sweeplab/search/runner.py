@@ -157,7 +157,8 @@ def run(sweep, splits: list[Split], tracker, progress, queue, worker_args=(), fr
         searches = [_open(sweep, split, queue, tracker, progress, worker_args, fresh, every) for split in splits]
         results = []
         with contextlib.closing(queue.searches([search.context for search in searches])) as done:
-            for search, (_, trials) in zip(searches, done):
+            # The queue first: zip asks it once more after the last dataset, which lets it wait for its helpers.
+            for (_, trials), search in zip(done, searches):
                 with search.stack:  # the dataset's parent run ends with its result, whatever comes after
                     results.append(_finish(sweep, search, trials, queue))
     return results

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from sweeplab.errors import SweepLabError
+from sweeplab.modeling.registry import family_of
 from sweeplab.processes import dead_here, this_process
 from sweeplab.search.trial import Finished
 from sweeplab.tags import CV_KEY, DATA_SHA, ENGINE, EXPERIMENT_FILE, KIND
@@ -253,9 +254,11 @@ class Tracker:
             tags = run.data.tags
             measures = fold_measures(run.data.metrics)
             if run.info.status == "FINISHED" and tags.get(STATE) == "COMPLETE" and TRIAL_KEY in tags and measures:
-                params = {"model": tags.get(MODEL), **param_values(run.data.params)}
-                found[tags[TRIAL_KEY]] = Finished(tags.get(REUSED_FROM) or run.info.run_id, measures,
-                                                  run.data.metrics.get("fit_time_s", 0.0), params)
+                params = param_values(run.data.params)
+                with contextlib.suppress(SweepLabError):  # a run that names no family of its own: not reusable
+                    params["model"] = family_of(params, tags.get(MODEL))
+                    found[tags[TRIAL_KEY]] = Finished(tags.get(REUSED_FROM) or run.info.run_id, measures,
+                                                      run.data.metrics.get("fit_time_s", 0.0), params)
         return found
 
 
