@@ -168,6 +168,16 @@ def test_an_engine_from_an_entry_point_runs_through_the_queue(reversed_grid, tmp
     assert chosen == [{"embedding_dim": 8, "learning_rate": 0.03}, {"embedding_dim": 4, "learning_rate": 0.03}]
 
 
+def test_an_entry_point_that_is_no_engine_is_one_line(monkeypatch):
+    point = importlib.metadata.EntryPoint("not_an_engine", "tests.plugin_factories:tiny_dense", engines.ENTRY_POINTS)
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group=None, **kw: [point])
+    monkeypatch.setattr(engines, "_plugins", None)
+    with pytest.raises(SweepLabError, match=r"^entry point sweeplab.engines: not_an_engine = "
+                                            r"tests.plugin_factories:tiny_dense is not a sweeplab.engines.Engine"):
+        engines.get("random")
+    monkeypatch.setattr(engines, "_plugins", None)
+
+
 def test_reading_a_random_or_grid_sweep_imports_no_optuna():
     probe = ("import json, sys; import sweeplab.config as c; c.load_sweep('{name}'); "
              "print(json.dumps('optuna' in sys.modules))")

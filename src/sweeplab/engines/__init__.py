@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 
 from sweeplab.engines.base import Engine, Judge, Stop
+from sweeplab import plugins
 from sweeplab.errors import SweepLabError
 
 __all__ = ["Engine", "Judge", "Stop", "register", "get", "names", "ENTRY_POINTS"]
@@ -46,23 +47,10 @@ def _registry() -> dict[str, type[Engine]]:
     for module in _BUILT_IN:
         importlib.import_module(module)
     if _plugins is None:
-        from importlib.metadata import entry_points
-
-        found = {}
-        for point in entry_points(group=ENTRY_POINTS):
-            if point.name in REGISTRY or point.name in found:  # a built-in name cannot be taken over
-                continue
-            try:
-                cls = point.load()
-            except Exception as exc:  # a broken plugin should not read as a sweeplab crash
-                raise SweepLabError(f"entry point {ENTRY_POINTS}: {point.name} = {point.value} cannot be loaded "
-                                    f"({type(exc).__name__}: {exc})") from None
-            if not (isinstance(cls, type) and issubclass(cls, Engine)):
-                raise SweepLabError(f"entry point {ENTRY_POINTS}: {point.name} = {point.value} is not a "
-                                    "sweeplab.engines.Engine subclass")
-            cls.name = point.name
-            found[point.name] = cls
-        _plugins = found
+        _plugins = plugins.declared(ENTRY_POINTS, REGISTRY, lambda found: None if isinstance(found, type) and
+                                    issubclass(found, Engine) else "is not a sweeplab.engines.Engine subclass")
+        for name, cls in _plugins.items():
+            cls.name = name
     return {**REGISTRY, **_plugins}
 
 

@@ -15,6 +15,7 @@ import inspect
 import typing
 from typing import Callable, Literal
 
+from sweeplab import plugins
 from sweeplab.errors import SweepLabError
 
 REGISTRY: dict[str, Callable] = {}
@@ -46,19 +47,9 @@ def registry() -> dict[str, Callable]:
     importlib.import_module("sweeplab.modeling.factories")  # the built-in factories register when imported
 
     if _plugins is None:
-        from importlib.metadata import entry_points
-
-        _plugins = {}
-        for point in entry_points(group=ENTRY_POINTS):
-            if point.name in REGISTRY or point.name in _plugins:
-                continue
-            try:
-                factory = point.load()
-            except Exception as exc:  # a broken plugin should not read as a sweeplab crash
-                raise SweepLabError(f"entry point {ENTRY_POINTS}: {point.name} = {point.value} cannot be loaded "
-                                    f"({type(exc).__name__}: {exc})") from None
+        _plugins = plugins.declared(ENTRY_POINTS, REGISTRY)
+        for factory in _plugins.values():
             factory.reads = getattr(factory, "reads", SEQUENCES)
-            _plugins[point.name] = factory
     return {**REGISTRY, **_plugins}
 
 
