@@ -128,7 +128,8 @@ test: install data browser
 
 # Benchmarks, alone on the machine (over an hour; BENCH=name runs one): each writes bench/results/<name>.json,
 # then summary.py rewrites the README's table. Not part of `make test`: timings belong here, not in tests.
-BENCHES := cnn_grid levers bombs overhead scaling leaderboard_scale parallel fused backends large_data time_to_accuracy
+BENCHES := cnn_grid levers bombs overhead scaling leaderboard_scale parallel workers fused backends large_data \
+	time_to_accuracy
 
 $(VENV)/.bench-installed: $(VENV)/.installed
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'

@@ -115,6 +115,24 @@ def rows() -> list[tuple[str, str, str, str, str]]:
         found.append((f"`sweeplab leaderboard`, {board['trial_runs']:,} trial runs", "< 1 s",
                       f"{board['command_median_s']:.2f} s (in-process read {board['in_process_median_s']:.2f} s)",
                       yes(board["command_median_s"] < 1)))
+    workers = load("workers")
+    if workers:
+        for job, what in (("cnn_grid", "`make sweep SPACE=cnn_grid` (three sources, fused)"),
+                          ("grid27", "27-point grid on yelp (fused by 5)")):
+            r = workers.get(job)
+            if not r:
+                continue
+            spread = r["spread"]
+            found.append((
+                f"one queue for every engine: {what}, `--workers 2` vs 1", "faster with 2, same candidates",
+                f"wall {r['wall_ratio_1_vs_2']:.2f}× ({r['wall_s']['workers_1']:.0f} s → {r['wall_s']['workers_2']:.0f} s;"
+                f" runs {spread['workers_1']['wall_s'][0]:.0f}–{spread['workers_1']['wall_s'][1]:.0f} and "
+                f"{spread['workers_2']['wall_s'][0]:.0f}–{spread['workers_2']['wall_s'][1]:.0f} s); trials per hour "
+                f"{r['trials_per_hour']['workers_1']:.0f} → {r['trials_per_hour']['workers_2']:.0f} "
+                f"({r['ratio_2_vs_1']:.2f}×); peak RSS of the largest process "
+                f"{spread['workers_1']['peak_rss_mb'][1]:.0f} / {spread['workers_2']['peak_rss_mb'][1]:.0f} MB; "
+                f"same candidates: {'yes' if r['same_candidates'] else 'no'}",
+                yes(r["wall_ratio_1_vs_2"] > 1 and r["same_candidates"])))
     parallel = load("parallel")
     if parallel:
         if "best" in parallel:

@@ -47,17 +47,19 @@ def one_sweep(space: str, sources: list[str], workers: int, tmp: Path, made: lis
     # processes, not their sum).
     timed = subprocess.run(["/usr/bin/time", "-f", "%M", *command], check=True, capture_output=True, text=True)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    done, chosen, tests = [], {}, {}
+    done, chosen, tests = [], {}, {}  # the refit winners' test accuracy: what the user gets, per source
     for summary in optuna.get_all_study_summaries(storage):
         study = optuna.load_study(study_name=summary.study_name, storage=storage)
         finished = [t for t in study.trials if t.state.name == "COMPLETE"]
         done += finished
         chosen[summary.study_name] = sorted(json.dumps(t.user_attrs["sweeplab.chosen"], sort_keys=True)
                                             for t in finished)
-    for line in timed.stdout.splitlines():  # the summary table: source, cv, [interval], tied, test, ...
-        parts = line.split()
-        if parts and parts[0] in sources and len(parts) > 6:
-            tests[parts[0]] = float(parts[6])
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{where / 'mlflow.db'}")
+    for parent in client.search_runs([e.experiment_id for e in client.search_experiments()],
+                                     "tags.`sweeplab.kind` = 'dataset'"):
+        tests[parent.data.tags["sweeplab.source"]] = round(parent.data.metrics["test_accuracy"], 4)
     span = (max(t.datetime_complete for t in done) - min(t.datetime_start for t in done)).total_seconds()
     return {"trials": len(done), "search_span_s": round(span, 1), "trials_per_hour": round(3600 * len(done) / span),
             "peak_rss_mb": round(int(timed.stderr.strip().splitlines()[-1]) / 1000), "test": tests,

@@ -2,6 +2,7 @@
 and in scikit-learn's order; an engine added as one module through the entry point; the queue's own rules (who
 owns a study, a killed trial's retry in its place, the heartbeat it sends)."""
 
+import contextlib
 import importlib.metadata
 import json
 import subprocess
@@ -100,9 +101,15 @@ def test_two_workers_and_a_joining_one_share_a_random_search_with_randomized_sea
 
 
 def _has_study(storage, name):
+    """Read-only, with plain SQL: an Optuna storage opened here would race the sweep to create its tables (a
+    sweeplab process takes the creation lock first)."""
+    import sqlite3
+
+    database = storage[len("sqlite:///"):]
     try:
-        return name in queue_study.names(optuna.storages.RDBStorage(storage))
-    except Exception:  # the file exists before its tables do
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+            return name in {row[0] for row in db.execute("SELECT study_name FROM studies")}
+    except sqlite3.Error:  # the file exists before its tables do
         return False
 
 
