@@ -26,11 +26,11 @@ from pathlib import Path
 from sweeplab.errors import INTERRUPTED
 from sweeplab.processes import dead_here
 from sweeplab.search.queue import helpers, storage, study
-from sweeplab.urls import local_file
 from sweeplab.search.queue.study import LOST, real, running, study_name
 from sweeplab.search.queue.worker import work
 from sweeplab.search.trial import TrialResult
 from sweeplab.tags import RESUME, WORKER
+from sweeplab.urls import local_file
 
 __all__ = ["Queue", "study_name", "LOST"]
 
@@ -85,7 +85,7 @@ class Queue:
 
     def open(self, sweep, dataset) -> str:
         """Create, continue or queue anew the dataset's study; return the key that ties it to its MLflow parent."""
-        hint = (f"add workers with 'sweeplab worker {sweep.name} --storage {self.storage_url()}'")
+        hint = f"add workers with 'sweeplab worker {sweep.name} --storage {self.storage_url()}'"
         return study.open_study(self._storage, self.engine, sweep, dataset, self.fresh, hint)
 
     def searches(self, contexts: list) -> Iterator[tuple[object, list[TrialResult]]]:
