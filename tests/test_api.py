@@ -42,7 +42,7 @@ def test_a_sweep_is_a_name_a_path_a_mapping_or_a_sweep(tmp_path):
     assert isinstance(mapping, config.Sweep) and mapping.trials == 2 and mapping.name == "notebook"
     with pytest.raises(SweepLabError, match=r"^sweep mapping: space.num_filterz: model 'cnn' takes no such"):
         sweeplab.resolve_sweep({"model": "cnn", "space": {"num_filterz": [8]}})
-    with pytest.raises(SweepLabError, match="space: expected a sweep name"):
+    with pytest.raises(SweepLabError, match="space: expected a sweep's name"):
         sweeplab.resolve_sweep(42)
 
 
@@ -55,7 +55,7 @@ def test_bad_options_are_refused_before_any_work(tmp_path):
         sweeplab.sweep("smoke", sources=["yelp"], data="x.csv", tracking_uri=uri)
     with pytest.raises(SweepLabError, match="^progress: expected"):
         sweeplab.sweep("smoke", progress="fancy", tracking_uri=uri)
-    with pytest.raises(SweepLabError, match="^top must be at least 1"):
+    with pytest.raises(SweepLabError, match="^top: expected None or an integer from 1, got int 0"):
         sweeplab.leaderboard(top=0, tracking_uri=uri)
     assert not store.exists()
     [planned] = sweeplab.plan("smoke", sources="imdb", tracking_uri=uri, progress=None)  # a dry run creates nothing

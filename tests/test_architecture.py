@@ -13,7 +13,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "sweeplab"
 # Bottom to top. A module may import from its own layer and the layers below, never from one above.
 LAYERS = [
-    {"errors", "files", "names", "urls", "versions", "tags", "advice", "runtime", "statistics", "processes", "plugins"},
+    {"errors", "files", "names", "urls", "versions", "tags", "advice", "runtime", "statistics", "processes", "plugins",
+     "environment", "constraints"},
     {"data"},
     {"modeling"},
     {"engines"},  # propose configurations; the sweep parser asks each to check its own options

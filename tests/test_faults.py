@@ -85,4 +85,4 @@ def test_a_tracking_server_that_does_not_answer_fails_before_any_training(tmp_pa
     captured = capsys.readouterr()
     assert code == 2 and "==" not in captured.err  # the header of a started sweep goes to stderr
     assert captured.err.splitlines() == [f"sweeplab: error: --tracking-uri {uri}: no MLflow tracking server answers "
-                                         "([Errno 111] Connection refused)"]
+                                         "([Errno 111] Connection refused; waited up to 10 s)"]

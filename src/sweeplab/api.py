@@ -20,10 +20,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sweeplab import runtime
+from sweeplab.config import Experiment, Sweep
+from sweeplab.config.parse import SELECT_RULES
+from sweeplab.constraints import (BOOLEAN, Constraint, FUNCTION, PATH, TEXT, TEXTS, between, instance_of, integer, methods,
+                                  one_of, validated)
 from sweeplab.errors import OptionError, SweepLabError
+from sweeplab.modeling.metrics import METRICS
 
 __all__ = ["sweep", "plan", "join", "leaderboard", "compare", "export", "retrain", "load_model", "fetch_data",
            "open_stores", "sweep_names", "resolve_sweep", "SweepResult", "RetrainResult", "Model"]
+
+
+# --- what the keywords take ---------------------------------------------------------------------------------------
+# sweeplab.constraints.validated checks them as a call comes in; a sweep's own settings (engine, trials, folds,
+# epochs, seed) are checked by the sweep parser, with the file they override. None stands for "None allowed".
+
+_URL = (None, TEXT)
+_COUNT = (None, integer())
+_PROGRESS = (one_of("auto", "lines", "bar"), None, methods("say", "start"))
+_SWEEP_OPTIONS = dict(
+    space=(Constraint("a sweep's name or a YAML file's path", PATH.holds), instance_of(dict, "a mapping shaped like a sweep file"), instance_of(Sweep, "a Sweep")),
+    sources=(None, TEXT, TEXTS), data=(None, PATH), text_col=(TEXT,), label_col=(TEXT,), engine=(None, TEXT),
+    trials=_COUNT, folds=_COUNT, epochs=_COUNT, seed=_COUNT, nested=(None, integer(2)), tracking_uri=_URL,
+    storage=_URL, fresh=(BOOLEAN,), workers=(integer(1),), heartbeat=(integer(1),), progress=_PROGRESS,
+)
 
 
 # --- sweeps -------------------------------------------------------------------------------------------------------
@@ -60,6 +80,7 @@ class SweepResult:
         } for r in self.datasets])
 
 
+@validated(space=_SWEEP_OPTIONS["space"])
 def resolve_sweep(space):
     """A :class:`~sweeplab.config.Sweep` from a sweep's name (local ``sweeps/`` first, then the built-in ones), a
     YAML file's path, a mapping shaped like a sweep file, or a ``Sweep`` (returned as it is)."""
@@ -69,11 +90,10 @@ def resolve_sweep(space):
         return space
     if isinstance(space, dict):
         return config.parse_sweep({"name": "notebook", **space}, "sweep mapping")
-    if isinstance(space, (str, Path)):
-        return config.load_sweep(str(space))
-    raise SweepLabError(f"space: expected a sweep name, a YAML path, a mapping or a Sweep, got {type(space).__name__}")
+    return config.load_sweep(str(space))
 
 
+@validated()
 def sweep_names() -> dict:
     """Every sweep that a name finds: name -> its file (a local one shadows the built-in of the same name)."""
     from sweeplab import config
@@ -81,6 +101,7 @@ def sweep_names() -> dict:
     return config.sweep_files()
 
 
+@validated(**_SWEEP_OPTIONS)
 def sweep(space, *, sources=None, data=None, text_col: str = "text", label_col: str = "label", engine=None,
           trials=None, folds=None, epochs=None, seed=None, nested=None, tracking_uri=None, storage=None,
           fresh: bool = False, workers: int = 1, heartbeat: int = 30, progress="auto") -> SweepResult:
@@ -106,6 +127,7 @@ def sweep(space, *, sources=None, data=None, text_col: str = "text", label_col: 
     return SweepResult(the_sweep, tuple(results), tracker.uri, tracker.experiment_id(the_sweep.name))
 
 
+@validated(**_SWEEP_OPTIONS)
 def plan(space, *, sources=None, data=None, text_col: str = "text", label_col: str = "label", engine=None,
          trials=None, folds=None, epochs=None, seed=None, nested=None, tracking_uri=None, storage=None,
          fresh: bool = False, workers: int = 1, heartbeat: int = 30, progress="auto") -> list:
@@ -133,8 +155,6 @@ def _prepare(space, sources, data_path, text_col, label_col, engine, trials, fol
         raise OptionError("{} and {} both given: use one", "data", "sources")
     if data_path is None and (text_col, label_col) != ("text", "label"):
         raise OptionError("{} and {} apply to {} only", "text_col", "label_col", "data")
-    if nested is not None and (isinstance(nested, bool) or not isinstance(nested, int) or nested < 2):
-        raise OptionError(f"{{}} must be a number of outer folds from 2, got {nested}", "nested")
     runtime.quiet_warnings()  # before the sweep file is parsed: an optuna sweep's imports Optuna, and Optuna tqdm
     the_sweep = resolve_sweep(space).override(engine=engine, trials=trials, folds=folds, epochs=epochs, seed=seed,
                                               sources=sources, nested=nested)
@@ -153,8 +173,6 @@ def _prepare(space, sources, data_path, text_col, label_col, engine, trials, fol
 def _check_queue_options(the_sweep, workers: int, heartbeat: int) -> None:
     if the_sweep.nested and workers != 1:
         raise OptionError("{} runs its inner searches in this process: leave out {}", "nested", "workers")
-    if workers < 1 or heartbeat < 1:
-        raise OptionError("{} and {} must be at least 1", "workers", "heartbeat")
     most = 2 * runtime.cores()
     if workers > most:
         raise OptionError(f"{{}} {workers}: at most {most} here (2 per core, {runtime.cores()} cores; more only wait "
@@ -172,11 +190,11 @@ def _progress(progress, metric: str, prefix: str = ""):
         return shown.BarProgress(prefix=prefix, metric=metric)
     if progress is None:
         return shown.Silent()
-    if isinstance(progress, str):
-        raise SweepLabError(f"progress: expected 'auto', 'lines', 'bar', None or a listener, got {progress!r}")
     return progress
 
 
+@validated(space=(PATH,), storage=(TEXT,), dataset=(None, TEXT, TEXTS), tracking_uri=_URL, heartbeat=(integer(1),),
+           worker_index=(integer(1),), workers=(integer(2),), progress=_PROGRESS)
 def join(space: str, storage: str, *, dataset=None, tracking_uri=None, heartbeat: int = 30, worker_index: int = 1,
          workers: int = 2, progress="lines") -> None:
     """Work on the queues of a sweep another process started (``sweeplab worker``), whatever its engine: run
@@ -209,6 +227,8 @@ def join(space: str, storage: str, *, dataset=None, tracking_uri=None, heartbeat
 # --- results ------------------------------------------------------------------------------------------------------
 
 
+@validated(sweep=(None, TEXT), source=(None, TEXT), metric=(None, one_of(*METRICS)), top=(None, integer(1)),
+           pivot=(BOOLEAN,), tracking_uri=_URL)
 def leaderboard(sweep=None, source=None, *, metric=None, top=None, pivot: bool = False, tracking_uri=None):
     """The complete trials of the latest finished search of each (sweep, source), best first, as a DataFrame:
     ``top`` per (sweep, source) (all by default); with ``pivot``, one row per configuration and a column group per
@@ -217,12 +237,13 @@ def leaderboard(sweep=None, source=None, *, metric=None, top=None, pivot: bool =
     from sweeplab.tracking import Tracker
 
     runtime.configure(keras=False)
-    if top is not None and top < 1:
-        raise OptionError(f"{{}} must be at least 1, got {top}", "top")
-    frame = board.collect(Tracker(tracking_uri), sweep=sweep, source=source, metric=metric)
+    tracker = Tracker(tracking_uri)
+    tracker.check(write=False)
+    frame = board.collect(tracker, sweep=sweep, source=source, metric=metric)
     return board.pivot(frame, top) if pivot else board.rank(frame, top or len(frame) or 1)
 
 
+@validated(sweep=(TEXT,), alpha=(between(0, 1),), transfer=(BOOLEAN,), tracking_uri=_URL, progress=(None, FUNCTION))
 def compare(sweep: str, *, alpha: float = 0.05, transfer: bool = True, tracking_uri=None, progress=None):
     """Compare ``sweep``'s configurations across the three or more datasets it ran on (average ranks, Friedman,
     Nemenyi critical difference) and, with ``transfer``, train each dataset's winner and score it on every test
@@ -235,9 +256,8 @@ def compare(sweep: str, *, alpha: float = 0.05, transfer: bool = True, tracking_
     from sweeplab.tracking import Tracker
 
     runtime.configure()
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
-        raise OptionError(f"{{}} must be a probability between 0 and 1, got {alpha}", "alpha")
     tracker = Tracker(tracking_uri)
+    tracker.check(write=False)
     if not tracker.has_store():
         raise SweepLabError(f"no MLflow store at {tracker.uri}: run a sweep first")
     found = comparison.compare(tracker, sweep, float(alpha))
@@ -249,6 +269,8 @@ def compare(sweep: str, *, alpha: float = 0.05, transfer: bool = True, tracking_
     return found
 
 
+@validated(sweep=(TEXT,), source=(TEXT,), rank=(None, integer(1)), select=(None, one_of(*SELECT_RULES)),
+           family=(None, TEXT), out=(None, PATH), tracking_uri=_URL)
 def export(sweep: str, source: str, *, rank: int | None = None, select: str | None = None, family=None, out=None,
            tracking_uri=None):
     """Write a trial of ``sweep`` on ``source`` to an experiment file: by default the one the sweep refit and
@@ -264,6 +286,7 @@ def export(sweep: str, source: str, *, rank: int | None = None, select: str | No
     if out is not None:
         experiment.check_destination(out)  # before reading the store: a mistyped out costs nothing
     tracker = Tracker(tracking_uri)
+    tracker.check(write=False)
     if not tracker.has_store():
         raise SweepLabError(f"no MLflow store at {tracker.uri}: run a sweep first")
     mapping = exported(tracker, sweep, source, rank, family, select)
@@ -284,6 +307,8 @@ class RetrainResult:
     retrained: object = field(repr=False)
 
 
+@validated(experiment=(PATH, instance_of(Experiment, "an Experiment")), all_data=(BOOLEAN,),
+           early_stopping=(None, integer(1)), out=(None, PATH), register=(BOOLEAN,), tracking_uri=_URL)
 def retrain(experiment, *, all_data: bool = False, early_stopping=None, out=None, register: bool = True,
             tracking_uri=None) -> RetrainResult:
     """Train an experiment file's configuration into one raw-text Keras model on its training split (``all_data``:
@@ -300,15 +325,14 @@ def retrain(experiment, *, all_data: bool = False, early_stopping=None, out=None
     from sweeplab.serving import retrain as retraining
     from sweeplab.tracking import Tracker
 
-    if early_stopping is not None and early_stopping < 1:
-        raise OptionError(f"{{}} must be at least 1, got {early_stopping}", "early_stopping")
     path = Path(out or Path("models") / f"{exp.name}.keras")
     files.check_destination(path, "Keras model file", (".keras",))
+    tracker = Tracker(tracking_uri)
+    tracker.check()
     dataset = exp.load_dataset()  # refuse a changed dataset before training anything
     stopping = None
     if early_stopping is not None:
         stopping = {**experiments.EARLY_STOPPING, **(exp.early_stopping or {}), "patience": early_stopping}
-    tracker = Tracker(tracking_uri)
     result = retraining.retrain(exp, dataset, all_data=all_data, early_stopping=stopping)
     textmodel.save(result.model, path)
     with tracker.retrain_run(exp) as run:
@@ -331,6 +355,7 @@ class Model:
         return self._predict([str(text) for text in texts])
 
 
+@validated(model=(PATH,), tracking_uri=_URL)
 def load_model(model, *, tracking_uri=None) -> Model:
     """The model a .keras file from :func:`retrain` holds, or an MLflow model URI points to."""
     runtime.configure()
@@ -355,6 +380,7 @@ def load_model(model, *, tracking_uri=None) -> Model:
 # --- stores and data ---
 
 
+@validated(tracking_uri=_URL, storage=_URL)
 def open_stores(tracking_uri=None, storage=None) -> dict:
     """Create (or migrate, or check) the MLflow store, and the Optuna storage when given, now: safely while other
     sweeps start, one process at a time. Their URLs, as ``tracking_uri`` and ``storage``."""
@@ -362,6 +388,7 @@ def open_stores(tracking_uri=None, storage=None) -> dict:
 
     runtime.configure()
     tracker = Tracker(tracking_uri)
+    tracker.check()
     tracker.client  # noqa: B018 (opening the store creates or migrates it, under the creation lock)
     ready = {"tracking_uri": tracker.uri}
     if storage:
@@ -376,6 +403,7 @@ def open_stores(tracking_uri=None, storage=None) -> dict:
 # --- data ---------------------------------------------------------------------------------------------------------
 
 
+@validated(mirror=(None, PATH), glove_mirror=(None, PATH))
 def fetch_data(mirror=None, glove_mirror=None) -> dict:
     """Fetch and verify the UCI files (from ``mirror``, a directory holding them, or the published archive), and
     the GloVe vectors when ``glove_mirror`` names a directory holding them; returns each source's integrity

@@ -86,22 +86,46 @@ def interrupt(signum, frame):
 
 @contextlib.contextmanager
 def held_stop():
-    """Hold a stop's KeyboardInterrupt until the block ends, then raise it (replacing any error the block raised).
+    """Hold a stop until the block ends, then deliver it (replacing any error the block raised).
 
-    For store calls: raised inside SQLite's driver, the interrupt once left a connection mid-transaction that held
-    the database's lock against every later write of the process, so a stopped sweep could not close its runs.
-    Only the main thread, where Python runs signal handlers, holds anything."""
+    For store calls and a store's creation: raised inside SQLite's driver, the interrupt once left a connection
+    mid-transaction that held the database's lock against every later write of the process; raised inside MLflow's
+    schema migration, which SQLite cannot roll back, it left a store no later command could open. Under sweeplab's
+    command line the stop is then raised as KeyboardInterrupt. A Python caller (a notebook, a script) keeps its own
+    handlers: they are held too, and the signal is raised again for them once the block ends (Ctrl-C then raises
+    KeyboardInterrupt, an unhandled SIGTERM ends the process). Only the main thread, where Python runs signal
+    handlers, holds anything."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    callers = {} if INTERRUPTED.held else _hold_callers_signals()
     INTERRUPTED.held += 1
     try:
         yield
     finally:
         INTERRUPTED.held -= 1
-        if not INTERRUPTED.held and INTERRUPTED.pending:
-            INTERRUPTED.pending = False
-            raise KeyboardInterrupt
+        if not INTERRUPTED.held:
+            for signum, handler in callers.items():
+                signal.signal(signum, handler)
+            if INTERRUPTED.pending:
+                INTERRUPTED.pending = False
+                if INTERRUPTED.signum in callers:  # the caller's signal: its own handler decides, as if it came now
+                    signum = INTERRUPTED.signum
+                    INTERRUPTED.clear()
+                    signal.raise_signal(signum)
+                else:
+                    raise KeyboardInterrupt
+
+
+def _hold_callers_signals() -> dict:
+    """Put :func:`interrupt` on the stop signals that have another handler (outside sweeplab's command line);
+    the handlers it replaced. A signal the caller ignores stays ignored."""
+    replaced = {}
+    for signum in STOP_SIGNALS:
+        handler = signal.getsignal(signum)
+        if handler not in (interrupt, signal.SIG_IGN, None):  # None: a handler not set from Python, left as it is
+            replaced[signum] = signal.signal(signum, interrupt)
+    return replaced
 
 
 def stop_status() -> int:

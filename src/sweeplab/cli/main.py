@@ -40,7 +40,13 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args) -> int:
     """Run the command; its errors and stops become one line and an exit status."""
     try:
-        return args.handler(args) or 0
+        code = args.handler(args) or 0
+        if errors.INTERRUPTED.is_set():
+            # The stop's KeyboardInterrupt was lost: raised inside a weakref callback or a __del__ (SQLAlchemy's pool
+            # has them), Python prints "Exception ignored" and goes on. The user still asked to stop.
+            print(f"sweeplab: {_stopped()}", file=sys.stderr)
+            return errors.stop_status()
+        return code
     except SweepLabError as exc:
         print(f"sweeplab: error: {exc.as_flags() if isinstance(exc, OptionError) else exc}", file=sys.stderr)
         return SweepLabError.exit_code

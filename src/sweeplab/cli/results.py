@@ -8,7 +8,7 @@ from sweeplab import api
 def cmd_leaderboard(args) -> int:
     from sweeplab.results import leaderboard
 
-    frame = api.leaderboard(args.sweep, args.source, metric=args.metric, top=args.top if args.pivot else args.top or 5,
+    frame = api.leaderboard(args.sweep, args.source, metric=args.metric, top=5 if args.top is None and not args.pivot else args.top,
                             pivot=args.pivot, tracking_uri=args.tracking_uri)
     print(leaderboard.render(frame, args.format, pivoted=args.pivot))
     return 0

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
-from sweeplab import api, data
+from sweeplab import api, data, environment
 
 
 def cmd_store(args) -> int:
@@ -22,8 +20,8 @@ def cmd_data(args) -> int:
         for name, state in status.items():
             print(f"{directory / name}: {state}")
         return 0 if all(state == "ok" for state in status.values()) else 1
-    glove_mirror = os.environ.get("SWEEPLAB_GLOVE_MIRROR")
-    found = api.fetch_data(mirror=os.environ.get("SWEEPLAB_DATA_MIRROR") or None, glove_mirror=glove_mirror)
+    glove_mirror = environment.read("SWEEPLAB_GLOVE_MIRROR")
+    found = api.fetch_data(mirror=environment.read("SWEEPLAB_DATA_MIRROR"), glove_mirror=glove_mirror)
     for name in data.SOURCES:
         record = found[name]
         print(f"{name}: {record['rows']} rows {record['class_counts']} sha256 {record['sha256'][:12]}… ok")

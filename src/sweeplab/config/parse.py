@@ -7,10 +7,9 @@ factory's signature, before any data is read or any run is logged; a problem is 
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
-from sweeplab import data, engines, names, statistics
+from sweeplab import data, engines, environment, names, statistics
 from sweeplab.config.sweep import Param, Sweep
 from sweeplab.errors import SweepLabError, brief
 from sweeplab.files import describe, read_yaml
@@ -46,7 +45,7 @@ DEFAULTS = {
 
 def sweeps_dir() -> Path:
     """The user's own sweep files: ``$SWEEPLAB_SWEEPS_DIR``, else ``sweeps/`` in the working directory."""
-    return Path(os.environ.get("SWEEPLAB_SWEEPS_DIR", "sweeps"))
+    return environment.read("SWEEPLAB_SWEEPS_DIR")
 
 
 def built_in_dir() -> Path:

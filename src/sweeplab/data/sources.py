@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import urllib.error
 import urllib.request
 import zipfile
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sweeplab import files
+from sweeplab import environment, files
 from sweeplab.advice import command
 from sweeplab.data.dataset import Dataset, encode, sha256_of
 from sweeplab.data.tables import load_file
@@ -43,7 +42,7 @@ POOLED = "all"
 
 
 def default_data_dir() -> Path:
-    return Path(os.environ.get("SWEEPLAB_DATA_DIR", "data")) / SUBDIR
+    return environment.read("SWEEPLAB_DATA_DIR") / SUBDIR
 
 
 def check(directory: Path | None = None) -> dict[str, str]:

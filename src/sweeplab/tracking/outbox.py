@@ -10,7 +10,6 @@ store locked by another process's write is tried again for a few seconds (:data:
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import time
@@ -51,7 +50,9 @@ def reason(exc: Exception) -> str:
 
 
 def default_wait() -> float:
-    return float(os.environ.get("SWEEPLAB_TRACKING_WAIT", "300"))
+    from sweeplab import environment
+
+    return environment.read("SWEEPLAB_TRACKING_WAIT")
 
 
 class PendingRun:

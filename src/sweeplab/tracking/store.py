@@ -13,7 +13,8 @@ import json
 import os
 from pathlib import Path
 
-from sweeplab.errors import SweepLabError
+from sweeplab import environment, urls
+from sweeplab.errors import OptionError, SweepLabError, held_stop
 from sweeplab.modeling.registry import family_of
 from sweeplab.processes import dead_here, this_process
 from sweeplab.search.trial import Finished
@@ -26,7 +27,7 @@ from sweeplab.tracking.dataset_run import DatasetRun
 from sweeplab.tracking.reader import SqliteRuns, fold_measures, param_values
 from sweeplab.tracking.retrain_run import RetrainRun
 from sweeplab.tracking.runs import abandon, closing, quoted
-from sweeplab.urls import check_sqlite_store, check_writable, creation_lock, local_directory, sqlite_path
+from sweeplab.urls import check_sqlite_store, check_writable, create_whole, creation_lock, local_directory, sqlite_path
 
 
 def default_tracking_uri() -> str:
@@ -34,7 +35,7 @@ def default_tracking_uri() -> str:
 
 
 def resolve_uri(uri: str | None = None) -> str:
-    return uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
+    return uri or environment.read("MLFLOW_TRACKING_URI") or default_tracking_uri()
 
 
 @contextlib.contextmanager
@@ -55,9 +56,13 @@ def using_uri(uri: str):
             os.environ["MLFLOW_TRACKING_URI"] = exported
 
 class Tracker:
-    """Opens runs in one MLflow store. Nothing touches the store until the first run is opened."""
+    """Opens runs in one MLflow store. Nothing touches the store until the first run is opened; a URL that names no
+    store is refused at once."""
 
     def __init__(self, uri: str | None = None):
+        wrong = urls.problem(uri, urls.TRACKING) if uri is not None else None
+        if wrong:
+            raise OptionError(f"{{}} {uri}: {wrong}", "tracking_uri")
         self.uri = resolve_uri(uri)
         self._client = None
 
@@ -71,29 +76,39 @@ class Tracker:
         database = sqlite_path(self.uri)
         return database.parent if database is not None else Path("mlruns").resolve()
 
-    def check(self) -> None:
-        """Before a sweep trains anything: the store can take its runs (a local store is writable and not full,
-        a tracking server answers)."""
+    def check(self, write: bool = True) -> None:
+        """Before a command works: a server answers within :data:`~sweeplab.urls.CONNECT_TIMEOUT_S`; with ``write``
+        (a sweep, a retrain), the store can take the runs (a local store is writable and not full)."""
         directory = local_directory(self.uri)
         if directory is not None:
-            check_writable(directory, "MLflow store")
+            if write:
+                check_writable(directory, "MLflow store", sqlite_path(self.uri))
             return
-        try:
-            self.client.search_experiments(max_results=1)
-        except Exception as exc:  # MLflow raises its own exception for every transport error
-            raise SweepLabError(f"--tracking-uri {self.uri}: no MLflow tracking server answers "
-                                f"({outbox.reason(exc)})") from None
+        silent = urls.unreachable(self.uri)
+        if silent is None:
+            try:
+                self.client.search_experiments(max_results=1)
+            except Exception as exc:  # MLflow raises its own exception for every transport error
+                silent = outbox.reason(exc)
+        if silent is not None:
+            who = "no MLflow tracking server" if self.uri.startswith("http") else "no database"
+            raise OptionError(f"{{}} {self.uri}: {who} answers ({silent}; waited up to {urls.CONNECT_TIMEOUT_S} s)",
+                              "tracking_uri")
 
     @property
     def client(self):
         if self._client is None:
             from mlflow import MlflowClient
 
-            with creation_lock(self.uri):
+            database = sqlite_path(self.uri)
+            with creation_lock(self.uri), held_stop():
                 check_sqlite_store(self.uri, "experiments", "an MLflow store")
+                if database is not None and _interrupted_creation(database):
+                    database.unlink()
+                create_whole(self.uri, lambda url: MlflowClient(tracking_uri=url).search_experiments(max_results=1))
                 client = MlflowClient(tracking_uri=self.uri)
-                if sqlite_path(self.uri) is not None:
-                    client.search_experiments(max_results=1)  # creates or migrates the store, under the lock
+                if database is not None:
+                    client.search_experiments(max_results=1)  # checks the schema while others wait on the lock
             self._client = client
         return self._client
 
@@ -260,6 +275,48 @@ class Tracker:
                     found[tags[TRIAL_KEY]] = Finished(tags.get(REUSED_FROM) or run.info.run_id, measures,
                                                       run.data.metrics.get("fit_time_s", 0.0), params)
         return found
+
+
+def _interrupted_creation(database: Path) -> bool:
+    """Whether ``database`` is a store an older sweeplab began to create and was stopped in (before stores were
+    created whole, :func:`~sweeplab.urls.create_whole`): its schema short of MLflow's and no run or registered
+    model in it, so that making it anew loses nothing. A store short of the schema that holds runs is one line
+    saying how to migrate it."""
+    import sqlite3
+
+    if not database.is_file() or not database.stat().st_size:
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            revision = db.execute("SELECT version_num FROM alembic_version").fetchone() \
+                if "alembic_version" in tables else None
+            held = sum(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                       for table in ("runs", "registered_models") if table in tables)
+    except sqlite3.Error:
+        return False  # not an SQLite database: check_sqlite_store says so
+    leftovers = any(name.startswith("_alembic_tmp_") for name in tables)
+    revision = revision[0] if revision else None
+    if not leftovers and revision is not None and (revision in SqliteRuns.SCHEMA_REVISIONS or
+                                                   revision == _schema_head()):
+        return False
+    if held:
+        raise SweepLabError(f"{database}: an MLflow store of schema revision {revision}, not this MLflow's "
+                            f"{_schema_head()}: back it up, then run 'mlflow db upgrade sqlite:///{database}'")
+    import sys
+
+    print(f"sweeplab: note: {database} was left half-created by a stopped command and holds no runs: made anew",
+          file=sys.stderr)
+    return True
+
+
+def _schema_head() -> str:
+    """The schema revision this MLflow writes: the head of its migration scripts (alembic's public reader over
+    the scripts MLflow ships)."""
+    import mlflow.store
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(Path(mlflow.store.__file__).parent / "db_migrations")).get_current_head()
 
 
 def dataset_input(dataset):

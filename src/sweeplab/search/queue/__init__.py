@@ -48,6 +48,10 @@ class Queue:
     local_dir: Path | None = None  # where the default SQLite storage lives
     worker_index: int = 0
 
+    def __post_init__(self):
+        if self.storage is not None:
+            storage.check_url(self.storage)
+
     def storage_url(self) -> str:
         return self.storage or storage.default_url(self.local_dir)
 
@@ -57,7 +61,7 @@ class Queue:
 
     def check(self) -> None:
         """Before anything trains: a local storage is writable and not full, a database storage opens."""
-        storage.check_local(self.storage_url())
+        storage.check_usable(self.storage_url())
         self._storage  # noqa: B018 (opening it reports an unreachable database as one line)
 
     # --- what the engine plans ----------------------------------------------------------------------------------

@@ -7,8 +7,10 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from sweeplab.errors import SweepLabError
-from sweeplab.urls import check_sqlite_store, check_writable, creation_lock, journal_path, local_directory
+from sweeplab import urls
+from sweeplab.errors import OptionError, SweepLabError, held_stop
+from sweeplab.urls import (check_sqlite_store, check_writable, create_whole, creation_lock, journal_path,
+                           local_directory, sqlite_path)
 
 RETRIES = 3  # a trial whose process died is queued again this many times at most
 
@@ -41,23 +43,45 @@ def open_storage(url: str, heartbeat: int):
     from sqlalchemy.exc import SQLAlchemyError
 
     options = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    if url.startswith(("postgresql", "mysql")):
+        options = {"connect_args": {"connect_timeout": urls.CONNECT_TIMEOUT_S}}
+
+    def rdb(at: str):
+        return module.storages.RDBStorage(
+            at, engine_kwargs=options, heartbeat_interval=heartbeat, grace_period=2 * heartbeat,
+            heartbeat_stale_trial_callback=module.storages.RetryHeartbeatStaleTrialCallback(max_retry=RETRIES),
+        )
+
+    def create(at: str) -> None:
+        rdb(at).engine.dispose()  # its tables made; the file then takes the storage's name
+
     try:
-        with creation_lock(url):
+        with creation_lock(url), held_stop():
             check_sqlite_store(url, "studies", "an Optuna storage")
-            return module.storages.RDBStorage(
-                url, engine_kwargs=options, heartbeat_interval=heartbeat, grace_period=2 * heartbeat,
-                heartbeat_stale_trial_callback=module.storages.RetryHeartbeatStaleTrialCallback(max_retry=RETRIES),
-            )
+            create_whole(url, create)
+            return rdb(url)
     except (SQLAlchemyError, ValueError, ImportError) as exc:
         problem = str(exc).splitlines()[0]
-        raise SweepLabError(f"--storage {url}: cannot open it as an Optuna storage ({problem})") from None
+        raise OptionError(f"{{}} {url}: cannot open it as an Optuna storage ({problem})", "storage") from None
 
 
-def check_local(url: str) -> None:
-    """A local storage's directory is writable and not full."""
+def check_url(url: str) -> None:
+    """The URL names a storage (:func:`sweeplab.urls.problem`)."""
+    wrong = urls.problem(url, urls.STORAGE)
+    if wrong:
+        raise OptionError(f"{{}} {url}: {wrong}", "storage")
+
+
+def check_usable(url: str) -> None:
+    """A local storage's directory is writable and not full; a database server answers in bounded time."""
     directory = local_directory(url)
     if directory is not None:
-        check_writable(directory, "Optuna storage")
+        check_writable(directory, "Optuna storage", sqlite_path(url))
+        return
+    silent = urls.unreachable(url)
+    if silent is not None:
+        raise OptionError(f"{{}} {url}: no database answers ({silent}; waited up to {urls.CONNECT_TIMEOUT_S} s)",
+                          "storage")
 
 
 def watches_heartbeats(storage) -> bool:
