@@ -15,7 +15,7 @@ import pytest
 from mlflow import MlflowClient
 
 from sweeplab.cli import main
-from sweeplab.tags import KIND, NOTE, PARENT, STATE, TRIAL
+from sweeplab.tags import KIND, NOTE, PARENT, REUSED_FROM, STATE, TRIAL, TRIAL_KEY
 
 pytestmark = pytest.mark.integration
 
@@ -317,3 +317,28 @@ def test_an_error_outside_the_fit_fails_those_trials_and_the_sweep_goes_on(tmp_p
     assert trials[0].state.name == "FAIL" and len(trials) == 3 and len(sweep.finished()) == 2
     assert trials[0].user_attrs[NOTE] == "RuntimeError: the listener could not start the trial"
     assert len(calls) == 3
+
+
+@pytest.mark.parametrize("fuse, fresh", [(1, False), (3, False), (1, True)])
+def test_a_configuration_proposed_again_in_one_search_is_reused_not_trained(tmp_path, fuse, fresh):
+    """A space of one point: Optuna proposes it for every trial. It trains once; the others reuse it, whether they
+    come one by one, in one fused group, or in a --fresh search (which reuses only its own trials)."""
+    sweep = Sweep(tmp_path, trials=3, space="learning_rate: 0.01", extra=f"fuse: {fuse}\n")
+    path = tmp_path / "tiny_optuna.yaml"
+    path.write_text(path.read_text().replace("embedding_dim: [4, 8]", "embedding_dim: 8"))
+    if fresh:
+        assert sweep() == 0  # the store has the configuration; a --fresh search trains it once all the same
+    assert sweep(*(["--fresh"] if fresh else [])) == 0
+    children = _latest_search(sweep)
+    reused = [c for c in children if REUSED_FROM in c.data.tags]
+    trained = [c for c in children if REUSED_FROM not in c.data.tags]
+    assert len(children) == 3 and len(trained) == 1 and len(reused) == 2
+    assert {c.data.tags[REUSED_FROM] for c in reused} == {trained[0].info.run_id}
+    assert len({c.data.tags[TRIAL_KEY] for c in children}) == 1
+    assert {c.data.metrics["cv_accuracy_mean"] for c in children} == {trained[0].data.metrics["cv_accuracy_mean"]}
+
+
+def _latest_search(sweep):
+    """The trial runs under the newest parent run (a --fresh rerun's)."""
+    parent = max(sweep.parents(), key=lambda run: run.info.start_time)
+    return [c for c in sweep.children() if c.data.tags[PARENT] == parent.info.run_id]

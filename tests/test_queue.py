@@ -236,7 +236,8 @@ def test_a_second_sweep_of_a_running_search_is_refused_and_a_dead_one_replaced(t
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         host = queue_study.this_process().rpartition(":")[0]
-        found.set_user_attr("sweeplab.owner", f"{host}:{alive.pid}")
+        claim = found_storage.get_study_id_from_name("q-toy#running")  # as if that process had claimed it
+        found_storage.set_study_user_attr(claim, "sweeplab.owner", f"{host}:{alive.pid}")
         with pytest.raises(SweepLabError, match=rf"^study q-toy: a sweep in process {host}:{alive.pid} is running "
                                                 r"it; add workers with X, or wait for it$"):
             queue_study.open_study(found_storage, engine, grid_sweep, _dataset(), fresh=False, join_hint="add workers"
@@ -248,12 +249,49 @@ def test_a_second_sweep_of_a_running_search_is_refused_and_a_dead_one_replaced(t
     assert queue_study.open_study(found_storage, engine, grid_sweep, _dataset(), fresh=False, join_hint="") != first
 
 
+RACER = """
+import sys, time
+from types import SimpleNamespace
+from sweeplab import config, engines
+from sweeplab.errors import SweepLabError
+from sweeplab.search.queue import storage, study
+sweep = config.parse_sweep({"name": "q", "model": "embedding_pool", "engine": sys.argv[3],
+                            "space": {"embedding_dim": [4, 8], "maxlen": 8}}, "q.yaml")
+found = storage.open_storage(sys.argv[1], heartbeat=30)
+dataset = SimpleNamespace(name="toy", reference={"file": "toy.csv"}, integrity={"sha256": "0" * 64, "path": "toy.csv"})
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # every racer starts at the same moment
+try:
+    study.open_study(found, engines.get(sys.argv[3])(), sweep, dataset, fresh=False, join_hint="join")
+    print("opened", flush=True)
+    time.sleep(3)  # still running it while the others try
+except SweepLabError as exc:
+    print(exc)
+"""
+
+
+@pytest.mark.parametrize("engine", ["optuna", "grid"])
+def test_sweeps_started_at_the_same_moment_cannot_both_run_one_study(tmp_path, engine):
+    """Two optuna sweeps started at once both used worker index 0 and trained the same configurations: only one
+    may hold a study. Four processes race for it, released at the same instant."""
+    import time
+
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    queue_storage.open_storage(url, heartbeat=30)  # made before the race: what is raced for is the study
+    start = time.time() + 8  # after the imports
+    racers = [subprocess.Popen([sys.executable, "-c", RACER, url, str(start), engine], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    said = sorted(racer.communicate(timeout=120)[0].strip() for racer in racers)
+    assert [racer.returncode for racer in racers] == [0] * 4
+    assert said.count("opened") == 1, said
+    assert all(line.startswith("study q-toy: a sweep in process ") for line in said if line != "opened"), said
+
+
 def test_a_study_of_optuna_s_is_not_replaced_by_another_engine_s_without_fresh(tmp_path, grid_sweep):
     url = f"sqlite:///{tmp_path / 'o.db'}"
     found_storage = queue_storage.open_storage(url, heartbeat=30)
     as_optuna = grid_sweep.override(engine="optuna")
     queue_study.open_study(found_storage, engines.get("optuna")(), as_optuna, _dataset(), fresh=False, join_hint="")
-    queue_study.release(queue_study.load(found_storage, engines.get("optuna")(), as_optuna, "toy"))
+    queue_study.release(found_storage, queue_study.load(found_storage, engines.get("optuna")(), as_optuna, "toy"))
     with pytest.raises(SweepLabError, match=r"study q-toy holds engine optuna's trials and this sweep uses engine "
                                             r"grid: run with --fresh to replace it"):
         queue_study.open_study(found_storage, engines.get("grid")(), grid_sweep, _dataset(), fresh=False,

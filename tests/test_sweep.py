@@ -592,7 +592,7 @@ def test_nested_cv_runs_the_search_inside_each_outer_fold(tmp_path, tiny_texts, 
 
 def test_nested_needs_two_outer_folds_and_one_process(tmp_path, capsys):
     assert main(["sweep", "smoke", "--nested", "1", "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"]) == 2
-    assert "--nested must be a number of outer folds from 2" in capsys.readouterr().err
+    assert "--nested: expected an integer from 2, got int 1" in capsys.readouterr().err
     assert main(["sweep", "smoke", "--nested", "2", "--engine", "optuna", "--workers", "2",
                  "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"]) == 2
     assert "--nested runs its inner searches in this process: leave out --workers" in capsys.readouterr().err

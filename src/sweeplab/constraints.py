@@ -88,9 +88,11 @@ def validated(**constraints: tuple[Constraint | None, ...]):
 
             for name, value in signature.bind(*args, **kwargs).arguments.items():
                 if not any(option.holds(value) for option in allowed[name]):
-                    expected = " or ".join(option.description for option in allowed[name])
                     got = "None" if value is None else describe(value)
-                    raise OptionError(f"{{}}: expected {expected}, got {got}", name)
+                    expected = [option.description for option in allowed[name]]
+                    as_flag = [text for text in expected if text != NONE.description]  # a flag cannot be None
+                    raise OptionError(f"{{}}: expected {' or '.join(expected)}, got {got}", name,
+                                      flag_template=f"{{}}: expected {' or '.join(as_flag)}, got {got}")
             environment.check()
             return function(*args, **kwargs)
 

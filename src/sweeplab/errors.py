@@ -41,15 +41,18 @@ class OptionError(SweepLabError):
 
     FLAGS = {"sources": "--source", "register": "--no-register"}  # where a flag is not the keyword with dashes
 
-    def __init__(self, template: str, *options: str):
-        self.template, self.options = template, options
-        super().__init__(self._fill(options))
+    def __init__(self, template: str, *options: str, flag_template: str | None = None):
+        """``flag_template``: the words for the command line where they differ (a flag cannot be None)."""
+        self.template, self.options, self.flag_template = template, options, flag_template or template
+        super().__init__(self._fill(self.template, options))
 
     def as_flags(self) -> str:
-        return str(SweepLabError(self._fill([self.FLAGS.get(o, f"--{o.replace('_', '-')}") for o in self.options])))
+        flags = [self.FLAGS.get(o, f"--{o.replace('_', '-')}") for o in self.options]
+        return str(SweepLabError(self._fill(self.flag_template, flags)))
 
-    def _fill(self, names) -> str:
-        parts = self.template.split("{}", len(names))
+    @staticmethod
+    def _fill(template: str, names) -> str:
+        parts = template.split("{}", len(names))
         return "".join(part + name for part, name in zip(parts, [*names, ""]))
 
 

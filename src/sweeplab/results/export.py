@@ -25,10 +25,6 @@ def export(tracker, sweep: str, source: str, rank: int | None = None, family: st
     from sweeplab.results import leaderboard
     from sweeplab.tags import PARENT, TRIAL
 
-    if rank is not None and rank < 1:
-        raise OptionError(f"{{}} must be at least 1, got {rank}", "rank")
-    if select is not None and select not in config.SELECT_RULES:
-        raise OptionError(f"{{}} {select}: expected one of {', '.join(config.SELECT_RULES)}", "select")
     if select == "simplest" and rank not in (None, 1):
         raise OptionError(f"{{}} picks one trial of the tie group: leave out the rank ({rank})", "select")
     trials = leaderboard.collect(tracker, sweep=sweep, source=source)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import functools
 import statistics
 import time
 from dataclasses import dataclass
@@ -192,9 +193,15 @@ def reusable(sweep, split: Split, tracker, fresh: bool = False) -> dict:
     return {} if fresh else tracker.finished_trials(search_key(sweep, split))
 
 
-def _context(sweep, split: Split, cv, listener, finished: dict, worker_args=()) -> SearchContext:
+def _context(sweep, split: Split, cv, listener, finished: dict, worker_args=(), lookup=None) -> SearchContext:
     return SearchContext(sweep, split.dataset.name, split.X_train, split.y_train, cv, listener,
-                         search_key(sweep, split), finished, tuple(worker_args))
+                         search_key(sweep, split), finished, tuple(worker_args), lookup)
+
+
+def _lookup(tracker, sweep, split: Split, parent: str | None):
+    """The trainer's look for a trial finished since the search opened (see :class:`~sweeplab.search.trainer.
+    Trainer`); with ``parent`` (a ``--fresh`` search), among that parent run's trials only."""
+    return functools.partial(tracker.finished_trial, search_key(sweep, split), parent=parent)
 
 
 @dataclass
@@ -224,7 +231,8 @@ def _open(sweep, split: Split, queue, tracker, progress, worker_args, fresh: boo
     run.log_setup(sweep, dataset, len(split.X_train), len(split.X_test), baseline)
     planned, done = queue.planned(sweep), queue.finished(sweep, dataset.name)
     lane = copy.copy(progress)
-    context = _context(sweep, split, cv, Listeners(lane, run.trials), finished, worker_args)
+    context = _context(sweep, split, cv, Listeners(lane, run.trials), finished, worker_args,
+                       _lookup(tracker, sweep, split, run.run_id if fresh else None))
     proposals = queue.proposals(sweep)
     reused = 0 if proposals is None else sum(
         configuration_key(sweep, context.cv_key, sweep.configuration(chosen)) in finished for chosen in proposals)
@@ -405,7 +413,8 @@ def join(queue, searches: list[tuple], tracker, progress, fresh: bool = False) -
         lane = copy.copy(progress)
         lane.start(split.dataset.name, queue.planned(sweep), sweep.splits, queue.finished(sweep, split.dataset.name))
         contexts.append(_context(sweep, split, folds_of(sweep), Listeners(lane, runs[-1].trials),
-                                 reusable(sweep, split, tracker, fresh)))
+                                 reusable(sweep, split, tracker, fresh), (),
+                                 _lookup(tracker, sweep, split, runs[-1].run_id if fresh else None)))
     try:
         queue.join(contexts)
     finally:

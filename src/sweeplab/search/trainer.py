@@ -34,13 +34,31 @@ class Interrupted(KeyboardInterrupt):
 
 class Trainer:
     """Runs the trials of one dataset's search. ``finished`` maps trial keys to reusable
-    :class:`~sweeplab.search.trial.Finished` trials (empty with ``--fresh``)."""
+    :class:`~sweeplab.search.trial.Finished` trials (empty with ``--fresh``), as the search opened; ``lookup``
+    (a key -> Finished or None) finds one finished since, by this process or another worker, so that a
+    configuration proposed again inside one search is not trained twice. Without a lookup (a search that is not
+    logged: nested CV's inner ones) the trials finished here are remembered instead."""
 
-    def __init__(self, ctx, finished: dict | None = None):
-        self.ctx = ctx
-        self.finished = finished if finished is not None else {}
+    def __init__(self, ctx, finished: dict | None = None, lookup=None):
+        self.ctx, self.lookup = ctx, lookup
+        self.finished = dict(finished) if finished is not None else {}
         # Every trial of the search shares the folds: each fold's vectorizer and its output are made once.
         self.folds = VectorizedFolds(ctx.X, list(ctx.cv.split(ctx.X, ctx.y)))
+
+    def earlier(self, key: str) -> Finished | None:
+        """A finished trial with this key that this one may reuse."""
+        found = self.finished.get(key)
+        if found is None and self.lookup is not None:
+            found = self.lookup(key)
+            if found is not None:
+                self.finished[key] = found
+        return found
+
+    def _remember(self, result: TrialResult) -> TrialResult:
+        if self.lookup is None and result.ok and result.key and not result.reused_from:
+            self.finished[result.key] = Finished(f"trial {result.number} of this search", result.fold_measures,
+                                                 result.fit_time, result.params)
+        return result
 
     def run(self, number: int, chosen: dict, judge: Judge | None = None) -> TrialResult:
         """Trial ``number`` of the configuration an engine ``chosen`` (sweep names; the fixed ones are added)."""
@@ -48,7 +66,7 @@ class Trainer:
         params = sweep.configuration(chosen)
         key = configuration_key(sweep, self.ctx.cv_key, params)
         listener.trial_started(number, params)
-        earlier = self.finished.get(key)
+        earlier = self.earlier(key)
         try:
             if earlier is not None:
                 result = self._reused(number, params, key, earlier)
@@ -58,18 +76,22 @@ class Trainer:
             listener.trial_finished(stopped.result)
             raise
         listener.trial_finished(result)
-        return result
+        return self._remember(result)
 
     def run_group(self, proposals: list[tuple], judges: list | None = None) -> list[TrialResult]:
         """Several trials, ``proposals`` as ``(number, chosen)`` pairs, each with its judge: the ones the store has
         are reused, those whose models can share one batch stream train as one fused model
         (:mod:`sweeplab.modeling.fused`), the rest alone. Results in the order proposed."""
         judges = judges or [None] * len(proposals)
-        sweep, results, together = self.ctx.sweep, {}, {}
+        sweep, results, together, again, keys = self.ctx.sweep, {}, {}, [], set()
         for (number, chosen), judge in zip(proposals, judges):
             params = sweep.configuration(chosen)
             key = configuration_key(sweep, self.ctx.cv_key, params)
-            if key in self.finished or len(proposals) == 1:
+            if key in keys:  # the same configuration twice in one group: trained once, then reused
+                again.append((number, chosen, judge))
+                continue
+            keys.add(key)
+            if len(proposals) == 1 or self.earlier(key) is not None:
                 results[number] = self.run(number, chosen, judge)
                 continue
             from sweeplab.modeling.fused import fusion_key
@@ -84,6 +106,8 @@ class Trainer:
                 results[number] = self.run(number, chosen, judge)
             else:
                 results.update(self._train_fused(group))
+        for number, chosen, judge in again:
+            results[number] = self.run(number, chosen, judge)
         return [results[number] for number, _ in proposals]
 
     def _train_fused(self, group: list[tuple]) -> dict[int, TrialResult]:
@@ -129,6 +153,7 @@ class Trainer:
             else:
                 found[entry[0]] = result(entry, member, FAIL, f"{type(problem).__name__}: {problem}".splitlines()[0])
             listener.trial_finished(found[entry[0]])
+            self._remember(found[entry[0]])
         return found
 
     def _train_each(self, group: list[tuple]) -> dict[int, TrialResult]:
@@ -143,6 +168,7 @@ class Trainer:
                 self.ctx.listener.trial_finished(stopped.result)
                 raise
             self.ctx.listener.trial_finished(found[number])
+            self._remember(found[number])
         return found
 
     def _reused(self, number: int, params: dict, key: str, earlier: Finished) -> TrialResult:

@@ -264,17 +264,41 @@ class Tracker:
         if runs is None:
             runs = self._search_all([e.experiment_id for e in self.client.search_experiments()],
                                     f"tags.`{CV_KEY}` = '{quoted(cv_key)}'")
-        found = {}
-        for run in sorted(runs, key=lambda r: REUSED_FROM in r.data.tags, reverse=True):
-            tags = run.data.tags
-            measures = fold_measures(run.data.metrics)
-            if run.info.status == "FINISHED" and tags.get(STATE) == "COMPLETE" and TRIAL_KEY in tags and measures:
-                params = param_values(run.data.params)
-                with contextlib.suppress(SweepLabError):  # a run that names no family of its own: not reusable
-                    params["model"] = family_of(params, tags.get(MODEL))
-                    found[tags[TRIAL_KEY]] = Finished(tags.get(REUSED_FROM) or run.info.run_id, measures,
-                                                      run.data.metrics.get("fit_time_s", 0.0), params)
-        return found
+        return _finished(runs)
+
+    def finished_trial(self, cv_key: str, key: str, parent: str | None = None) -> Finished | None:
+        """The finished trial with trial key ``key`` in a search with ``cv_key`` (only among the trials of the
+        parent run ``parent`` when given: a ``--fresh`` search reuses its own trials only), or None: asked as each
+        trial starts, for what finished since the search opened."""
+        database = sqlite_path(self.uri)
+        runs = None
+        if database is not None:
+            import sqlite3
+
+            with contextlib.suppress(sqlite3.Error):
+                runs = SqliteRuns(database).tagged(TRIAL_KEY, key)
+        if runs is None:
+            runs = self._search_all([e.experiment_id for e in self.client.search_experiments()],
+                                    f"tags.`{TRIAL_KEY}` = '{quoted(key)}'")
+        runs = [r for r in runs if r.data.tags.get(CV_KEY) == cv_key and
+                (parent is None or r.data.tags.get(PARENT) == parent)]
+        return _finished(runs).get(key)
+
+
+def _finished(runs) -> dict:
+    """Trial key -> :class:`~sweeplab.search.trial.Finished` of the COMPLETE trial runs among ``runs``; a run that
+    trained is preferred to one that reused it."""
+    found = {}
+    for run in sorted(runs, key=lambda r: REUSED_FROM in r.data.tags, reverse=True):
+        tags = run.data.tags
+        measures = fold_measures(run.data.metrics)
+        if run.info.status == "FINISHED" and tags.get(STATE) == "COMPLETE" and TRIAL_KEY in tags and measures:
+            params = param_values(run.data.params)
+            with contextlib.suppress(SweepLabError):  # a run that names no family of its own: not reusable
+                params["model"] = family_of(params, tags.get(MODEL))
+                found[tags[TRIAL_KEY]] = Finished(tags.get(REUSED_FROM) or run.info.run_id, measures,
+                                                  run.data.metrics.get("fit_time_s", 0.0), params)
+    return found
 
 
 def _interrupted_creation(database: Path) -> bool:

@@ -87,10 +87,18 @@ class Queue:
 
     # --- the sweep's process ------------------------------------------------------------------------------------
 
+    def check_studies(self, sweep, datasets) -> None:
+        """Before anything trains: each dataset's study may be opened by this sweep (not run by another, the same
+        search where one is continued)."""
+        for dataset in datasets:
+            study.check(self._storage, self.engine, sweep, dataset, self.fresh, self._join_hint(sweep))
+
     def open(self, sweep, dataset) -> str:
         """Create, continue or queue anew the dataset's study; return the key that ties it to its MLflow parent."""
-        hint = f"add workers with 'sweeplab worker {sweep.name} --storage {self.storage_url()}'"
-        return study.open_study(self._storage, self.engine, sweep, dataset, self.fresh, hint)
+        return study.open_study(self._storage, self.engine, sweep, dataset, self.fresh, self._join_hint(sweep))
+
+    def _join_hint(self, sweep) -> str:
+        return f"add workers with 'sweeplab worker {sweep.name} --storage {self.storage_url()}'"
 
     def searches(self, contexts: list) -> Iterator[tuple[object, list[TrialResult]]]:
         """Each dataset's trials (``contexts``: one per dataset, its study opened), dataset by dataset. Every queue is
@@ -105,7 +113,7 @@ class Queue:
             while held:
                 ctx, found = held[0]
                 work([(s, c) for c, s in held], self._storage, self.engine, self.heartbeat, _deadline(ctx.sweep))
-                _let_go(*held.pop(0))
+                _let_go(self._storage, *held.pop(0))
                 yield ctx, study.results(found, self.engine, ctx.sweep)
         except BaseException as error:  # also GeneratorExit: the caller failed (or was stopped) with the rest
             # A terminal's Ctrl-C reaches the helpers too, a kill of this process alone does not.
@@ -120,7 +128,7 @@ class Queue:
                 if helper.wait() != 0 and not stopped:  # its unfinished trial is retried once its heartbeat is stale
                     print(f"sweeplab: worker {index} exited with status {helper.returncode}", file=sys.stderr)
             for ctx, found in held:
-                _let_go(ctx, found)
+                _let_go(self._storage, ctx, found)
 
     def search(self, ctx) -> list[TrialResult]:
         """One dataset's search (:meth:`searches` of one)."""
@@ -161,11 +169,11 @@ def _deadline(sweep) -> float | None:
     return time.monotonic() + sweep.timeout if sweep.timeout else None
 
 
-def _let_go(ctx, found) -> None:
+def _let_go(found_storage, ctx, found) -> None:
     """This process is done with the dataset's study: close the runs of trials that no longer run anywhere (a
     process stopped between opening a trial's run and recording it leaves it RUNNING), and release the study."""
     ctx.listener.reconcile(running(found))
-    study.release(found)
+    study.release(found_storage, found)
 
 
 def _fail_dead_here(found) -> None:
