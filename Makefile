@@ -77,12 +77,12 @@ predict: install
 	$(BIN)/sweeplab predict $(or $(MODEL),$(error MODEL=models:/<name>/<version> or a .keras file is needed)) \
 		$(if $(FILE),--file $(FILE)) $(TEXT)
 
-# A registered model behind MLflow's scoring server, on loopback unless HOST says otherwise: POST raw text to /invocations.
+# A registered model behind MLflow's scoring server with sweeplab's bounds on requests (sweeplab serve), on loopback
+# unless HOST says otherwise: POST raw text to /invocations.
 serve: install
-	$(LOOPBACK_WARNING)
-	PATH=$(CURDIR)/$(BIN):$$PATH MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///$(STORE)/mlflow.db} \
-		$(BIN)/mlflow models serve -m $(or $(MODEL),$(error MODEL=models:/<name>/<version> is needed)) \
-		--env-manager local --host $(HOST) --port $(or $(SERVE_PORT),5001)
+	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///$(STORE)/mlflow.db} \
+		$(BIN)/sweeplab serve $(or $(MODEL),$(error MODEL=models:/<name>/<version> is needed)) \
+		--host $(HOST) --port $(or $(SERVE_PORT),5001)
 
 # The real MLflow UI over the same store, on loopback unless HOST says otherwise.
 ui: install

@@ -2,6 +2,7 @@
 the .keras file, the registered pyfunc and `mlflow models serve`, and read the cross-source pivot."""
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -114,8 +115,84 @@ def test_predict_reads_texts_from_a_file_and_refuses_bad_models(retrained, tmp_p
     assert main(["predict", str(retrained["model"])]) == 2
 
 
+def post(port: int, body: bytes, content_type: str = "application/json") -> tuple[int, dict]:
+    """POST to a served model's /invocations: (the status, the JSON answer)."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", method="POST", data=body,
+                                     headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read() or b"{}")
+
+
+def records(*values) -> bytes:
+    return json.dumps({"dataframe_records": [{"text": value} for value in values]}).encode()
+
+
+NOT_TEXT = [  # (request body, where the answer says the problem is): each must be a 4xx with its reason
+    (records("fine", None), "$.dataframe_records[1].text: expected a text (a string), got null"),
+    (records(5), "$.dataframe_records[0].text: expected a text (a string), got 5"),
+    (records({"a": 1}), "$.dataframe_records[0].text.a: expected a text (a string), got 1"),
+    (records(["a"]), None),  # a list of strings where one text goes: the model says what it got
+    (json.dumps({"inputs": {"text": ["a", None]}}).encode(), "$.inputs.text[1]: expected a text (a string), got null"),
+    (json.dumps({"instances": [{"text": 3.5}]}).encode(), "$.instances[0].text: expected a text (a string), got 3.5"),
+    (json.dumps({"dataframe_split": {"columns": ["text"], "data": [[True]]}}).encode(), "got true"),
+    (b'{"dataframe_records": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+    (json.dumps({"dataframe_records": [{"text": "x"}] * 100_001}).encode(), "100,001 texts in one call, at most 100,000"),
+    (records("x" * ((1 << 20) + 1)), "text 1: 1,048,577 characters, at most 1,048,576"),
+]
+
+
+def test_the_served_model_takes_text_only_and_bounds_requests(retrained, serve, monkeypatch):
+    """Anything but text is a 4xx with its reason (null, numbers, objects, in every input format), deep JSON too
+    (MLflow's server answered 500); a body over 64 MiB is 413 without being parsed; many clients at once are
+    answered; what a request may hold is documented in sweeplab.serving.server."""
+    import concurrent.futures
+
+    from sweeplab.serving.server import MAX_BODY_BYTES
+
+    port = free_port()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", retrained["uri"])
+    serve(["make", "-s", "-C", str(ROOT), "serve", "MODEL=models:/smoke-yelp/1", f"SERVE_PORT={port}"],
+          f"http://127.0.0.1:{port}/version", timeout=180)
+    for body, reason in NOT_TEXT:
+        status, answer = post(port, body)
+        assert status == 400 and (reason is None or reason in answer["message"]), (body[:80], status, answer)
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)  # says its size, sends none of it
+    connection.putrequest("POST", "/invocations")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Content-Length", str(MAX_BODY_BYTES + 1))
+    connection.endheaders()
+    answered = connection.getresponse()
+    assert answered.status == 413 and "larger than 67,108,864 bytes" in json.load(answered)["message"]
+    connection.close()
+    assert post(port, records("y" * (MAX_BODY_BYTES // 2)))[0] == 400  # 32 MiB is read, and refused by the model
+    assert post(port, b"text\nhello\n", "text/csv")[0] == 200
+    with concurrent.futures.ThreadPoolExecutor(100) as pool:
+        statuses = list(pool.map(lambda i: post(port, records(f"text {i}"))[0], range(100)))
+    assert statuses == [200] * 100
+
+
+def test_mlflow_models_serve_refuses_non_text_where_it_reaches_the_model(retrained, serve, monkeypatch):
+    """Under MLflow's own server (no sweeplab guard in front), the model still refuses what reaches it as sent."""
+    port = free_port()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", retrained["uri"])
+    monkeypatch.setenv("PATH", f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}")
+    serve([str(ROOT / ".venv" / "bin" / "mlflow"), "models", "serve", "-m", "models:/smoke-yelp/1", "--env-manager",
+           "local", "--host", "127.0.0.1", "--port", str(port)], f"http://127.0.0.1:{port}/version", timeout=180)
+    status, answer = post(port, records("fine", None))
+    assert status == 400 and "text 2: expected a string, got float nan" in answer["message"]  # pandas' null
+    assert post(port, records(7))[0] == 400 and post(port, records("fine"))[0] == 200
+
+
 def test_the_served_model_answers_raw_text(retrained, serve, monkeypatch):
-    """`make serve` runs the real `mlflow models serve` on 127.0.0.1; raw text in, labels out."""
+    """`make serve` runs MLflow's scoring server (through `sweeplab serve`) on 127.0.0.1; raw text in, labels out."""
     import urllib.request
 
     port = free_port()

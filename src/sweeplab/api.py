@@ -22,12 +22,12 @@ from pathlib import Path
 from sweeplab import runtime
 from sweeplab.config import Experiment, Sweep
 from sweeplab.config.parse import SELECT_RULES
-from sweeplab.constraints import (BOOLEAN, Constraint, FUNCTION, PATH, TEXT, TEXTS, between, instance_of, integer, methods,
-                                  one_of, validated)
+from sweeplab.constraints import (BOOLEAN, FUNCTION, NAME, PATH, TEXT, TEXTS, Constraint, between, instance_of,
+                                  integer, methods, one_of, validated)
 from sweeplab.errors import OptionError, SweepLabError
 from sweeplab.modeling.metrics import METRICS
 
-__all__ = ["sweep", "plan", "join", "leaderboard", "compare", "export", "retrain", "load_model", "fetch_data",
+__all__ = ["sweep", "plan", "join", "leaderboard", "compare", "export", "retrain", "load_model", "serve", "fetch_data",
            "open_stores", "sweep_names", "resolve_sweep", "SweepResult", "RetrainResult", "Model"]
 
 
@@ -121,7 +121,9 @@ def sweep(space, *, sources=None, data=None, text_col: str = "text", label_col: 
     # Once the sweep is known (its oneDNN setting) and before anything imports TensorFlow or MLflow.
     runtime.configure(workers, onednn=the_sweep.onednn)
     tracker.check()
+    tracker.check_experiment(the_sweep.name)
     queue.check()
+    queue.check_studies(the_sweep, [split.dataset for split in splits])
     results = runner.run(the_sweep, splits, tracker, shown, queue, worker_args=["--tracking-uri", tracker.uri],
                          fresh=fresh)
     return SweepResult(the_sweep, tuple(results), tracker.uri, tracker.experiment_id(the_sweep.name))
@@ -144,6 +146,9 @@ def plan(space, *, sources=None, data=None, text_col: str = "text", label_col: s
 
 def _prepare(space, sources, data_path, text_col, label_col, engine, trials, folds, epochs, seed, nested,
              tracking_uri, storage, fresh, workers, heartbeat, progress):
+    """The check phase of :func:`sweep` and :func:`plan`: everything decidable from the sweep, the options, the
+    data's size and the environment (the keywords and environment variables were checked as the call came in),
+    before anything is created or trained; then :func:`sweep` checks the stores themselves."""
     from sweeplab import engines
     from sweeplab.search import runner
     from sweeplab.search.queue import Queue
@@ -212,13 +217,14 @@ def join(space: str, storage: str, *, dataset=None, tracking_uri=None, heartbeat
     if not studies:
         raise SweepLabError(f"no study of sweep '{name}' in {storage} is running: start it with 'sweeplab sweep'")
     # Once the studies' sweeps are known (their oneDNN setting) and before anything imports TensorFlow or MLflow.
-    runtime.configure(workers, onednn=any(resolved.get("onednn", False) for resolved, _ in studies))
+    runtime.configure(workers, onednn=any(resolved.get("onednn", False) for resolved, _, _ in studies))
     tracker = Tracker(tracking_uri)
     tracker.check()
     searches = []
-    for resolved, reference in studies:
+    for resolved, reference, sha256 in studies:
         the_sweep = config.parse_sweep(resolved, f"study of {name}")
-        searches.append((the_sweep, runner.prepare(the_sweep, [data.load_reference(reference)])[0]))
+        dataset = data.load_reference(reference, sha256, f"study of {name}")  # the data the sweep runs on
+        searches.append((the_sweep, runner.prepare(the_sweep, [dataset])[0]))
     queue.engine = engines.get(searches[0][0].engine)()  # the studies of one sweep share its engine
     runner.join(queue, searches, tracker,
                 _progress(progress, searches[0][0].metric, prefix=f"(worker {worker_index}) "))
@@ -227,7 +233,7 @@ def join(space: str, storage: str, *, dataset=None, tracking_uri=None, heartbeat
 # --- results ------------------------------------------------------------------------------------------------------
 
 
-@validated(sweep=(None, TEXT), source=(None, TEXT), metric=(None, one_of(*METRICS)), top=(None, integer(1)),
+@validated(sweep=(None, NAME), source=(None, NAME), metric=(None, one_of(*METRICS)), top=(None, integer(1)),
            pivot=(BOOLEAN,), tracking_uri=_URL)
 def leaderboard(sweep=None, source=None, *, metric=None, top=None, pivot: bool = False, tracking_uri=None):
     """The complete trials of the latest finished search of each (sweep, source), best first, as a DataFrame:
@@ -243,7 +249,7 @@ def leaderboard(sweep=None, source=None, *, metric=None, top=None, pivot: bool =
     return board.pivot(frame, top) if pivot else board.rank(frame, top or len(frame) or 1)
 
 
-@validated(sweep=(TEXT,), alpha=(between(0, 1),), transfer=(BOOLEAN,), tracking_uri=_URL, progress=(None, FUNCTION))
+@validated(sweep=(NAME,), alpha=(between(0, 1),), transfer=(BOOLEAN,), tracking_uri=_URL, progress=(None, FUNCTION))
 def compare(sweep: str, *, alpha: float = 0.05, transfer: bool = True, tracking_uri=None, progress=None):
     """Compare ``sweep``'s configurations across the three or more datasets it ran on (average ranks, Friedman,
     Nemenyi critical difference) and, with ``transfer``, train each dataset's winner and score it on every test
@@ -269,8 +275,8 @@ def compare(sweep: str, *, alpha: float = 0.05, transfer: bool = True, tracking_
     return found
 
 
-@validated(sweep=(TEXT,), source=(TEXT,), rank=(None, integer(1)), select=(None, one_of(*SELECT_RULES)),
-           family=(None, TEXT), out=(None, PATH), tracking_uri=_URL)
+@validated(sweep=(NAME,), source=(NAME,), rank=(None, integer(1)), select=(None, one_of(*SELECT_RULES)),
+           family=(None, NAME), out=(None, PATH), tracking_uri=_URL)
 def export(sweep: str, source: str, *, rank: int | None = None, select: str | None = None, family=None, out=None,
            tracking_uri=None):
     """Write a trial of ``sweep`` on ``source`` to an experiment file: by default the one the sweep refit and
@@ -314,25 +320,31 @@ def retrain(experiment, *, all_data: bool = False, early_stopping=None, out=None
     """Train an experiment file's configuration into one raw-text Keras model on its training split (``all_data``:
     train + test), test it once, save it (``out``, by default ``models/<name>.keras``), log it to MLflow and
     register it under the experiment's name. ``early_stopping``: a patience in epochs."""
-    from sweeplab import files
+    from sweeplab import data, files
     from sweeplab.config import experiment as experiments
+    from sweeplab.tracking import Tracker
 
     exp = experiment if isinstance(experiment, experiments.Experiment) else experiments.load_experiment(experiment)
     # After reading the file, before anything loads TensorFlow, which reads the oneDNN setting once.
     runtime.configure(onednn=exp.onednn)
-    from sweeplab.modeling import textmodel
-    from sweeplab.serving import pyfunc
-    from sweeplab.serving import retrain as retraining
-    from sweeplab.tracking import Tracker
-
     path = Path(out or Path("models") / f"{exp.name}.keras")
     files.check_destination(path, "Keras model file", (".keras",))
     tracker = Tracker(tracking_uri)
     tracker.check()
+    tracker.check_experiment(exp.sweep or "retrain")
     dataset = exp.load_dataset()  # refuse a changed dataset before training anything
-    stopping = None
+    stopping = exp.early_stopping
     if early_stopping is not None:
         stopping = {**experiments.EARLY_STOPPING, **(exp.early_stopping or {}), "patience": early_stopping}
+    if stopping:  # the validation slice is cut from the training rows, stratified
+        rows = len(dataset.texts)
+        training = rows if all_data else rows - data.held_out_rows(rows, exp.test_size)
+        data.check_fraction(exp.path, "early_stopping.validation_split", stopping["validation_split"], training,
+                            dataset.n_classes, ("validation slice", "rows left to train on"))
+    from sweeplab.modeling import textmodel
+    from sweeplab.serving import pyfunc
+    from sweeplab.serving import retrain as retraining
+
     result = retraining.retrain(exp, dataset, all_data=all_data, early_stopping=stopping)
     textmodel.save(result.model, path)
     with tracker.retrain_run(exp) as run:
@@ -352,7 +364,9 @@ class Model:
         """A DataFrame with one row per text: ``label``, ``probability`` and ``p_<class>`` for every class."""
         if isinstance(texts, str):
             texts = [texts]
-        return self._predict([str(text) for text in texts])
+        from sweeplab.modeling.textmodel import check_texts
+
+        return self._predict(check_texts(texts))
 
 
 @validated(model=(PATH,), tracking_uri=_URL)
@@ -375,6 +389,23 @@ def load_model(model, *, tracking_uri=None) -> Model:
     except Exception as exc:  # MLflow raises several types for a URI it cannot resolve
         raise SweepLabError(f"{model}: cannot load as an MLflow model ({str(exc).splitlines()[0][:200]})") from None
     return Model(lambda texts: pyfunc.predict(pd.DataFrame({"text": texts})).reset_index(drop=True))
+
+
+@validated(model=(PATH,), host=(TEXT,), port=(integer(1, 65535),), tracking_uri=_URL)
+def serve(model, *, host: str = "127.0.0.1", port: int = 5001, tracking_uri=None) -> None:
+    """Serve a raw-text model (``models:/NAME/VERSION``, ``runs:/RUN_ID/model`` or a logged model's directory) over
+    HTTP until the process is stopped: MLflow's scoring server with bounds on what a request may hold
+    (:mod:`sweeplab.serving.server`). POST raw texts to ``/invocations``, as for ``mlflow models serve``."""
+    runtime.configure()
+    from sweeplab.serving import server
+    from sweeplab.tracking.store import resolve_uri, using_uri
+
+    try:
+        with using_uri(resolve_uri(tracking_uri)):
+            app = server.application(str(model))
+    except Exception as exc:  # MLflow raises several types for a URI it cannot resolve
+        raise SweepLabError(f"{model}: cannot load as an MLflow model ({str(exc).splitlines()[0][:200]})") from None
+    server.serve(app, host, port)
 
 
 # --- stores and data ---

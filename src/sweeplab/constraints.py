@@ -67,6 +67,15 @@ PATH = Constraint("a path (a string or os.PathLike)", lambda value: isinstance(v
 FUNCTION = Constraint("a function", callable)
 
 
+def _is_name(value) -> bool:
+    from sweeplab import names
+
+    return names.problem(value) is None
+
+
+NAME = Constraint("a name (letters, digits, '.', '_' and '-', starting with a letter or digit)", _is_name)
+
+
 def validated(**constraints: tuple[Constraint | None, ...]):
     """Check a function's arguments against ``constraints`` (parameter name -> the sets a value may belong to,
     ``None`` standing for :data:`NONE`) before it runs, and the environment variables sweeplab reads; a value in

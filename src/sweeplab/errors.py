@@ -46,8 +46,11 @@ class OptionError(SweepLabError):
         self.template, self.options, self.flag_template = template, options, flag_template or template
         super().__init__(self._fill(self.template, options))
 
-    def as_flags(self) -> str:
-        flags = [self.FLAGS.get(o, f"--{o.replace('_', '-')}") for o in self.options]
+    def as_flags(self, positionals: dict | None = None) -> str:
+        """The message in the command line's words: each option as its flag, or as the METAVAR of a positional
+        argument (``positionals``: keyword -> METAVAR)."""
+        named = {**self.FLAGS, **(positionals or {})}
+        flags = [named.get(o, f"--{o.replace('_', '-')}") for o in self.options]
         return str(SweepLabError(self._fill(self.flag_template, flags)))
 
     @staticmethod

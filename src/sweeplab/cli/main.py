@@ -12,7 +12,7 @@ import sys
 import threading
 
 from sweeplab import __version__, data, errors
-from sweeplab.cli.models import cmd_predict, cmd_retrain
+from sweeplab.cli.models import cmd_predict, cmd_retrain, cmd_serve
 from sweeplab.cli.results import cmd_compare, cmd_export, cmd_leaderboard
 from sweeplab.cli.store import cmd_data, cmd_store
 from sweeplab.cli.sweeps import cmd_list, cmd_show, cmd_sweep, cmd_worker
@@ -48,7 +48,8 @@ def _dispatch(args) -> int:
             return errors.stop_status()
         return code
     except SweepLabError as exc:
-        print(f"sweeplab: error: {exc.as_flags() if isinstance(exc, OptionError) else exc}", file=sys.stderr)
+        shown = exc.as_flags(getattr(args, "positionals", None)) if isinstance(exc, OptionError) else exc
+        print(f"sweeplab: error: {shown}", file=sys.stderr)
         return SweepLabError.exit_code
     except KeyboardInterrupt:
         closed = "; the open runs were closed as KILLED" if getattr(args, "opens_runs", False) else ""
@@ -99,13 +100,19 @@ def _stopped() -> str:
     return "interrupted" if errors.INTERRUPTED.signum == signal.SIGINT else f"stopped by {errors.stop_name()}"
 
 
+def _positional(command, dest: str, metavar: str, **options) -> None:
+    """A positional argument, whose METAVAR an option's error names (``SWEEP: expected a name ...``)."""
+    command.add_argument(dest, metavar=metavar, **options)
+    command.set_defaults(positionals={**(command.get_default("positionals") or {}), dest: metavar})
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sweeplab", description="Hyperparameter sweeps for Keras text classifiers.")
     parser.add_argument("--version", action="version", version=f"sweeplab {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     sweep = commands.add_parser("sweep", help="run a sweep and log every trial to MLflow")
-    sweep.add_argument("space", metavar="SPACE", help="a sweep's name (see 'sweeplab list') or a YAML file's path")
+    _positional(sweep, "space", metavar="SPACE", help="a sweep's name (see 'sweeplab list') or a YAML file's path")
     sweep.add_argument("--source", action="append", choices=[*data.SOURCES, data.POOLED],
                        help="run on this source instead of the sweep's sources (repeatable)")
     sweep.add_argument("--data", metavar="PATH", help="your own CSV, TSV or JSONL file instead of the UCI sources")
@@ -135,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.set_defaults(handler=cmd_sweep, opens_runs=True)
 
     worker = commands.add_parser("worker", help="join a running sweep's queue from this process or machine")
-    worker.add_argument("space", metavar="SPACE", help="the sweep's name (or its YAML file)")
+    _positional(worker, "space", metavar="SPACE", help="the sweep's name (or its YAML file)")
     worker.add_argument("--storage", required=True, help="the Optuna storage the sweep uses")
     worker.add_argument("--dataset", action="append",
                         help="the queue of this source or data file stem (repeatable; default: every dataset the "
@@ -159,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     compare = commands.add_parser("compare", help="a sweep's configurations across datasets: ranks, Friedman, "
                                                   "critical difference, and the transfer matrix")
-    compare.add_argument("sweep", metavar="SWEEP", help="the sweep's name (its MLflow experiment)")
+    _positional(compare, "sweep", metavar="SWEEP", help="the sweep's name (its MLflow experiment)")
     compare.add_argument("--alpha", type=float, default=0.05, help="significance level (default: 0.05)")
     compare.add_argument("--no-transfer", action="store_true",
                          help="leave out the transfer matrix (it trains one model per dataset)")
@@ -168,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.set_defaults(handler=cmd_compare)
 
     export = commands.add_parser("export", help="write a sweep's best configuration to experiments/ as YAML")
-    export.add_argument("sweep", metavar="SWEEP", help="the sweep's name (its MLflow experiment)")
+    _positional(export, "sweep", metavar="SWEEP", help="the sweep's name (its MLflow experiment)")
     export.add_argument("--source", required=True, help="the source (or data file stem) it ran on")
     export.add_argument("--rank", type=int,
                         help="which trial by the sweep's CV metric (default: the one the sweep refit)")
@@ -183,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     again = commands.add_parser("retrain", help="train an experiment into one raw-text model, test it once, "
                                                 "log and register it in MLflow")
-    again.add_argument("experiment", metavar="EXPERIMENT", help="an experiment file written by 'sweeplab export'")
+    _positional(again, "experiment", metavar="EXPERIMENT", help="an experiment file written by 'sweeplab export'")
     again.add_argument("--all-data", action="store_true",
                        help="train on train + test (no held-out score is left: the sweep's stands)")
     again.add_argument("--early-stopping", type=int, metavar="PATIENCE",
@@ -194,14 +201,23 @@ def build_parser() -> argparse.ArgumentParser:
     again.set_defaults(handler=cmd_retrain, opens_runs=True)
 
     predict = commands.add_parser("predict", help="label raw texts with a retrained model")
-    predict.add_argument("model", metavar="MODEL", help="a .keras file from 'sweeplab retrain', or an MLflow model "
+    _positional(predict, "model", metavar="MODEL", help="a .keras file from 'sweeplab retrain', or an MLflow model "
                                                         "URI (models:/NAME/VERSION, runs:/RUN_ID/model)")
-    predict.add_argument("texts", metavar="TEXT", nargs="*", help="texts to label")
+    _positional(predict, "texts", metavar="TEXT", nargs="*", help="texts to label")
     predict.add_argument("--file", help="more texts: one per line, or a CSV/TSV/JSONL with --text-col; - is stdin")
     predict.add_argument("--text-col", default="text", help="text column of a CSV/TSV/JSONL --file (default: text)")
     predict.add_argument("--format", choices=("table", "csv", "json"), default="table")
     predict.add_argument("--tracking-uri", help="MLflow store for models:/ URIs (default: as for sweep)")
     predict.set_defaults(handler=cmd_predict)
+
+    served = commands.add_parser("serve", help="serve a registered raw-text model over HTTP (MLflow's scoring "
+                                               "server, with bounds on requests)")
+    _positional(served, "model", metavar="MODEL", help="models:/NAME/VERSION, runs:/RUN_ID/model or a logged "
+                                                       "model's directory")
+    served.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    served.add_argument("--port", type=int, default=5001, help="port (default: 5001)")
+    served.add_argument("--tracking-uri", help="MLflow store for models:/ URIs (default: as for sweep)")
+    served.set_defaults(handler=cmd_serve)
 
     store = commands.add_parser("store", help="create (or check) the MLflow store and the Optuna storage now, "
                                               "safely while other sweeps start; 'make ui' runs it first")
@@ -213,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     listed.set_defaults(handler=cmd_list)
 
     show = commands.add_parser("show", help="print a sweep as it runs, defaults filled in")
-    show.add_argument("space", metavar="SPACE", help="a sweep's name or a YAML file's path")
+    _positional(show, "space", metavar="SPACE", help="a sweep's name or a YAML file's path")
     show.set_defaults(handler=cmd_show)
 
     fetch = commands.add_parser("data", help="fetch and verify the UCI Sentiment Labelled Sentences files")

@@ -1,4 +1,4 @@
-"""``sweeplab retrain`` and ``sweeplab predict``."""
+"""``sweeplab retrain``, ``sweeplab predict`` and ``sweeplab serve``."""
 
 from __future__ import annotations
 
@@ -55,6 +55,15 @@ def _report_retrain(result, out, run_id: str, version, uri: str) -> None:
     if version is not None:
         print(f"  registered model '{exp.name}' version {version}: "
               f"sweeplab predict models:/{exp.name}/{version} \"some text\"")
+
+
+def cmd_serve(args) -> int:
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"sweeplab: warning: --host {args.host} is not loopback: anyone who can reach this machine can send "
+              "texts to the model", file=sys.stderr)
+    print(f"serving {args.model} on http://{args.host}:{args.port}/invocations (Ctrl-C stops)", file=sys.stderr)
+    api.serve(args.model, host=args.host, port=args.port, tracking_uri=args.tracking_uri)
+    return 0
 
 
 def cmd_predict(args) -> int:

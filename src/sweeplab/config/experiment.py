@@ -60,12 +60,7 @@ class Experiment:
 
     def load_dataset(self) -> data.Dataset:
         """The dataset, refused unless it is byte for byte the one the experiment was chosen on."""
-        dataset = data.load_reference(self.reference())
-        actual = dataset.integrity["sha256"]
-        if actual != self.data["sha256"]:
-            raise SweepLabError(f"{self.path}: data.sha256: {dataset.integrity['path']} has sha256 {actual}, "
-                                f"the experiment expects {self.data['sha256']}: not the data it was chosen on")
-        return dataset
+        return data.load_reference(self.reference(), self.data["sha256"], f"{self.path}: data.sha256")
 
 
 def default_path(mapping: dict) -> Path:
@@ -123,7 +118,7 @@ def load_experiment(path: str | Path) -> Experiment:
     return Experiment(
         name=_name(raw.get("name", path.stem), fail), path=str(path), model=model,
         params=params, fit=fit, data=_data(raw, fail), test_size=float(test_size), seed=seed,
-        sweep=_string(raw.get("sweep", ""), "sweep", fail, empty=True),
+        sweep=_sweep(raw.get("sweep", ""), fail),
         early_stopping=_early_stopping(raw.get("early_stopping"), fail),
         onednn=onednn, origin=_mapping(raw, "origin", fail, required=False), versions=_mapping(raw, "versions", fail, required=False),
     )
@@ -143,6 +138,17 @@ def _name(value, fail) -> str:
     wrong = names.problem(value, names.MAX_EXPERIMENT_NAME_LENGTH)
     if wrong:
         fail("name", wrong)
+    return value
+
+
+def _sweep(value, fail) -> str:
+    """The sweep it came from names the MLflow experiment its retrain runs in, and that experiment's artifacts
+    directory: the one name rule, like every name read from a file. Empty for a hand-written experiment."""
+    if value == "":
+        return value
+    wrong = names.problem(value)
+    if wrong:
+        fail("sweep", wrong)
     return value
 
 

@@ -95,6 +95,9 @@ def parse_sweep(raw: dict, origin: str) -> Sweep:
     wrong = names.problem(settings.get("name"))
     if wrong:
         fail("name", wrong)
+    if "model" not in settings:
+        fail("model", f"missing: name the model to train, one of {', '.join(sorted(registry.registry()))} (or a "
+                      "list of them)")
     families_named = _parse_models(settings["model"], fail)
     if settings["metric"] not in METRICS:
         fail("metric", f"unknown metric {brief(settings['metric'])}, expected one of {', '.join(METRICS)}")
@@ -349,6 +352,8 @@ def _percentile_maxlen(space_raw: dict, where: str, fail) -> dict:
     if "maxlen_percentile" in space_raw:
         fail(f"{where}.maxlen", "maxlen_percentile is also given: set the percentile in one place")
     percentiles = spec["percentile"] if isinstance(spec["percentile"], list) else [spec["percentile"]]
+    if not percentiles:
+        fail(f"{where}.maxlen", "empty list, expected a percentile in (0, 100] or a list of them")
     for value in percentiles:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 100:
             fail(f"{where}.maxlen", f"a percentile must be a number in (0, 100], got {brief(value)}")

@@ -71,6 +71,22 @@ def label_values(labels: list) -> list:
 _PLAIN_INTEGER = re.compile(r"-?(0|[1-9][0-9]{0,17})")
 
 
+def held_out_rows(rows: int, fraction: float) -> int:
+    """How many of ``rows`` a stratified split holds out for ``fraction``, as scikit-learn sizes it."""
+    return math.ceil(fraction * rows)
+
+
+def check_fraction(where: str, setting: str, fraction: float, rows: int, classes: int, parts: tuple[str, str]) -> None:
+    """A stratified split of ``rows`` that holds ``fraction`` out leaves each of ``parts`` (held out, kept) at
+    least one row of each class; else one line naming ``where`` and the ``setting``, with the range that works."""
+    held = held_out_rows(rows, fraction)
+    for part, size in zip(parts, (held, rows - held)):
+        if size < classes:
+            raise SweepLabError(f"{where}: {setting} {fraction:g} of {rows:,} rows leaves {size} for the {part}, "
+                                f"too few to hold each of the {classes} classes; choose a {setting} between "
+                                f"{classes / rows:.3g} and {1 - classes / rows:.3g}")
+
+
 def holdout_split(dataset: Dataset, test_size: float, seed: int):
     """A fixed stratified train/test split. The search only ever sees the train part."""
     from sklearn.model_selection import train_test_split
@@ -80,12 +96,7 @@ def holdout_split(dataset: Dataset, test_size: float, seed: int):
     if smallest < 2:
         raise SweepLabError(f"{path}: class {brief(label)} has {smallest} row, a held-out split needs at least 2 of "
                             "each class")
-    n_test = math.ceil(test_size * rows)  # as scikit-learn sizes it
-    for part, size in (("test", n_test), ("training", rows - n_test)):
-        if size < classes:
-            raise SweepLabError(f"{path}: test_size {test_size:g} of {rows:,} rows leaves {size} for the {part} "
-                                f"split, too few to hold each of the {classes} classes; choose a test_size "
-                                f"between {classes / rows:.3g} and {1 - classes / rows:.3g}")
+    check_fraction(path, "test_size", test_size, rows, classes, ("test split", "training split"))
     return train_test_split(
         dataset.texts, dataset.labels, test_size=test_size, random_state=seed, stratify=dataset.labels
     )

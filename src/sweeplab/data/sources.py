@@ -174,11 +174,19 @@ def _read_labelled_sentences(path: Path) -> tuple[list[str], list[int]]:
     return texts, labels
 
 
-def load_reference(reference: dict) -> Dataset:
-    """The dataset a :attr:`Dataset.reference` points to (how a worker process finds its data)."""
+def load_reference(reference: dict, sha256: str | None = None, expected_by: str = "") -> Dataset:
+    """The dataset a :attr:`Dataset.reference` points to (how a worker, a retrain or a comparison finds the data a
+    sweep ran on). With ``sha256``, refused unless its bytes are the ones it had then: ``expected_by`` (a file, a
+    sweep) starts the message."""
     if "source" in reference:
-        return load_source(reference["source"])
-    return load_file(reference["data"], reference["text_col"], reference["label_col"])
+        dataset = load_source(reference["source"])
+    else:
+        dataset = load_file(reference["data"], reference["text_col"], reference["label_col"])
+    actual = dataset.integrity["sha256"]
+    if sha256 is not None and actual != sha256:
+        raise SweepLabError(f"{expected_by}: {dataset.integrity['path']} has sha256 {actual}, {sha256} when it was "
+                            "chosen on: its contents changed since")
+    return dataset
 
 
 def _load_pooled(directory: Path | None) -> Dataset:

@@ -166,12 +166,34 @@ def classes_of(model) -> list:
     return []
 
 
+# What one call labels at most: the served model's documented bounds (a larger request is refused, not queued).
+MAX_TEXTS = 100_000
+MAX_TEXT_CHARS = 1 << 20  # a text longer than a line sweeplab reads anywhere (sweeplab.files.MAX_LINE_CHARS)
+
+
+def check_texts(texts) -> list[str]:
+    """``texts`` as a list, refused in one line unless every one is a string (a null or a number is not text:
+    ``str()`` would label "None" and "5") and within :data:`MAX_TEXTS` and :data:`MAX_TEXT_CHARS`."""
+    from sweeplab.files import describe
+
+    texts = list(texts)
+    if len(texts) > MAX_TEXTS:
+        raise SweepLabError(f"{len(texts):,} texts in one call, at most {MAX_TEXTS:,}: send them in parts")
+    for number, text in enumerate(texts, start=1):
+        if not isinstance(text, str):
+            raise SweepLabError(f"text {number}: expected a string, got {'null' if text is None else describe(text)}")
+        if len(text) > MAX_TEXT_CHARS:
+            raise SweepLabError(f"text {number}: {len(text):,} characters, at most {MAX_TEXT_CHARS:,}")
+    return texts
+
+
 def predict(model, texts):
-    """A DataFrame: label, its probability and every class's probability (p_<label>), one row per text."""
+    """A DataFrame: label, its probability and every class's probability (p_<label>), one row per text (strings
+    only: :func:`check_texts`)."""
     import pandas as pd
 
     classes = classes_of(model)
-    texts = np.asarray([str(t) for t in texts], dtype=object).reshape(-1, 1)
+    texts = np.asarray(check_texts(texts), dtype=object).reshape(-1, 1)
     # Direct calls in chunks: model.predict would build a tf.data pipeline, slower than the work for a few texts.
     chunks = [model(tf.constant(texts[i:i + BATCH]), training=False).numpy()
               for i in range(0, len(texts), BATCH)]

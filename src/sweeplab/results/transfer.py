@@ -19,6 +19,7 @@ def transfer_matrix(tracker, sweep: str, metric: str, datasets: tuple, progress=
     from sweeplab.modeling.metrics import measure_predictions
     from sweeplab.modeling.registry import family_of
     from sweeplab.results import leaderboard
+    from sweeplab.tags import DATA_SHA
 
     frame = leaderboard.collect(tracker, sweep=sweep, metric=metric)
     splits, winners = {}, {}
@@ -27,9 +28,10 @@ def transfer_matrix(tracker, sweep: str, metric: str, datasets: tuple, progress=
         if rows.empty:
             continue
         row = rows.iloc[0]
-        parent = tracker.client.get_run(row["parent_run_id"]).data.params
+        run = tracker.client.get_run(row["parent_run_id"])
+        parent = run.data.params
         reference = json.loads(parent["data.reference"]) if "data.reference" in parent else {"source": source}
-        dataset = data.load_reference(reference)
+        dataset = data.load_reference(reference, run.data.tags.get(DATA_SHA), f"sweep '{sweep}' on {source}")
         splits[source] = (dataset, data.holdout_split(dataset, float(parent["test_size"]), int(parent["seed"])))
         winners[source] = (parent.get("model"), dict(row["params"]), int(parent["seed"]))
     matrix = pd.DataFrame(math.nan, index=list(winners), columns=list(splits), dtype=float)

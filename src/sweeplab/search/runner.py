@@ -116,19 +116,42 @@ def load_datasets(sweep, data_path=None, text_col="text", label_col="label") -> 
 
 
 def prepare(sweep, datasets) -> list[Split]:
-    """Split every dataset up front, so a dataset too small for the sweep fails before anything is logged."""
+    """Split every dataset up front, so a dataset too small for the sweep (its folds, its nested CV's outer folds,
+    the words its folds keep) fails before anything is logged."""
     splits = []
     for dataset in datasets:
         X_train, X_test, y_train, y_test = data.holdout_split(dataset, sweep.test_size, sweep.seed)
-        smallest = min(int((y_train == label).sum()) for label in range(dataset.n_classes))
+        smallest = _smallest_class(y_train, dataset.n_classes)
         if smallest < sweep.folds:
             raise SweepLabError(
                 f"{sweep.path}: folds: {sweep.folds} folds need at least {sweep.folds} training rows per class, "
                 f"{dataset.name} has {smallest} in its smallest class"
             )
+        if sweep.nested:
+            _check_outer_folds(sweep, dataset, y_train, smallest)
         _check_words(sweep, dataset, X_train, y_train)
         splits.append(Split(dataset, X_train, X_test, y_train, y_test))
     return splits
+
+
+def _smallest_class(y, n_classes: int) -> int:
+    return min(int((y == label).sum()) for label in range(n_classes))
+
+
+def _check_outer_folds(sweep, dataset, y_train, smallest: int) -> None:
+    """Nested CV's outer folds split the training rows stratified, and each outer fold's training part must hold
+    the inner search's folds."""
+    if smallest < sweep.nested:
+        raise SweepLabError(f"{sweep.path}: nested.outer_folds: {sweep.nested} outer folds need at least "
+                            f"{sweep.nested} training rows per class, {dataset.name} has {smallest} in its smallest "
+                            "class")
+    import numpy as np
+
+    for k, (rows, _) in enumerate(nested.outer_folds(sweep).split(np.zeros(len(y_train)), y_train), start=1):
+        inner = _smallest_class(y_train[rows], dataset.n_classes)
+        if inner < sweep.folds:
+            raise SweepLabError(f"{sweep.path}: nested: outer fold {k} of {dataset.name} keeps {inner} training rows "
+                                f"in its smallest class, fewer than the {sweep.folds} folds")
 
 
 def _check_words(sweep, dataset, X_train, y_train) -> None:
@@ -309,10 +332,6 @@ def _nested(sweep, split: Split, queue, progress) -> NestedResult:
     def search(k: int, rows) -> tuple[TrialResult, int, int]:
         dataset = dataclasses.replace(split.dataset, name=f"{split.dataset.name}.outer{k}")
         inner = Split(dataset, split.X_train[rows], None, split.y_train[rows], None)
-        smallest = min(int((inner.y_train == label).sum()) for label in range(dataset.n_classes))
-        if smallest < sweep.folds:
-            raise SweepLabError(f"{sweep.path}: nested: outer fold {k} of {split.dataset.name} keeps {smallest} "
-                                f"training rows in its smallest class, fewer than the {sweep.folds} folds")
         queue.open(sweep, dataset)
         progress.start(dataset.name, queue.planned(sweep), sweep.splits, queue.finished(sweep, dataset.name))
         trials = queue.search(_context(sweep, inner, folds_of(sweep), Listeners(progress), {}))

@@ -15,6 +15,7 @@ import mlflow
 import pandas as pd
 
 from sweeplab import versions
+from sweeplab.errors import SweepLabError
 from sweeplab.modeling import textmodel
 
 ARTIFACT = "keras_model"
@@ -29,7 +30,14 @@ class RawTextClassifier(mlflow.pyfunc.PythonModel):
         self.model = textmodel.load_text_model(context.artifacts[ARTIFACT])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        return textmodel.predict(self.model, texts_of(model_input))
+        """Labels for raw texts; anything else (a null, a number, an object, too many or too long texts) is
+        MLflow's INVALID_PARAMETER_VALUE, which its scoring server answers with 400 and the message."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return textmodel.predict(self.model, texts_of(model_input))
+        except (SweepLabError, ValueError) as exc:
+            raise MlflowException.invalid_parameter_value(str(exc)) from None
 
 
 def texts_of(model_input) -> list:

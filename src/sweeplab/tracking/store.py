@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from sweeplab import environment, urls
+from sweeplab import environment, names, urls
 from sweeplab.errors import OptionError, SweepLabError, held_stop
 from sweeplab.modeling.registry import family_of
 from sweeplab.processes import dead_here, this_process
@@ -144,8 +144,25 @@ class Tracker:
                 break
         return runs
 
+    def check_experiment(self, name: str) -> None:
+        """The experiment ``name`` can take runs: MLflow keeps a deleted experiment's name, and refuses both runs in
+        it and a new experiment of that name, until it is restored or its runs are deleted for good."""
+        self._usable(self.client.get_experiment_by_name(name))
+
+    def _usable(self, experiment):
+        if experiment is not None and experiment.lifecycle_stage == "deleted":
+            raise SweepLabError(
+                f"MLflow experiment '{experiment.name}' in {self.uri} is deleted (in the trash), and MLflow keeps "
+                f"its name: restore it (mlflow experiments restore --experiment-id {experiment.experiment_id}) or "
+                f"delete it for good (mlflow gc --backend-store-uri {self.uri})")
+        return experiment
+
     def experiment_id(self, sweep_name: str) -> str:
-        existing = self.client.get_experiment_by_name(sweep_name)
+        """The id of the sweep's experiment, created when missing (its artifacts under the store's directory)."""
+        wrong = names.problem(sweep_name)
+        if wrong:  # the name becomes the artifacts directory: every caller's name goes through the one rule
+            raise SweepLabError(f"MLflow experiment name: {wrong}")
+        existing = self._usable(self.client.get_experiment_by_name(sweep_name))
         if existing is not None:
             return existing.experiment_id
         database = sqlite_path(self.uri)
@@ -214,9 +231,10 @@ class Tracker:
         source = experiment.data.get("source") or Path(experiment.data["file"]).stem
         tags = {
             KIND: "retrain", SWEEP: experiment.sweep, SOURCE: source, MODEL: experiment.model,
-            EXPERIMENT_FILE: experiment.path, DATA_SHA: experiment.data["sha256"],
+            EXPERIMENT_FILE: experiment.path, DATA_SHA: experiment.data["sha256"], WORKER: this_process(),
         }
         experiment_id = self.experiment_id(experiment.sweep or "retrain")
+        self._close_abandoned_retrains(experiment_id)
         run = self.client.create_run(experiment_id, run_name=f"retrain {experiment.name}", tags=tags)
         with closing(self.client, run.info.run_id):
             yield RetrainRun(self, run.info.run_id)
@@ -247,6 +265,20 @@ class Tracker:
                 max_results=50000)
             for run in [*children, parent]:
                 abandon(self.client, run.info.run_id)
+
+    def _close_abandoned_retrains(self, experiment_id: str) -> None:
+        """Close as KILLED the retrain runs a dead process of this machine left RUNNING (SIGKILL, an OOM kill), and
+        fail the model each was logging (MLflow leaves it PENDING)."""
+        running = self.client.search_runs(
+            [experiment_id], f"tags.`{KIND}` = 'retrain' and attributes.status = 'RUNNING'", max_results=1000)
+        for run in running:
+            if not dead_here(run.data.tags.get(WORKER, "")):
+                continue
+            pending = self.client.search_logged_models(
+                [experiment_id], filter_string=f"source_run_id = '{run.info.run_id}' AND status = 'PENDING'")
+            for model in pending:
+                self.client.finalize_logged_model(model.model_id, "FAILED")
+            abandon(self.client, run.info.run_id)
 
     def finished_trials(self, cv_key: str) -> dict:
         """Trial key -> :class:`~sweeplab.search.trial.Finished` for every COMPLETE trial run of any sweep in this

@@ -149,7 +149,7 @@ class Queue:
 
     # --- a joining process --------------------------------------------------------------------------------------
 
-    def joinable(self, sweep_name: str, datasets: list | None = None) -> list[tuple[dict, dict]]:
+    def joinable(self, sweep_name: str, datasets: list | None = None) -> list[tuple[dict, dict, str]]:
         return study.joinable(self._storage, sweep_name, datasets)
 
     def resume_key(self, sweep, dataset_name: str) -> str:

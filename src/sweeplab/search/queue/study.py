@@ -163,15 +163,15 @@ def _runs(storage, name: str, owner: str) -> bool:
     return bool(real(study, "RUNNING"))
 
 
-def joinable(storage, sweep_name: str, datasets: list | None = None) -> list[tuple[dict, dict]]:
-    """(resolved sweep, dataset reference) of the studies of this sweep in the storage that a worker joins: those
-    of ``datasets``, in that order, or every one a sweep runs now."""
+def joinable(storage, sweep_name: str, datasets: list | None = None) -> list[tuple[dict, dict, str]]:
+    """(resolved sweep, dataset reference, the data's sha256) of the studies of this sweep in the storage that a
+    worker joins: those of ``datasets``, in that order, or every one a sweep runs now."""
     found = {}
     for summary in optuna().get_all_study_summaries(storage):
         attrs = summary.user_attrs
         if summary.study_name.startswith(f"{sweep_name}-") and SWEEP_ATTR in attrs and (
                 datasets is not None or attrs.get(OWNER)):
-            found[summary.study_name] = (attrs[SWEEP_ATTR], attrs[DATA_ATTR])
+            found[summary.study_name] = (attrs[SWEEP_ATTR], attrs[DATA_ATTR], attrs.get(DATA_SHA))
     if datasets is None:
         return list(found.values())
     return [found[name] for name in (study_name(sweep_name, d) for d in datasets) if name in found]
