@@ -30,13 +30,20 @@ CORPUS = Path(__file__).parent / "bad_inputs"
 CASES = yaml.safe_load((CORPUS / "cases.yaml").read_text(encoding="utf-8"))
 
 
-def refuse(argv, tmp_path):
-    """Run the command line; return its exit code and stderr, after checking that it wrote no store."""
+def refuse(argv, tmp_path, env=None):
+    """Run the command line (with ``env``'s variables set); return its exit code and stderr, after checking that it
+    wrote no store and no model. A command that names its own --tracking-uri keeps it."""
     store = tmp_path / "store"
     err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        code = main([*argv, "--tracking-uri", f"sqlite:///{store}/mlflow.db"])
+    takes_uri = argv[0] not in ("data", "list", "show")
+    uri = [] if "--tracking-uri" in argv or not takes_uri else ["--tracking-uri", f"sqlite:///{store}/mlflow.db"]
+    out = ["--out", str(tmp_path / "models" / "m.keras")] if argv[0] == "retrain" else []
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()), pytest.MonkeyPatch.context() as mp:
+        for name, value in (env or {}).items():
+            mp.setenv(name, filled(value, tmp_path))
+        code = main([*argv, *uri, *out])
     assert not store.exists() or not any(store.iterdir()), f"{argv} wrote {list(store.iterdir())}"
+    assert not list((tmp_path / "models").glob("*")), f"{argv} wrote a model"
     return code, err.getvalue().splitlines()
 
 
@@ -44,7 +51,7 @@ def filled(text: str, tmp_path) -> str:
     sweeps = BUILT_IN_SWEEPS
     cores = len(os.sched_getaffinity(0))
     places = {"{dir}": CORPUS, "{sweeps}": sweeps, "{local}": ROOT / "tests" / "no-local-sweeps",
-              "{good_csv}": tmp_path / "reviews.csv",
+              "{good_csv}": tmp_path / "reviews.csv", "{tmp}": tmp_path, "{data_dir}": ROOT / "data",
               "{cores}": cores, "{most_workers}": 2 * cores,
               "{known}": ", ".join(sorted(p.stem for p in sweeps.glob("*.yaml")))}
     for place, value in places.items():
@@ -56,9 +63,12 @@ def expected(message: str, tmp_path) -> str:
     return "sweeplab: error: " + filled(message, tmp_path)
 
 
+KINDS = ("sweeps", "data", "experiments")
+
+
 def test_every_corpus_file_has_a_case():
-    on_disk = {f"{kind}/{p.name}" for kind in ("sweeps", "data") for p in (CORPUS / kind).iterdir()}
-    assert on_disk == {f"{kind}/{name}" for kind in ("sweeps", "data") for name in CASES[kind]}
+    on_disk = {f"{kind}/{p.name}" for kind in KINDS for p in (CORPUS / kind).iterdir()}
+    assert on_disk == {f"{kind}/{name}" for kind in KINDS for name in CASES[kind]}
 
 
 @pytest.mark.parametrize("name", sorted(CASES["sweeps"]))
@@ -73,11 +83,18 @@ def test_a_bad_data_file_is_refused_in_one_line(name, tmp_path):
     assert (code, err) == (2, [expected(CASES["data"][name], tmp_path)])
 
 
-@pytest.mark.parametrize("case", CASES["commands"], ids=lambda case: " ".join(case["args"]))
+@pytest.mark.parametrize("name", sorted(CASES["experiments"]))
+def test_a_bad_experiment_file_is_refused_in_one_line_before_training(name, tmp_path):
+    code, err = refuse(["retrain", str(CORPUS / "experiments" / name)], tmp_path)
+    assert (code, err) == (2, [expected(CASES["experiments"][name], tmp_path)])
+
+
+@pytest.mark.parametrize("case", CASES["commands"],
+                         ids=lambda case: " ".join([*case["args"], *(f"{k}={v}" for k, v in case.get("env", {}).items())]))
 def test_bad_options_are_refused_in_one_line(case, tmp_path):
     reviews_csv(tmp_path)
     args = [filled(a, tmp_path) for a in case["args"]]
-    code, err = refuse(args, tmp_path)
+    code, err = refuse(args, tmp_path, case.get("env"))
     assert (code, err) == (2, [expected(case["expect"], tmp_path)])
 
 
@@ -247,3 +264,131 @@ def test_another_keras_backend_is_refused_before_anything_is_written(tmp_path, m
     code, lines = refuse(["sweep", "smoke", "--data", str(reviews_csv(tmp_path))], tmp_path)
     assert code == 2 and lines == ["sweeplab: error: Keras in this process runs on jax: sweeplab trains with "
                                    "TensorFlow; start a new process with KERAS_BACKEND=tensorflow"]
+
+
+# --- fuzzing the Python API's keywords ---------------------------------------------------------------------------
+
+class Reached(BaseException):
+    """The call got past every check to where work starts (a store is opened or checked, a server started)."""
+
+
+def _reached(*args, **kwargs):
+    raise Reached
+
+
+anything = (st.none() | st.booleans() | st.integers(-3, 3) | st.integers() | st.floats(allow_nan=True)
+            | st.text(max_size=8) | st.lists(st.text(max_size=5), max_size=3)
+            | st.dictionaries(st.text(max_size=5), st.integers(), max_size=2) | st.builds(object)
+            | st.sampled_from(["smoke", "yelp", "auto", "lines", "bar", "best", "simplest", "accuracy", "../x", "", " ",
+                               "sqlite:///:memory:", "ftp://x", "x.yaml", "models:/x/1", Path("x.yaml"), ["yelp"], 2, 1.5]))
+# Each API function with the arguments it needs; the fuzzed keywords replace some of them.
+CALLS = {"sweep": ("smoke",), "plan": ("smoke",), "join": ("smoke", "sqlite:///{tmp}/o.db"), "leaderboard": (),
+         "compare": ("smoke",), "export": ("smoke", "yelp"), "retrain": ("{tmp}/x.yaml",), "load_model": ("{tmp}/m.keras",),
+         "serve": ("models:/x/1",), "open_stores": (), "fetch_data": (), "resolve_sweep": ("smoke",), "sweep_names": ()}
+
+
+def test_every_api_function_declares_what_its_keywords_take():
+    import sweeplab
+
+    assert set(CALLS) == {name for name in sweeplab.api.__all__ if callable(getattr(sweeplab.api, name))
+                          and not isinstance(getattr(sweeplab.api, name), type)}
+    for name in CALLS:  # a keyword without constraints could not be declared: validated refuses the function
+        assert set(getattr(sweeplab.api, name).constraints) == set(
+            __import__("inspect").signature(getattr(sweeplab.api, name)).parameters)
+
+
+READERS = {"leaderboard", "export", "compare"}  # run for real, on a copy of the smoke sweep's store
+
+
+@pytest.mark.parametrize("function", sorted(CALLS))
+def test_fuzzed_api_keywords_are_refused_in_one_line_or_reach_the_work(function, tmp_path_factory, monkeypatch,
+                                                                        smoke_store):
+    """Wrong types and values of every keyword of every API function: a SweepLabError of one line (before any
+    store is written), or the call reaches its work: stubbed where it would train or serve, run for real where it
+    reads a store. Never a TypeError or AttributeError."""
+    import inspect
+    import shutil
+
+    import sweeplab
+    from sweeplab.search.queue import Queue
+    from sweeplab.serving import server
+    from sweeplab.tracking import Tracker
+
+    stubs = [(Queue, "check"), (server, "application"), (sweeplab.data, "fetch")]
+    for target, attribute in stubs + ([] if function in READERS else [(Tracker, "check")]):
+        monkeypatch.setattr(target, attribute, _reached)
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))  # export's default experiments/ lands there
+    read = tmp_path_factory.mktemp("read") / "store"
+    shutil.copytree(Path(smoke_store[len("sqlite:///"):]).parent, read)
+    call = getattr(sweeplab.api, function)
+    parameters = list(inspect.signature(call).parameters)
+
+    @settings(max_examples=100, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @given(st.data())
+    def check(drawn):
+        tmp = tmp_path_factory.mktemp("api")
+        positional = [value.replace("{tmp}", str(tmp)) for value in CALLS[function]]
+        keywords = dict(zip(parameters, positional))
+        if "tracking_uri" in parameters:
+            keywords["tracking_uri"] = f"sqlite:///{read}/mlflow.db" if function in READERS else \
+                f"sqlite:///{tmp}/store/mlflow.db"
+        if parameters:
+            for name in drawn.draw(st.lists(st.sampled_from(parameters), min_size=1, max_size=1)):
+                keywords[name] = drawn.draw(anything, label=name)
+        try:
+            call(**keywords)
+        except SweepLabError as exc:
+            assert "\n" not in str(exc), str(exc)
+            event("refused")
+        except Reached:
+            event("reached the work")
+        else:
+            event("did its work")
+        assert not (tmp / "store").exists() or not any((tmp / "store").iterdir())
+
+    check()
+
+
+# --- fuzzing experiment files --------------------------------------------------------------------------------------
+
+EXPERIMENT = {"name": "fuzz-yelp", "sweep": "fuzz", "model": "cnn", "params": {"maxlen": 8, "num_filters": 8},
+              "fit": {"epochs": 1}, "data": {"source": "yelp", "sha256": "0" * 63 + "1"},
+              "split": {"test_size": 0.25, "seed": 0}, "early_stopping": {"patience": 2, "validation_split": 0.1}}
+# Keys to change, at the top and inside each section: the file's own keys, and some that belong elsewhere.
+EXPERIMENT_KEYS = {None: [*EXPERIMENT, "origin", "versions", "onednn", "description", "maxlen"],
+                   "params": [*PARAMS, "epochs", "cell", "precision"], "fit": ["epochs", "batch_size", "precision",
+                                                                             "patience", "maxlen"],
+                   "data": ["source", "file", "sha256", "text_col", "label_col", "rows"],
+                   "split": ["test_size", "seed", "folds"], "early_stopping": ["patience", "validation_split", "x"]}
+
+
+@st.composite
+def experiment_changes(draw):
+    section = draw(st.sampled_from(list(EXPERIMENT_KEYS)))
+    keys = st.sampled_from(EXPERIMENT_KEYS[section]) | st.text(max_size=6)
+    return section, draw(st.dictionaries(keys, plausible | values | st.sampled_from(["cnn", "yelp", "x.csv"]),
+                                         min_size=1, max_size=2))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(experiment_changes())
+def test_fuzzed_experiment_files_load_or_are_refused_in_one_line(tmp_path_factory, change):
+    """A valid experiment with keys set to random values, at the top or inside one section: read back as an
+    Experiment, or one line naming the file (retrain reads nothing else before it checks the data)."""
+    from sweeplab.config import load_experiment
+
+    section, changes = change
+    mapping = {key: dict(value) if isinstance(value, dict) else value for key, value in EXPERIMENT.items()}
+    target = mapping if section is None else mapping[section]
+    target.update(changes)
+    path = tmp_path_factory.mktemp("exp") / "fuzz.yaml"
+    path.write_text(yaml.safe_dump(mapping), encoding="utf-8")
+    try:
+        loaded = load_experiment(path)
+    except SweepLabError as exc:
+        assert str(exc).startswith(f"{path}: ") and "\n" not in str(exc), str(exc)
+        event("refused")
+        return
+    event("loaded")
+    assert loaded.name and loaded.model and 0 < loaded.test_size < 1

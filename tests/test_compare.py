@@ -99,7 +99,29 @@ def test_compare_says_what_it_needs(three_datasets, tmp_path, capsys):
     assert main(["compare", "nothing-here", "--tracking-uri", three_datasets]) == 2
     assert "no sweep named 'nothing-here'" in capsys.readouterr().err
     assert main(["compare", "across", "--alpha", "2", "--tracking-uri", three_datasets]) == 2
-    assert "--alpha must be a probability" in capsys.readouterr().err
+    assert "--alpha: expected a number between 0 and 1, got float 2.0" in capsys.readouterr().err
+
+
+def test_compare_refuses_to_train_on_a_file_changed_since_the_sweep(three_datasets, capsys):
+    """The transfer matrix retrains each winner on its dataset: one whose bytes changed is refused (retrain was)."""
+    import hashlib
+    from pathlib import Path
+
+    client = MlflowClient(three_datasets)
+    experiment = client.get_experiment_by_name("across").experiment_id
+    (films,) = [p for p in client.search_runs([experiment], f"tags.`{KIND}` = 'dataset'")
+                if p.data.tags["sweeplab.source"] == "films"]
+    path = Path(json.loads(films.data.params["data.reference"])["data"])
+    before = path.read_bytes()
+    try:
+        path.write_bytes(before + b"one more great film,1\n")
+        assert main(["compare", "across", "--tracking-uri", three_datasets]) == 2
+        err = capsys.readouterr().err
+        assert err == (f"sweeplab: error: sweep 'across' on films: {path} has sha256 "
+                       f"{hashlib.sha256(path.read_bytes()).hexdigest()}, {hashlib.sha256(before).hexdigest()} when "
+                       "it was chosen on: its contents changed since\n")
+    finally:
+        path.write_bytes(before)
 
 
 def test_compare_needs_three_datasets(smoke_store, capsys):

@@ -290,3 +290,40 @@ def test_a_three_class_csv_exports_and_retrains_with_early_stopping(tmp_path, ca
     assert main(["predict", str(model), "goal match team", "stocks bank rates", "--format", "json"]) == 0
     labels = [row["label"] for row in json.loads(capsys.readouterr().out)]
     assert labels == ["sport", "finance"]
+
+
+KILLED_WHILE_LOGGING = """
+import os, signal, sys
+import mlflow
+from sweeplab.cli import main
+
+def killed(*args, **kwargs):  # the model is created (PENDING) and its files are about to be uploaded
+    os.kill(os.getpid(), signal.SIGKILL)
+
+mlflow.MlflowClient.log_model_artifacts = killed
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_retrain_killed_while_logging_its_model_is_closed_by_the_next_one(retrained, tmp_path):
+    """SIGKILL leaves the retrain run RUNNING and its logged model PENDING: the next retrain on the store closes
+    the run as KILLED and fails the model (dataset runs had this; retrain runs stayed RUNNING for good)."""
+    import signal
+    import subprocess
+    import sys
+
+    args = ["retrain", str(retrained["experiment"]), "--no-register", "--tracking-uri", retrained["uri"]]
+    done = subprocess.run([sys.executable, "-c", KILLED_WHILE_LOGGING, *args, "--out", str(tmp_path / "k.keras")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    client = MlflowClient(retrained["uri"])
+    killed = max(trial_runs(retrained["uri"], "retrain"), key=lambda r: r.info.start_time)
+    experiment = killed.info.experiment_id
+
+    def models_of(run_id):
+        return client.search_logged_models([experiment], filter_string=f"source_run_id = '{run_id}'")
+
+    assert killed.info.status == "RUNNING" and [str(m.status) for m in models_of(killed.info.run_id)] == ["PENDING"]
+    assert main([*args, "--out", str(tmp_path / "next.keras")]) == 0
+    assert client.get_run(killed.info.run_id).info.status == "KILLED"
+    assert [str(m.status) for m in models_of(killed.info.run_id)] == ["FAILED"]

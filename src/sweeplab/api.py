@@ -24,7 +24,7 @@ from sweeplab.config import Experiment, Sweep
 from sweeplab.config.parse import SELECT_RULES
 from sweeplab.constraints import (BOOLEAN, FUNCTION, NAME, PATH, TEXT, TEXTS, Constraint, between, instance_of,
                                   integer, methods, one_of, validated)
-from sweeplab.errors import OptionError, SweepLabError
+from sweeplab.errors import OptionError, SweepLabError, first_line
 from sweeplab.modeling.metrics import METRICS
 
 __all__ = ["sweep", "plan", "join", "leaderboard", "compare", "export", "retrain", "load_model", "serve", "fetch_data",
@@ -330,8 +330,6 @@ def retrain(experiment, *, all_data: bool = False, early_stopping=None, out=None
     path = Path(out or Path("models") / f"{exp.name}.keras")
     files.check_destination(path, "Keras model file", (".keras",))
     tracker = Tracker(tracking_uri)
-    tracker.check()
-    tracker.check_experiment(exp.sweep or "retrain")
     dataset = exp.load_dataset()  # refuse a changed dataset before training anything
     stopping = exp.early_stopping
     if early_stopping is not None:
@@ -341,6 +339,8 @@ def retrain(experiment, *, all_data: bool = False, early_stopping=None, out=None
         training = rows if all_data else rows - data.held_out_rows(rows, exp.test_size)
         data.check_fraction(exp.path, "early_stopping.validation_split", stopping["validation_split"], training,
                             dataset.n_classes, ("validation slice", "rows left to train on"))
+    tracker.check()
+    tracker.check_experiment(exp.sweep or "retrain")
     from sweeplab.modeling import textmodel
     from sweeplab.serving import pyfunc
     from sweeplab.serving import retrain as retraining
@@ -387,15 +387,16 @@ def load_model(model, *, tracking_uri=None) -> Model:
         with using_uri(resolve_uri(tracking_uri)):
             pyfunc = mlflow.pyfunc.load_model(str(model))
     except Exception as exc:  # MLflow raises several types for a URI it cannot resolve
-        raise SweepLabError(f"{model}: cannot load as an MLflow model ({str(exc).splitlines()[0][:200]})") from None
+        raise SweepLabError(f"{model}: cannot load as an MLflow model ({first_line(exc)})") from None
     return Model(lambda texts: pyfunc.predict(pd.DataFrame({"text": texts})).reset_index(drop=True))
 
 
-@validated(model=(PATH,), host=(TEXT,), port=(integer(1, 65535),), tracking_uri=_URL)
-def serve(model, *, host: str = "127.0.0.1", port: int = 5001, tracking_uri=None) -> None:
+@validated(model=(PATH,), host=(TEXT,), port=(integer(1, 65535),), tracking_uri=_URL, ready=(None, FUNCTION))
+def serve(model, *, host: str = "127.0.0.1", port: int = 5001, tracking_uri=None, ready=None) -> None:
     """Serve a raw-text model (``models:/NAME/VERSION``, ``runs:/RUN_ID/model`` or a logged model's directory) over
     HTTP until the process is stopped: MLflow's scoring server with bounds on what a request may hold
-    (:mod:`sweeplab.serving.server`). POST raw texts to ``/invocations``, as for ``mlflow models serve``."""
+    (:mod:`sweeplab.serving.server`). POST raw texts to ``/invocations``, as for ``mlflow models serve``.
+    ``ready`` is called with the URL once the model is loaded."""
     runtime.configure()
     from sweeplab.serving import server
     from sweeplab.tracking.store import resolve_uri, using_uri
@@ -404,7 +405,9 @@ def serve(model, *, host: str = "127.0.0.1", port: int = 5001, tracking_uri=None
         with using_uri(resolve_uri(tracking_uri)):
             app = server.application(str(model))
     except Exception as exc:  # MLflow raises several types for a URI it cannot resolve
-        raise SweepLabError(f"{model}: cannot load as an MLflow model ({str(exc).splitlines()[0][:200]})") from None
+        raise SweepLabError(f"{model}: cannot load as an MLflow model ({first_line(exc)})") from None
+    if ready is not None:
+        ready(f"http://{host}:{port}/invocations")
     server.serve(app, host, port)
 
 
@@ -415,17 +418,16 @@ def serve(model, *, host: str = "127.0.0.1", port: int = 5001, tracking_uri=None
 def open_stores(tracking_uri=None, storage=None) -> dict:
     """Create (or migrate, or check) the MLflow store, and the Optuna storage when given, now: safely while other
     sweeps start, one process at a time. Their URLs, as ``tracking_uri`` and ``storage``."""
+    from sweeplab.search.queue import Queue
     from sweeplab.tracking import Tracker
 
     runtime.configure()
     tracker = Tracker(tracking_uri)
+    queue = Queue(None, storage=storage) if storage else None  # both URLs checked before either store is made
     tracker.check()
     tracker.client  # noqa: B018 (opening the store creates or migrates it, under the creation lock)
     ready = {"tracking_uri": tracker.uri}
-    if storage:
-        from sweeplab.search.queue import Queue
-
-        queue = Queue(None, storage=storage)
+    if queue is not None:
         queue.check()
         ready["storage"] = queue.storage_url()
     return ready

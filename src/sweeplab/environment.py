@@ -90,7 +90,8 @@ def read(name: str):
     try:
         return variable.parse(text)
     except ValueError as exc:
-        raise SweepLabError(f"{name}={brief(text)}: {exc} ({variable.meaning})") from None
+        shown = repr(text) if len(text) <= 300 else brief(text)  # a path in full; SweepLabError bounds the rest
+        raise SweepLabError(f"{name}={shown}: {exc} ({variable.meaning})") from None
 
 
 def check() -> None:

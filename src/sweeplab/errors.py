@@ -13,6 +13,12 @@ _BRIEF.maxdict = _BRIEF.maxlist = _BRIEF.maxtuple = _BRIEF.maxset = 4
 MAX_MESSAGE = 600
 
 
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """What an exception says on its first line, bounded; its type's name when it says nothing."""
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:limit]
+
+
 def brief(value) -> str:
     """``repr(value)``, bounded in size and in the work it takes."""
     return _BRIEF.repr(value)

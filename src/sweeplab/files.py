@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from sweeplab.errors import SweepLabError, brief
+from sweeplab.errors import SweepLabError, brief, first_line
 
 # A sweep file is a few hundred bytes; a megabyte of YAML is a mistake (or an attack), not a plan.
 MAX_YAML_BYTES = 1 << 20
@@ -198,7 +198,7 @@ def read_yaml(path: str | Path, what: str) -> dict:
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        problem = getattr(exc, "problem", None) or first_line(exc)
         raise SweepLabError(f"{path}: invalid YAML{line}: {problem}") from None
     finally:
         loader.dispose()

@@ -59,7 +59,7 @@ def _dispatch(args) -> int:
         if errors.INTERRUPTED.is_set():
             # After Ctrl-C, cleanup code may fail in turn (a store busy with a stopping worker's last writes) and
             # replace the KeyboardInterrupt: the user still asked to stop, and that is how the command ends.
-            print(f"sweeplab: {_stopped()} ({type(exc).__name__} while stopping: {str(exc).splitlines()[0][:200]})",
+            print(f"sweeplab: {_stopped()} ({type(exc).__name__} while stopping: {errors.first_line(exc)})",
                   file=sys.stderr)
             return errors.stop_status()
         exit_code = getattr(exc, "exit_code", None)

@@ -61,8 +61,8 @@ def cmd_serve(args) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"sweeplab: warning: --host {args.host} is not loopback: anyone who can reach this machine can send "
               "texts to the model", file=sys.stderr)
-    print(f"serving {args.model} on http://{args.host}:{args.port}/invocations (Ctrl-C stops)", file=sys.stderr)
-    api.serve(args.model, host=args.host, port=args.port, tracking_uri=args.tracking_uri)
+    api.serve(args.model, host=args.host, port=args.port, tracking_uri=args.tracking_uri,
+              ready=lambda url: print(f"serving {args.model} on {url} (Ctrl-C stops)", file=sys.stderr))
     return 0
 
 

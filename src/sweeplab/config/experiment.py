@@ -94,7 +94,7 @@ def load_experiment(path: str | Path) -> Experiment:
         if key not in raw:
             fail(key, "missing")
     model = raw["model"]
-    if model not in registry.registry():
+    if not isinstance(model, str) or model not in registry.registry():
         fail("model", f"unknown model {brief(model)}, expected one of {', '.join(sorted(registry.registry()))}")
     params, fit = _mapping(raw, "params", fail), _mapping(raw, "fit", fail)
     from sweeplab.modeling.defaults import FIT_DEFAULTS

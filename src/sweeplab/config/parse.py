@@ -120,7 +120,8 @@ def parse_sweep(raw: dict, origin: str) -> Sweep:
     if not isinstance(settings.get("description", ""), str):
         fail("description", "expected a string")
     timeout = settings["timeout"]
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or
+                                not math.isfinite(timeout) or timeout <= 0):
         fail("timeout", f"expected a number of seconds > 0, got {brief(timeout)}")
     if settings["select"] not in SELECT_RULES:
         fail("select", f"unknown rule {brief(settings['select'])}, expected one of {', '.join(SELECT_RULES)}")

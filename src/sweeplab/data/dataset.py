@@ -83,7 +83,7 @@ def check_fraction(where: str, setting: str, fraction: float, rows: int, classes
     for part, size in zip(parts, (held, rows - held)):
         if size < classes:
             raise SweepLabError(f"{where}: {setting} {fraction:g} of {rows:,} rows leaves {size} for the {part}, "
-                                f"too few to hold each of the {classes} classes; choose a {setting} between "
+                                f"too few to hold each of the {classes} classes; choose {setting} between "
                                 f"{classes / rows:.3g} and {1 - classes / rows:.3g}")
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from sweeplab import files
 from sweeplab.data.dataset import Dataset, encode, sha256_of
-from sweeplab.errors import SweepLabError
+from sweeplab.errors import SweepLabError, first_line
 from sweeplab.names import DATASET_NAME_LENGTH, safe_name
 
 USER_FILE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -67,7 +67,7 @@ def read_table(path: Path, columns: dict):
         except UnicodeDecodeError as exc:
             raise SweepLabError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
         except (ValueError, pd.errors.ParserError) as exc:
-            raise SweepLabError(f"{path}: cannot parse as {kind}: {str(exc).splitlines()[0]}") from None
+            raise SweepLabError(f"{path}: cannot parse as {kind}: {first_line(exc)}") from None
         line_of = (lambda row: row + 2)  # 1-based, after the header line
     for role, column in columns.items():
         if column not in frame.columns:

@@ -26,7 +26,7 @@ import warnings
 
 from sweeplab.engines import optuna_settings, register
 from sweeplab.engines.base import Engine, Judge, Stop
-from sweeplab.errors import held_stop
+from sweeplab.errors import first_line, held_stop
 
 
 def _optuna():
@@ -67,7 +67,7 @@ class OptunaEngine(Engine):
                     warnings.simplefilter("ignore")
                     optuna_settings.build(key, choice, sweep, **({"seed": sweep.seed} if key == "sampler" else {}))
             except (TypeError, ValueError) as exc:
-                fail(key, f"{choice['name']} refuses its options ({str(exc).splitlines()[0]})")
+                fail(key, f"{choice['name']} refuses its options ({first_line(exc)})")
 
     def _grid(self, sweep) -> bool:
         return _choice(sweep, "sampler")["name"] == "grid"

@@ -27,6 +27,8 @@ PRUNERS = {
     "none": ("NopPruner", {}),
 }
 SET_BY_SWEEPLAB = {"seed", "search_space"}  # options a sweep file may not set: sweeplab sets them
+# Values Optuna's constructors take but its samplers fail on (or silently read otherwise) once trials run.
+MINIMA = {("sampler", "tpe"): {"n_startup_trials": 0, "n_ei_candidates": 1}}
 
 
 def parse_choice(key: str, spec, fail) -> dict:
@@ -84,6 +86,14 @@ def build(key: str, choice: dict, sweep, workers: int = 1, **fixed):
     class_name, defaults = table[choice["name"]]
     options = {name: value(sweep, workers) if callable(value) else value for name, value in defaults.items()}
     options.update({k: v for k, v in choice.items() if k != "name"})
+    for option, least in MINIMA.get((key, choice["name"]), {}).items():
+        if isinstance(options.get(option), int) and options[option] < least:
+            raise ValueError(f"{option} is {options[option]}, at least {least} is needed")
+    if class_name == "HyperbandPruner":
+        # Its brackets are successive halving pruners, built at the first report (a min_resource of 0 then divides
+        # by zero in every trial): one is built now, so that Optuna's own checks run on these options.
+        optuna.pruners.SuccessiveHalvingPruner(**{k: v for k, v in options.items()
+                                                  if k in ("min_resource", "reduction_factor")})
     module = optuna.samplers if key == "sampler" else optuna.pruners
     return getattr(module, class_name or "RandomSampler")(**options, **fixed)
 

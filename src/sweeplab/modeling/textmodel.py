@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from sweeplab.errors import SweepLabError
+from sweeplab.errors import SweepLabError, first_line
 from sweeplab.modeling.vectorize import BagOfWordsVectorizer
 
 INPUT = "text"
@@ -153,7 +153,7 @@ def load_text_model(path: str | Path):
         # safe_mode refuses lambdas and other code hidden in the file; our layers are registered classes.
         model = keras.saving.load_model(path, safe_mode=True)
     except (ValueError, OSError) as exc:
-        raise SweepLabError(f"{path}: not a sweeplab .keras model ({str(exc).splitlines()[0][:200]})") from None
+        raise SweepLabError(f"{path}: not a sweeplab .keras model ({first_line(exc)})") from None
     if not classes_of(model):
         raise SweepLabError(f"{path}: a Keras model, but not a sweeplab raw-text model (no class_probabilities)")
     return model

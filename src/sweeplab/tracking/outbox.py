@@ -16,7 +16,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from sweeplab.errors import held_stop
+from sweeplab.errors import first_line, held_stop
 
 # What MLflow's REST client says when the server is not there (it wraps requests' errors in its own exception).
 UNREACHABLE = ("connection refused", "max retries exceeded", "failed to establish a new connection",
@@ -46,7 +46,7 @@ def reason(exc: Exception) -> str:
     """The part of a transport error a person needs ("[Errno 111] Connection refused"), not MLflow's whole URL
     and urllib3's retry story."""
     found = re.search(r"\[Errno -?\d+\][^'\")]*|error code \d+|timed? ?out[^'\")]*", str(exc))
-    return found.group(0).strip() if found else str(exc).splitlines()[0][-160:]
+    return found.group(0).strip() if found else first_line(exc, 1000)[-160:]
 
 
 def default_wait() -> float:

@@ -146,8 +146,10 @@ class Tracker:
 
     def check_experiment(self, name: str) -> None:
         """The experiment ``name`` can take runs: MLflow keeps a deleted experiment's name, and refuses both runs in
-        it and a new experiment of that name, until it is restored or its runs are deleted for good."""
-        self._usable(self.client.get_experiment_by_name(name))
+        it and a new experiment of that name, until it is restored or its runs are deleted for good. A store that
+        does not exist yet is not made by this check."""
+        if self.has_store():
+            self._usable(self.client.get_experiment_by_name(name))
 
     def _usable(self, experiment):
         if experiment is not None and experiment.lifecycle_stage == "deleted":
@@ -274,10 +276,10 @@ class Tracker:
         for run in running:
             if not dead_here(run.data.tags.get(WORKER, "")):
                 continue
-            pending = self.client.search_logged_models(
-                [experiment_id], filter_string=f"source_run_id = '{run.info.run_id}' AND status = 'PENDING'")
-            for model in pending:
-                self.client.finalize_logged_model(model.model_id, "FAILED")
+            for model in self.client.search_logged_models([experiment_id],
+                                                          filter_string=f"source_run_id = '{run.info.run_id}'"):
+                if str(model.status) == "PENDING":
+                    self.client.finalize_logged_model(model.model_id, "FAILED")
             abandon(self.client, run.info.run_id)
 
     def finished_trials(self, cv_key: str) -> dict:

@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 
 from sweeplab import urls
-from sweeplab.errors import OptionError, SweepLabError, held_stop
+from sweeplab.errors import OptionError, SweepLabError, first_line, held_stop
 from sweeplab.urls import (check_sqlite_store, check_writable, create_whole, creation_lock, journal_path,
                            local_directory, sqlite_path)
 
@@ -61,7 +61,7 @@ def open_storage(url: str, heartbeat: int):
             create_whole(url, create)
             return rdb(url)
     except (SQLAlchemyError, ValueError, ImportError) as exc:
-        problem = str(exc).splitlines()[0]
+        problem = first_line(exc)
         raise OptionError(f"{{}} {url}: cannot open it as an Optuna storage ({problem})", "storage") from None
 
 
