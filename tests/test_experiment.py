@@ -105,7 +105,7 @@ def test_retrain_refuses_data_whose_hash_changed(tmp_path, capsys):
     path = dump(tmp_path, valid(data={"source": "yelp", "sha256": "0" * 64}))
     assert main(["retrain", str(path), "--tracking-uri", uri]) == 2
     err = capsys.readouterr().err
-    assert "data.sha256: " in err and f"has sha256 {YELP_SHA}, the experiment expects {'0' * 64}" in err
+    assert "data.sha256: " in err and f"has sha256 {YELP_SHA}, {'0' * 64} when it was chosen on: its contents changed" in err
     assert not (tmp_path / "store").exists()
 
 
