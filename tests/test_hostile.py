@@ -6,6 +6,7 @@ failure instead of a stuck suite.
 """
 
 import hashlib
+import json
 import os
 import signal
 import sqlite3
@@ -321,3 +322,67 @@ def test_a_stop_between_a_trial_run_opening_and_its_training_leaves_nothing_runn
     client = MlflowClient(uri)
     runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
     assert len(runs) == 2 and {r.info.status for r in runs} == {"KILLED"}
+
+
+# --- round three: small ones -------------------------------------------------------------------------------------
+
+
+def test_a_byte_that_is_not_utf8_is_reported_on_its_own_line(tmp_path):
+    """A text stream decodes a buffer ahead of the line it hands out: a bad byte on line 5000 was reported on line
+    4892. Each line is decoded on its own now, for every file read line by line."""
+    from sweeplab import files
+
+    path = tmp_path / "texts.txt"
+    path.write_bytes("".join(f"good line {i}\n" for i in range(1, 5000)).encode() + b"line \xff five thousand\n")
+    with pytest.raises(SweepLabError, match=r"texts.txt:5000: not valid UTF-8 \(byte 6 of the line\)$"):
+        list(files.lines(path, "file"))
+    wide = tmp_path / "wide.txt"  # a long line of 4-byte characters is still one line, not refused for its bytes
+    wide.write_text("\U0001f600" * 1000 + "\nnext\n", encoding="utf-8")
+    assert [n for n, _ in files.lines(wide, "file", max_chars=1000)] == [1, 2]
+    with pytest.raises(SweepLabError, match=r"wide.txt:1: a line longer than 999 characters"):
+        list(files.lines(wide, "file", max_chars=999))
+
+
+def test_compare_json_holds_no_infinity(monkeypatch, capsys):
+    """Identical rankings give a Friedman F of infinity: JSON has no such number (Python wrote `Infinity`)."""
+    import math
+
+    import pandas as pd
+
+    from sweeplab.results import comparison
+
+    found = comparison.Comparison("s", "accuracy", ("a", "b", "c"), pd.DataFrame({d: [0.8] for d in "abc"}, index=["x"]),
+                                  {"x": "k=1"}, pd.Series({"x": 1.0}),
+                                  {"chi2": 6.0, "p": 0.05, "f": math.inf, "f_p": math.nan}, 1.9, 0.05,
+                                  pd.DataFrame(), 0)
+    text = comparison.to_json(found)
+    parsed = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
+    assert parsed["friedman"] == {"chi2": 6.0, "p": 0.05, "f": None, "f_p": None}
+
+
+def test_a_leaderboard_csv_has_its_header_and_json_cells_with_rows_or_none(smoke_store, tmp_path, capsys):
+    """No rows printed no header at all; a cell holding a list was Python's repr (['a', 'b']), not JSON."""
+    import csv
+    import io
+
+    from sweeplab.cli import main
+
+    assert main(["leaderboard", "--format", "csv", "--tracking-uri", f"sqlite:///{tmp_path / 'none.db'}"]) == 0
+    (empty,) = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert main(["leaderboard", "--format", "csv", "--tracking-uri", smoke_store]) == 0
+    header, *rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows and header[:len(empty)] == empty and all(h.startswith("param.") for h in header[len(empty):])
+    for row in rows:
+        cells = dict(zip(header, row))
+        assert json.loads(cells["searched"]) == ["kernel_size", "num_filters"]
+        assert len(json.loads(cells["fold_scores"])) == 2
+    assert main(["leaderboard", "--pivot", "--format", "csv", "--tracking-uri", f"sqlite:///{tmp_path / 'n.db'}"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith("sweep,metric,configuration,mean_cv")
+
+
+def test_a_reader_that_stops_reading_ends_the_command_quietly(smoke_store):
+    """`sweeplab leaderboard | head` is a BrokenPipeError when head is gone first: a traceback before."""
+    done = subprocess.run(f"{sys.executable} -m sweeplab leaderboard --tracking-uri {smoke_store} | true; "
+                          "echo ${PIPESTATUS[0]}", shell=True, executable="/bin/bash", capture_output=True,
+                          text=True, timeout=120)
+    assert done.stdout.strip() == str(128 + signal.SIGPIPE) and done.stderr == ""

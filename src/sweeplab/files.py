@@ -61,21 +61,26 @@ def lines(path: str | Path, what: str, max_chars: int = MAX_LINE_CHARS):
     """(line number, line without its newline) of a UTF-8 file, split on '\\n' only (U+0085 and the like are text,
     not line breaks); a line longer than ``max_chars`` is refused instead of filling memory."""
     path = regular_file(path, what)
-    with open(path, encoding="utf-8", newline="\n") as handle:
+    with open(path, "rb") as handle:
         yield from stream_lines(handle, str(path), max_chars)
 
 
 def stream_lines(handle, name: str, max_chars: int = MAX_LINE_CHARS):
-    """:func:`lines` of an open text stream (standard input), ``name`` standing for it in messages."""
+    """:func:`lines` of an open binary stream (a file, standard input's buffer), ``name`` standing for it in
+    messages. Each line is decoded on its own, so that a byte that is not UTF-8 is reported on its own line (a text
+    stream decodes a buffer ahead of the line it hands out, and the error named a line hundreds before)."""
     number = 0
-    try:
-        while line := handle.readline(max_chars + 1):
-            number += 1
-            if len(line) > max_chars and not line.endswith("\n"):
-                raise SweepLabError(f"{name}:{number}: a line longer than {max_chars:,} characters")
-            yield number, line.removesuffix("\n")
-    except UnicodeDecodeError:
-        raise SweepLabError(f"{name}:{number + 1}: not valid UTF-8") from None
+    while raw := handle.readline(4 * max_chars + 1):  # UTF-8 takes at most 4 bytes a character
+        number += 1
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if len(raw) > 4 * max_chars and exc.reason == "unexpected end of data":  # cut inside a character
+                raise SweepLabError(f"{name}:{number}: a line longer than {max_chars:,} characters") from None
+            raise SweepLabError(f"{name}:{number}: not valid UTF-8 (byte {exc.start + 1} of the line)") from None
+        if len(line.removesuffix("\n")) > max_chars or (len(raw) > 4 * max_chars and not raw.endswith(b"\n")):
+            raise SweepLabError(f"{name}:{number}: a line longer than {max_chars:,} characters")
+        yield number, line.removesuffix("\n")
 
 
 def check_destination(path: str | Path, what: str, suffixes: tuple = ()) -> Path:

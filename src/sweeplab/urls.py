@@ -237,7 +237,7 @@ def check_sqlite_store(url: str, marker_table: str, what: str) -> None:
     database = sqlite_path(url)
     if database is None or not database.exists():
         return
-    if regular_file(database, what).stat().st_size == 0:
+    if regular_file(database, what.removeprefix("an ").removeprefix("a ")).stat().st_size == 0:
         return
     try:
         with contextlib.closing(sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)) as db:

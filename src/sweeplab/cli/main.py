@@ -7,6 +7,7 @@ the commands that need them."""
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -30,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
                 if signal.getsignal(signum) is not signal.SIG_IGN} if in_main_thread else {}
     try:
         code = _dispatch(args)
+    except BrokenPipeError:
+        code = _reader_gone()
     finally:
         late = _put_back(previous)
         if errors.INTERRUPTED.is_set():
@@ -67,6 +70,13 @@ def _dispatch(args) -> int:
             raise
         print(f"sweeplab: error: {exc}", file=sys.stderr)
         return exit_code
+
+
+def _reader_gone() -> int:
+    """What stdout was piped to stopped reading (``sweeplab leaderboard | head``): end quietly, as a Unix tool
+    killed by SIGPIPE does, rather than with a traceback (and another one when Python flushes stdout at exit)."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 128 + signal.SIGPIPE
 
 
 def _put_back(previous: dict) -> bool:

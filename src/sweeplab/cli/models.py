@@ -87,12 +87,9 @@ def _read_texts(source: str, text_col: str) -> list[str]:
     if source == "-":
         import io
 
-        buffer = getattr(sys.stdin, "buffer", None)  # None when a caller replaced stdin with a text stream
-        stdin = sys.stdin if buffer is None else io.TextIOWrapper(buffer, encoding="utf-8", newline="\n")
-        texts = [line for _, line in files.stream_lines(stdin, "standard input") if line.strip()]
-        if buffer is not None:
-            stdin.detach()  # leave sys.stdin's buffer open for whoever reads it next
-        return texts
+        # A caller that replaced stdin with a text stream (a notebook, a test) hands its text over as it is.
+        stdin = getattr(sys.stdin, "buffer", None) or io.BytesIO(sys.stdin.read().encode("utf-8"))
+        return [line for _, line in files.stream_lines(stdin, "standard input") if line.strip()]
     path = Path(source)
     if path.suffix.lower() in data.USER_FILE_SUFFIXES:
         return [str(t) for t in data.read_column(path, text_col)]

@@ -15,14 +15,13 @@ def cmd_leaderboard(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    import json
     import sys
 
     from sweeplab.results import comparison
 
     found = api.compare(args.sweep, alpha=args.alpha, transfer=not args.no_transfer, tracking_uri=args.tracking_uri,
                         progress=lambda line: print(line, file=sys.stderr))
-    print(json.dumps(comparison.to_dict(found), indent=2) if args.format == "json" else comparison.render(found))
+    print(comparison.to_json(found) if args.format == "json" else comparison.render(found))
     return 0
 
 

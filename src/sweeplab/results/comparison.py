@@ -10,6 +10,7 @@ ones on every dataset; Optuna's differ, so few of its configurations can be comp
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 
 from sweeplab import statistics
@@ -113,6 +114,21 @@ def render(comparison: Comparison) -> str:
                      "test split (rows: trained on; columns: tested on)")
         lines.append(c.transfer.to_string(float_format=lambda v: f"{v:.3f}"))
     return "\n".join(lines)
+
+
+def to_json(comparison: Comparison) -> str:
+    """:func:`to_dict` as JSON that any parser reads: an infinite or undefined number (a Friedman F of identical
+    rankings) is null, not the ``Infinity`` and ``NaN`` Python would write."""
+    def finite(value):
+        if isinstance(value, float):
+            return value if math.isfinite(value) else None
+        if isinstance(value, dict):
+            return {key: finite(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [finite(item) for item in value]
+        return value
+
+    return json.dumps(finite(to_dict(comparison)), indent=2, allow_nan=False)
 
 
 def to_dict(comparison: Comparison) -> dict:

@@ -35,9 +35,8 @@ def export(tracker, sweep: str, source: str, rank: int | None = None, family: st
                                 f"'{source}'", "family")
     ranked = leaderboard.rank(trials, len(trials) or 1)
     if ranked.empty:
-        first = command(f"make sweep SPACE={sweep} SOURCE={source}", f"sweeplab sweep {sweep} --source {source}")
-        raise SweepLabError(f"no finished run of sweep '{sweep}' on source '{source}' in {tracker.uri}: run "
-                            f"'{first}' first")
+        raise SweepLabError(f"no finished run of sweep '{sweep}' on source '{source}' in {tracker.uri}: "
+                            f"{_how_to_run(sweep, source)}")
     own_rule = tracker.client.get_run(ranked.iloc[0]["parent_run_id"]).data.params.get("select", "best")
     rule = select or ("best" if rank is not None else own_rule)
     if rule == "simplest":
@@ -101,6 +100,18 @@ def export(tracker, sweep: str, source: str, rank: int | None = None, family: st
         "origin": origin,
         "versions": recorded or versions.current(),
     }
+
+
+def _how_to_run(sweep: str, source: str) -> str:
+    """The command that runs ``sweep`` on ``source``, where a name finds them both; else what to give it (a sweep
+    file given by its path, a user's data file, are not found by name)."""
+    from sweeplab.data import POOLED, SOURCES
+
+    if sweep in config.sweep_files() and source in (*SOURCES, POOLED):
+        first = command(f"make sweep SPACE={sweep} SOURCE={source}", f"sweeplab sweep {sweep} --source {source}")
+        return f"run '{first}' first"
+    data = f"--source {source}" if source in (*SOURCES, POOLED) else "--data <the file>"
+    return f"run the sweep on it first (sweeplab sweep <the sweep file of '{sweep}'> {data})"
 
 
 def _simplest(ranked, sweep: str, source: str) -> int:

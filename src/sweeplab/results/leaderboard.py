@@ -22,6 +22,11 @@ from sweeplab.tags import PARENT, SOURCE, STATE, SWEEP, TRIAL_KEY
 from sweeplab.tracking.reader import param_values
 
 FORMATS = ("table", "csv", "json")
+# The columns of a ranked trial (rank() of what collect() reads), in order: a CSV of no trials still has them.
+COLUMNS = ("sweep", "source", "rank", "metric", "cv_mean", "cv_std", "ci_low", "ci_high", "baseline_cv", "lift_cv",
+           "test", "baseline_test", "lift_test", *(f"cv_{name}_{stat}" for name in METRICS for stat in ("mean", "std")),
+           "params", "searched", "fold_scores", TRAINABLE_PARAMS, "fit_time_s", "start_time", "parent_run_id",
+           "run_id", "tied")
 
 
 def collect(tracker, sweep: str | None = None, source: str | None = None, metric: str | None = None):
@@ -146,7 +151,7 @@ def pivot(frame, top: int | None = None):
     import pandas as pd
 
     if frame.empty:
-        return frame
+        return pd.DataFrame(columns=_pivot_columns([]))
     ranked = rank(frame, len(frame))
     ranked["key"] = [json.dumps(p, sort_keys=True) for p in ranked["params"]]
     rows = {}
@@ -168,10 +173,12 @@ def pivot(frame, top: int | None = None):
     table = table.sort_values(["sweep", "mean_cv"], ascending=[True, False])
     if top is not None:
         table = table.groupby("sweep", sort=False).head(top)
-    columns = ["sweep", "metric", "configuration",
-               *[f"{s}.{k}" for s in sources for k in ("cv_mean", "cv_std", "rank")],
-               "mean_cv", "avg_rank", "sources", "params"]
-    return table[columns].reset_index(drop=True)
+    return table[_pivot_columns(sources)].reset_index(drop=True)
+
+
+def _pivot_columns(sources: list) -> list:
+    return ["sweep", "metric", "configuration", *[f"{s}.{k}" for s in sources for k in ("cv_mean", "cv_std", "rank")],
+            "mean_cv", "avg_rank", "sources", "params"]
 
 
 def _pivot_table(table) -> str:
@@ -202,19 +209,23 @@ def _shown_params(params: dict, searched: list) -> str:
 
 def render(frame, fmt: str, pivoted: bool = False) -> str:
     """``frame`` from :func:`rank` (or from :func:`pivot` when ``pivoted``) as a table, CSV or JSON."""
+    import pandas as pd
+
     frame = frame.drop(columns=["start_time"], errors="ignore")
     if fmt == "json":
         return json.dumps(json.loads(frame.to_json(orient="records")), indent=2)
+    if fmt == "csv":
+        if frame.empty and not pivoted:
+            frame = pd.DataFrame(columns=[c for c in COLUMNS if c != "start_time"])
+        if not pivoted:  # one column per parameter, as the searched ones differ between sweeps
+            params = pd.DataFrame(list(frame["params"]), index=frame.index).add_prefix("param.")
+            frame = pd.concat([frame.drop(columns="params"), params], axis=1)
+        # A cell holding a list or a mapping (searched, fold_scores, a pivot's params) is JSON, not Python's repr.
+        return frame.map(lambda v: json.dumps(v, sort_keys=True) if isinstance(v, (list, tuple, dict)) else v
+                         ).to_csv(index=False).removesuffix("\n")  # printed, which ends the line
     if frame.empty:
         first = command("make sweep SPACE=smoke", "sweeplab sweep smoke")
-        return "" if fmt == "csv" else f"no finished sweeps in this store yet: run '{first}'"
-    if fmt == "csv":
-        import pandas as pd
-
-        if pivoted:
-            return frame.assign(params=[json.dumps(p, sort_keys=True) for p in frame["params"]]).to_csv(index=False)
-        params = pd.DataFrame(list(frame["params"])).add_prefix("param.")
-        return pd.concat([frame.drop(columns="params"), params], axis=1).to_csv(index=False)
+        return f"no finished sweeps in this store yet: run '{first}'"
     return _pivot_table(frame) if pivoted else _table(frame)
 
 
