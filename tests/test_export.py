@@ -327,3 +327,21 @@ def test_a_retrain_killed_while_logging_its_model_is_closed_by_the_next_one(retr
     assert main([*args, "--out", str(tmp_path / "next.keras")]) == 0
     assert client.get_run(killed.info.run_id).info.status == "KILLED"
     assert [str(m.status) for m in models_of(killed.info.run_id)] == ["FAILED"]
+
+
+def test_a_deleted_experiment_of_the_sweep_s_name_is_one_line_before_any_work(retrained, tmp_path, capsys):
+    """MLflow keeps a deleted experiment's name: sweep and retrain crashed on it (retrain after writing its .keras)."""
+    copy = tmp_path / "store"
+    shutil.copytree(Path(retrained["uri"][len("sqlite:///"):]).parent, copy)
+    uri = f"sqlite:///{copy / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("smoke").experiment_id
+    client.delete_experiment(experiment)
+    line = (f"sweeplab: error: MLflow experiment 'smoke' in {uri} is deleted (in the trash), and MLflow keeps its "
+            f"name: restore it (mlflow experiments restore --experiment-id {experiment}) or delete it for good "
+            f"(mlflow gc --backend-store-uri {uri})\n")
+    assert main(["sweep", "smoke", "--tracking-uri", uri, "--storage", f"sqlite:///{tmp_path / 'o.db'}"]) == 2
+    assert capsys.readouterr().err == line and not (tmp_path / "o.db").exists()
+    model = tmp_path / "m.keras"
+    assert main(["retrain", str(retrained["experiment"]), "--out", str(model), "--tracking-uri", uri]) == 2
+    assert capsys.readouterr().err == line and not model.exists()

@@ -386,3 +386,32 @@ def test_a_reader_that_stops_reading_ends_the_command_quietly(smoke_store):
                           "echo ${PIPESTATUS[0]}", shell=True, executable="/bin/bash", capture_output=True,
                           text=True, timeout=120)
     assert done.stdout.strip() == str(128 + signal.SIGPIPE) and done.stderr == ""
+
+
+def test_a_stop_python_swallowed_in_a_weakref_callback_still_ends_the_command_as_stopped(monkeypatch, capsys):
+    """A stop raised inside a weakref callback (SQLAlchemy's pool has them) is printed by Python as "Exception
+    ignored" and lost: the command went on and exited 0. The stop was asked for all the same."""
+    import gc
+    import importlib
+    import weakref
+
+    from sweeplab import errors
+
+    cli = importlib.import_module("sweeplab.cli.main")
+
+    def stopped_in_a_callback(args):
+        class Held:
+            pass
+
+        held = Held()
+        weakref.finalize(held, os.kill, os.getpid(), signal.SIGTERM)
+        del held
+        gc.collect()
+        return 0
+
+    monkeypatch.setattr(cli, "cmd_list", stopped_in_a_callback)
+    try:
+        assert cli.main(["list"]) == 128 + signal.SIGTERM
+    finally:
+        errors.INTERRUPTED.clear()
+    assert capsys.readouterr().err.endswith("sweeplab: stopped by SIGTERM\n")

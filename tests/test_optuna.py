@@ -342,3 +342,21 @@ def _latest_search(sweep):
     """The trial runs under the newest parent run (a --fresh rerun's)."""
     parent = max(sweep.parents(), key=lambda run: run.info.start_time)
     return [c for c in sweep.children() if c.data.tags[PARENT] == parent.info.run_id]
+
+
+def test_a_study_that_is_another_search_is_refused_before_the_first_dataset_trains(tmp_path, capsys):
+    """Every dataset's study is checked before anything trains: the second source's mismatch was found after the
+    first source had trained and logged."""
+    uri, storage = f"sqlite:///{tmp_path / 'mlflow.db'}", f"sqlite:///{tmp_path / 'optuna.db'}"
+    common = ["sweep", "smoke", "--engine", "optuna", "--trials", "1", "--tracking-uri", uri, "--storage", storage]
+    assert main([*common, "--source", "amazon"]) == 0
+    capsys.readouterr()
+    assert main([*common, "--source", "yelp", "--source", "amazon", "--folds", "3"]) == 2
+    assert capsys.readouterr().err == ("sweeplab: error: study smoke-amazon: 'folds' was 2 when the study began, now "
+                                       "3; run with --fresh to start a new study\n")
+    client = MlflowClient(uri)
+    parents = client.search_runs([e.experiment_id for e in client.search_experiments()], f"tags.`{KIND}` = 'dataset'")
+    assert [p.data.tags["sweeplab.source"] for p in parents] == ["amazon"]  # nothing of yelp was logged
+    assert "smoke-yelp" not in {s.study_name for s in optuna.get_all_study_summaries(storage)}
+    # Nothing stays claimed by this (live) process: another sweep of smoke-yelp may start.
+    assert not [s.study_name for s in optuna.get_all_study_summaries(storage) if s.study_name.endswith("#running")]

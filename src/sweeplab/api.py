@@ -24,7 +24,7 @@ from sweeplab.config import Experiment, Sweep
 from sweeplab.config.parse import SELECT_RULES
 from sweeplab.constraints import (BOOLEAN, FUNCTION, NAME, PATH, TEXT, TEXTS, Constraint, between, instance_of,
                                   integer, methods, one_of, validated)
-from sweeplab.errors import OptionError, SweepLabError, first_line
+from sweeplab.errors import OptionError, SweepLabError, first_line, held_stop
 from sweeplab.modeling.metrics import METRICS
 
 __all__ = ["sweep", "plan", "join", "leaderboard", "compare", "export", "retrain", "load_model", "serve", "fetch_data",
@@ -123,9 +123,13 @@ def sweep(space, *, sources=None, data=None, text_col: str = "text", label_col: 
     tracker.check()
     tracker.check_experiment(the_sweep.name)
     queue.check()
-    queue.check_studies(the_sweep, [split.dataset for split in splits])
-    results = runner.run(the_sweep, splits, tracker, shown, queue, worker_args=["--tracking-uri", tracker.uri],
-                         fresh=fresh)
+    try:
+        queue.check_studies(the_sweep, [split.dataset for split in splits])
+        results = runner.run(the_sweep, splits, tracker, shown, queue, worker_args=["--tracking-uri", tracker.uri],
+                             fresh=fresh)
+    finally:
+        with held_stop():
+            queue.let_go()
     return SweepResult(the_sweep, tuple(results), tracker.uri, tracker.experiment_id(the_sweep.name))
 
 

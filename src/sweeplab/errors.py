@@ -19,6 +19,22 @@ def first_line(exc: BaseException, limit: int = 200) -> str:
     return (lines[0] if lines else type(exc).__name__)[:limit]
 
 
+def disk_full(exc: BaseException) -> str | None:
+    """What says the disk is full in an exception or anything it was raised from (an OSError ENOSPC or EDQUOT,
+    SQLite's "database or disk is full" under MLflow's and Optuna's wrappers), or None."""
+    import errno
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return exc.strerror or "No space left on device"
+        if "database or disk is full" in str(exc):
+            return "database or disk is full"
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def brief(value) -> str:
     """``repr(value)``, bounded in size and in the work it takes."""
     return _BRIEF.repr(value)

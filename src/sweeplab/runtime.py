@@ -61,6 +61,11 @@ def configure(workers: int = 1, onednn: bool = False, keras: bool = True) -> Non
         logging.getLogger("mlflow").setLevel(logging.WARNING)
     for name, value in {**ENVIRONMENT, **({"TF_ENABLE_ONEDNN_OPTS": "1"} if onednn else {})}.items():
         os.environ.setdefault(name, value)
+    database = logging.getLogger("mlflow.store.db.utils")
+    if database.level == logging.NOTSET:
+        # MLflow logs every failed SQL write with its traceback before it raises it again; the raised error is the
+        # one sweeplab reports, on one line (a full disk printed 1,500 lines).
+        database.setLevel(logging.CRITICAL)
     tensorflow = logging.getLogger("tensorflow")
     if tensorflow.level == logging.NOTSET:
         # Every trial builds a new model, so TensorFlow's "retracing" warnings are expected, not a problem.

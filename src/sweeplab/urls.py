@@ -70,7 +70,7 @@ def unreachable(url: str, timeout: float = CONNECT_TIMEOUT_S) -> str | None:
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
             if isinstance(reason, (TimeoutError, socket.timeout)):
-                return f"no answer within {timeout:g} s"
+                return "no answer"
             return f"{reason}"
     if scheme.split("+")[0] in DATABASES:
         import sqlalchemy
@@ -133,19 +133,17 @@ def check_writable(directory: Path, what: str, database: Path | None = None) -> 
 
 
 def _check_sqlite_writable(database: Path, what: str) -> None:
-    """SQLite opens a file it may not write read-only, and says so only at the first write: take its write lock
-    now (and give it straight back)."""
-    import sqlite3
+    """SQLite opens a file it may not write read-only, even when asked for read and write, and says so only at the
+    first write (its write lock it takes all the same): open the file for writing now, as SQLite will need to."""
+    import os
 
     from sweeplab.errors import SweepLabError
 
     try:
-        with contextlib.closing(sqlite3.connect(database, timeout=30, isolation_level=None)) as db:
-            db.execute("BEGIN IMMEDIATE")
-            db.execute("ROLLBACK")
-    except sqlite3.Error as exc:
-        raise SweepLabError(f"{database}: cannot write the {what} ({exc}); make the file writable or choose "
-                            "another location") from None
+        os.close(os.open(database, os.O_RDWR))
+    except OSError as exc:
+        raise SweepLabError(f"{database}: cannot write the {what} ({exc.strerror}); make the file writable or "
+                            "choose another location") from None
 
 
 def journal_path(url: str) -> Path | None:

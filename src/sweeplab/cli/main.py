@@ -59,6 +59,12 @@ def _dispatch(args) -> int:
         print(f"sweeplab: {_stopped()}{closed}", file=sys.stderr)
         return errors.stop_status()
     except Exception as exc:
+        full = errors.disk_full(exc)
+        if full is not None:
+            print(f"sweeplab: error: the disk a store or an output is on is full ({full}, in {type(exc).__name__}): "
+                  "free space and run the same command again (finished trials are kept and reused; runs left "
+                  "RUNNING are closed by the next sweep)", file=sys.stderr)
+            return 1
         if errors.INTERRUPTED.is_set():
             # After Ctrl-C, cleanup code may fail in turn (a store busy with a stopping worker's last writes) and
             # replace the KeyboardInterrupt: the user still asked to stop, and that is how the command ends.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import statistics
 
 from sweeplab.engines import Judge, Stop
-from sweeplab.errors import INTERRUPTED
+from sweeplab.errors import INTERRUPTED, disk_full
 from sweeplab.modeling import pipeline
 from sweeplab.search.folds import FoldRun, Member, NotFused, VectorizedFolds, cross_validate, cross_validate_fused
 from sweeplab.search.trial import COMPLETE, FAIL, PRUNED, Finished, TrialResult, trial_key
@@ -146,6 +146,8 @@ class Trainer:
         found = {}
         for entry, member in zip(group, members):
             problem = member.stopped
+            if problem is not None and disk_full(problem):
+                raise problem
             if problem is None:
                 found[entry[0]] = result(entry, member, COMPLETE)
             elif isinstance(problem, Stop):
@@ -202,5 +204,7 @@ class Trainer:
         except Exception as exc:
             if INTERRUPTED.is_set():  # a Ctrl-C that a library turned into an ordinary error is still a Ctrl-C
                 raise Interrupted(result(FAIL, "interrupted")) from exc
+            if disk_full(exc):  # not the trial's failure: no trial after it could be recorded either
+                raise
             return result(FAIL, f"{type(exc).__name__}: {exc}".splitlines()[0])
         return result(COMPLETE)

@@ -51,6 +51,7 @@ class Queue:
     def __post_init__(self):
         if self.storage is not None:
             storage.check_url(self.storage)
+        self._claimed = set()  # the studies this process's sweep has claimed
 
     def storage_url(self) -> str:
         return self.storage or storage.default_url(self.local_dir)
@@ -89,12 +90,21 @@ class Queue:
 
     def check_studies(self, sweep, datasets) -> None:
         """Before anything trains: each dataset's study may be opened by this sweep (not run by another, the same
-        search where one is continued)."""
+        search where one is continued); each is claimed for it (:meth:`let_go` ends every claim)."""
         for dataset in datasets:
+            self._claimed.add(study_name(sweep.name, dataset.name))
             study.check(self._storage, self.engine, sweep, dataset, self.fresh, self._join_hint(sweep))
+
+    def let_go(self) -> None:
+        """This process's sweep is over, however it ended: no study stays claimed by it (a stop or an error before a
+        dataset's search began left its claim, which a notebook's live process would hold for good)."""
+        for name in sorted(self._claimed):
+            study.release_claim(self._storage, name)
+        self._claimed.clear()
 
     def open(self, sweep, dataset) -> str:
         """Create, continue or queue anew the dataset's study; return the key that ties it to its MLflow parent."""
+        self._claimed.add(study_name(sweep.name, dataset.name))
         return study.open_study(self._storage, self.engine, sweep, dataset, self.fresh, self._join_hint(sweep))
 
     def _join_hint(self, sweep) -> str:

@@ -94,7 +94,12 @@ def release(storage, study) -> None:
     """This process's sweep no longer runs the study: its claim goes."""
     if study.user_attrs.get(OWNER) == this_process():
         study.set_user_attr(OWNER, "")
-    claim = _claim_of(storage, study.study_name + CLAIM)
+    release_claim(storage, study.study_name)
+
+
+def release_claim(storage, name: str) -> None:
+    """Let go of the study ``name`` if this process holds it (a sweep that stopped before it opened the study)."""
+    claim = _claim_of(storage, name + CLAIM)
     if claim is not None and claim[1] == this_process():
         _unclaim(storage, claim[0])
 

@@ -23,7 +23,7 @@ import time
 import warnings
 
 from sweeplab.engines import Judge
-from sweeplab.errors import held_stop
+from sweeplab.errors import disk_full, held_stop
 from sweeplab.processes import this_process
 from sweeplab.search.queue.storage import optuna, watches_heartbeats
 from sweeplab.search.queue.study import real
@@ -117,6 +117,8 @@ class Taker:
                     self.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
                 raise
             except Exception as error:  # as study.optimize(catch=Exception) does: these trials fail, the rest run
+                if disk_full(error):  # so would every trial after them: the sweep stops here
+                    raise
                 note = f"{type(error).__name__}: {error}".splitlines()[0]
                 for trial in trials:
                     _record(trial, TrialResult(trial.number, {}, (), 0.0, FAIL, note))
