@@ -243,7 +243,7 @@ def test_storage_in_a_new_directory_and_unusable_storages(tmp_path, capsys):
     args = [a if a != sweep.storage else "postgresql://nobody@127.0.0.1:1/none" for a in sweep.args]
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err.startswith("sweeplab: error: --storage postgresql://nobody@127.0.0.1:1/none: cannot open it")
+    assert err.startswith("sweeplab: error: --storage postgresql://nobody@127.0.0.1:1/none: no database answers")
 
 
 @pytest.mark.parametrize("fuse", [1, 3])

@@ -288,35 +288,34 @@ class Tracker:
         one that reused it."""
         if not self.has_store():
             return {}
-        database = sqlite_path(self.uri)
-        runs = None
-        if database is not None:
-            import sqlite3
-
-            with contextlib.suppress(sqlite3.Error):
-                runs = SqliteRuns(database).tagged(CV_KEY, cv_key)
-        if runs is None:
-            runs = self._search_all([e.experiment_id for e in self.client.search_experiments()],
-                                    f"tags.`{CV_KEY}` = '{quoted(cv_key)}'")
-        return _finished(runs)
+        return _finished(self._tagged(CV_KEY, cv_key))
 
     def finished_trial(self, cv_key: str, key: str, parent: str | None = None) -> Finished | None:
         """The finished trial with trial key ``key`` in a search with ``cv_key`` (only among the trials of the
         parent run ``parent`` when given: a ``--fresh`` search reuses its own trials only), or None: asked as each
-        trial starts, for what finished since the search opened."""
+        trial starts, for what finished since the search opened. A tracking server that cannot be reached has none
+        to give: the trial trains (its writes wait in the outbox meanwhile)."""
+        try:
+            tagged = self._tagged(TRIAL_KEY, key)
+        except Exception as exc:  # MLflow raises its own exception for every transport error
+            if outbox.unreachable(exc):
+                return None
+            raise
+        runs = [r for r in tagged if r.data.tags.get(CV_KEY) == cv_key and
+                (parent is None or r.data.tags.get(PARENT) == parent)]
+        return _finished(runs).get(key)
+
+    def _tagged(self, tag: str, value: str) -> list:
+        """Every run of any experiment with tag ``tag`` = ``value``: straight from a local SQLite store's tables,
+        through MLflow's client otherwise."""
         database = sqlite_path(self.uri)
-        runs = None
         if database is not None:
             import sqlite3
 
             with contextlib.suppress(sqlite3.Error):
-                runs = SqliteRuns(database).tagged(TRIAL_KEY, key)
-        if runs is None:
-            runs = self._search_all([e.experiment_id for e in self.client.search_experiments()],
-                                    f"tags.`{TRIAL_KEY}` = '{quoted(key)}'")
-        runs = [r for r in runs if r.data.tags.get(CV_KEY) == cv_key and
-                (parent is None or r.data.tags.get(PARENT) == parent)]
-        return _finished(runs).get(key)
+                return SqliteRuns(database).tagged(tag, value)
+        return self._search_all([e.experiment_id for e in self.client.search_experiments()],
+                                f"tags.`{tag}` = '{quoted(value)}'")
 
 
 def _finished(runs) -> dict:
