@@ -75,8 +75,11 @@ def test_smoke_sweep_logs_one_parent_and_a_child_per_trial(smoke_store):
     assert 0.05 <= other.data.metrics["vs_best_p_value"] < 1
 
     artifacts = {a.path for a in MlflowClient(smoke_store).list_artifacts(parent.info.run_id)}
-    assert artifacts == {"sweep.yaml", "integrity.json", "cv_results.csv", "learning_curve.png",
-                         "test_classification_report.txt", "tie_group.csv"}
+    assert artifacts == {"sweep.yaml", "integrity.json", "cv_results.csv", "test_classification_report.txt",
+                         "tie_group.csv", "test_confusion.json", "report.html", "report.md"}
+    # The refit's own curves, one value per epoch, as MLflow keeps step metrics (the smoke sweep trains one epoch).
+    refit = MlflowClient(smoke_store).get_metric_history(parent.info.run_id, "refit_loss")
+    assert [m.step for m in refit] == [1]
 
 
 def test_leaderboard_reads_the_sweep_back(smoke_store, capsys):

@@ -13,8 +13,9 @@ each over a ``modeling`` pipeline); ``tracking/`` writes it all to MLflow; ``res
 
 __version__ = "0.3.0"
 
-_API = ("sweep", "plan", "join", "leaderboard", "compare", "export", "retrain", "load_model", "serve", "fetch_data",
-        "open_stores", "sweep_names", "resolve_sweep", "SweepResult", "RetrainResult", "Model")
+_API = ("sweep", "plan", "join", "leaderboard", "report", "compare", "export", "retrain", "load_model", "serve",
+        "fetch_data", "open_stores", "sweep_names", "resolve_sweep", "SweepResult", "ReportResult", "RetrainResult",
+        "Model")
 __all__ = ["__version__", *_API]
 
 

@@ -27,8 +27,9 @@ from sweeplab.constraints import (BOOLEAN, FUNCTION, NAME, PATH, TEXT, TEXTS, Co
 from sweeplab.errors import OptionError, SweepLabError, first_line, held_stop
 from sweeplab.modeling.metrics import METRICS
 
-__all__ = ["sweep", "plan", "join", "leaderboard", "compare", "export", "retrain", "load_model", "serve", "fetch_data",
-           "open_stores", "sweep_names", "resolve_sweep", "SweepResult", "RetrainResult", "Model"]
+__all__ = ["sweep", "plan", "join", "leaderboard", "report", "compare", "export", "retrain", "load_model", "serve",
+           "fetch_data", "open_stores", "sweep_names", "resolve_sweep", "SweepResult", "ReportResult", "RetrainResult",
+           "Model"]
 
 
 # --- what the keywords take ---------------------------------------------------------------------------------------
@@ -58,6 +59,8 @@ class SweepResult:
     datasets: tuple
     tracking_uri: str
     experiment_id: str
+    report: object = None  # the ReportResult written at its end (None when it could not be: report_problem says why)
+    report_problem: str = ""
 
     def __getitem__(self, source: str):
         for result in self.datasets:
@@ -130,7 +133,13 @@ def sweep(space, *, sources=None, data=None, text_col: str = "text", label_col: 
     finally:
         with held_stop():
             queue.let_go()
-    return SweepResult(the_sweep, tuple(results), tracker.uri, tracker.experiment_id(the_sweep.name))
+    written, problem = None, ""
+    try:  # the search's results are logged whatever happens here: a report that fails says so and no more
+        written = _write_report(tracker, the_sweep.name, None, log=True)
+    except (SweepLabError, OSError) as exc:
+        problem = str(exc)
+    return SweepResult(the_sweep, tuple(results), tracker.uri, tracker.experiment_id(the_sweep.name), written,
+                       problem)
 
 
 @validated(**_SWEEP_OPTIONS)
@@ -237,6 +246,50 @@ def join(space: str, storage: str, *, dataset=None, tracking_uri=None, heartbeat
 # --- results ------------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ReportResult:
+    """A sweep's report: the page (``html``, one self-contained file), its markdown summary (``markdown``), and
+    what it shows (:class:`~sweeplab.results.report.SweepReport`: per dataset the trials, the winner, the advice)."""
+
+    html: Path
+    markdown: Path
+    report: object = field(repr=False)
+
+    def advice(self, source: str) -> list[str]:
+        """The advice for one dataset, as sentences."""
+        return [a.text for view in self.report.datasets if view.source == source for a in view.advice]
+
+
+@validated(sweep=(NAME,), out=(None, PATH), tracking_uri=_URL)
+def report(sweep: str, *, out=None, tracking_uri=None) -> ReportResult:
+    """Write ``sweep``'s report (:mod:`sweeplab.results.report`) to the directory ``out`` (by default
+    ``reports/<sweep>/`` beside a local store, ``mlruns/reports/<sweep>/`` for a server's): ``report.html``, which
+    opens offline, and ``report.md``. A sweep writes it at its end too, and logs it on each dataset's parent run."""
+    from sweeplab.tracking import Tracker
+
+    runtime.configure(keras=False)
+    tracker = Tracker(tracking_uri)
+    tracker.check(write=False)
+    return _write_report(tracker, sweep, out, log=False)
+
+
+def _write_report(tracker, sweep: str, out, log: bool) -> ReportResult:
+    from sweeplab import files
+    from sweeplab.results import report as reports
+
+    directory = Path(out or tracker.local_dir() / "reports" / sweep)
+    if directory.exists() and not directory.is_dir():
+        raise OptionError(f"{{}} {directory}: a file; give the directory to write the report in", "out")
+    files.check_destination(directory / "report.html", "report", (".html",))
+    found = reports.collect(tracker, sweep)
+    page, summary = reports.write(found, directory)
+    if log:  # beside each dataset's runs, where MLflow's UI shows an HTML artifact as a page
+        for view in found.datasets:
+            tracker.client.log_artifact(view.run_id, str(page))
+            tracker.client.log_artifact(view.run_id, str(summary))
+    return ReportResult(page, summary, found)
+
+
 @validated(sweep=(None, NAME), source=(None, NAME), metric=(None, one_of(*METRICS)), top=(None, integer(1)),
            pivot=(BOOLEAN,), tracking_uri=_URL)
 def leaderboard(sweep=None, source=None, *, metric=None, top=None, pivot: bool = False, tracking_uri=None):
@@ -307,14 +360,15 @@ def export(sweep: str, source: str, *, rank: int | None = None, select: str | No
 @dataclass(frozen=True)
 class RetrainResult:
     """A retrained raw-text model: where it was saved, its MLflow run, its registered version (None when not
-    registered) and the retrain itself (:class:`~sweeplab.serving.retrain.Retrained`: the held-out evaluation,
-    the learning history, the rows used)."""
+    registered), the retrain itself (:class:`~sweeplab.serving.retrain.Retrained`: the held-out evaluation, the
+    learning history, the rows used) and its model card (:mod:`sweeplab.serving.card`)."""
 
     path: Path
     run_id: str
     registered_version: str | None
     tracking_uri: str
     retrained: object = field(repr=False)
+    card: Path | None = None  # the model card, markdown beside the .keras file (and the version's description)
 
 
 @validated(experiment=(PATH, instance_of(Experiment, "an Experiment")), all_data=(BOOLEAN,),
@@ -346,7 +400,7 @@ def retrain(experiment, *, all_data: bool = False, early_stopping=None, out=None
     tracker.check()
     tracker.check_experiment(exp.sweep or "retrain")
     from sweeplab.modeling import textmodel
-    from sweeplab.serving import pyfunc
+    from sweeplab.serving import card, pyfunc
     from sweeplab.serving import retrain as retraining
 
     result = retraining.retrain(exp, dataset, all_data=all_data, early_stopping=stopping)
@@ -355,7 +409,13 @@ def retrain(experiment, *, all_data: bool = False, early_stopping=None, out=None
         run.log_retrained(result)
         examples = [str(t) for t in dataset.texts[:3]]
         info = pyfunc.log_model(run, path, result.model, examples, exp.name if register else None)
-    return RetrainResult(path, run.run_id, info.registered_model_version, tracker.uri, result)
+        version = info.registered_model_version
+        written = card.card(exp, result, run.run_id, str(version) if version else None)
+        files.write_atomically(path.with_suffix(".md"), written.encode("utf-8"), "model card")
+        run.client.log_text(run.run_id, written, "model_card.md")
+        if version is not None:
+            run.describe_version(exp.name, version, written, card.facts(exp, result, run.run_id))
+    return RetrainResult(path, run.run_id, version, tracker.uri, result, path.with_suffix(".md"))
 
 
 class Model:

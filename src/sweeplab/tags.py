@@ -22,6 +22,10 @@ CV_KEY = PREFIX + "cv_key"  # the dataset, split and folds part of it: finds a d
 REUSED_FROM = PREFIX + "reused_from"  # the run whose result a reused trial's run repeats
 EXPERIMENT_FILE = PREFIX + "experiment_file"
 PARENT = "mlflow.parentRunId"  # MLflow's own
+# Where a run came from (sweeplab.versions.provenance): MLflow's own names, which its UI shows, and whether the
+# checkout had changes not committed.
+SOURCE_TYPE, SOURCE_NAME, GIT_COMMIT = "mlflow.source.type", "mlflow.source.name", "mlflow.source.git.commit"
+GIT_DIRTY = PREFIX + "git_dirty"
 
 # --- Optuna attributes --------------------------------------------------------------------------------------------
 SLOT, SURPLUS = PREFIX + "slot", PREFIX + "surplus"  # a queued trial; one that lost the race for its slot

@@ -14,7 +14,7 @@ import threading
 
 from sweeplab import __version__, data, errors
 from sweeplab.cli.models import cmd_predict, cmd_retrain, cmd_serve
-from sweeplab.cli.results import cmd_compare, cmd_export, cmd_leaderboard
+from sweeplab.cli.results import cmd_compare, cmd_export, cmd_leaderboard, cmd_report
 from sweeplab.cli.store import cmd_data, cmd_store
 from sweeplab.cli.sweeps import cmd_list, cmd_show, cmd_sweep, cmd_worker
 from sweeplab.config.parse import SELECT_RULES
@@ -179,6 +179,14 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--format", choices=("table", "csv", "json"), default="table")
     board.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or mlruns/mlflow.db)")
     board.set_defaults(handler=cmd_leaderboard)
+
+    report = commands.add_parser("report", help="a sweep's report: one HTML page that opens offline, and a markdown "
+                                                "summary")
+    _positional(report, "sweep", metavar="SWEEP", help="the sweep's name (its MLflow experiment)")
+    report.add_argument("--out", help="the directory to write report.html and report.md in (default: "
+                                      "reports/<sweep>/ beside the store, mlruns/reports/<sweep>/ for a server's)")
+    report.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or mlruns/mlflow.db)")
+    report.set_defaults(handler=cmd_report)
 
     compare = commands.add_parser("compare", help="a sweep's configurations across datasets: ranks, Friedman, "
                                                   "critical difference, and the transfer matrix")

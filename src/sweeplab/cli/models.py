@@ -21,6 +21,8 @@ def cmd_retrain(args) -> int:
     done = api.retrain(exp, all_data=args.all_data, early_stopping=args.early_stopping, out=args.out,
                        register=not args.no_register, tracking_uri=args.tracking_uri)
     _report_retrain(done.retrained, done.path, done.run_id, done.registered_version, done.tracking_uri)
+    print(f"  its model card: {done.card}" + (" (also the registered version's description)"
+                                              if done.registered_version is not None else ""))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""``sweeplab leaderboard`` and ``sweeplab export``."""
+"""``sweeplab leaderboard``, ``sweeplab report``, ``sweeplab compare`` and ``sweeplab export``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,15 @@ def cmd_leaderboard(args) -> int:
     frame = api.leaderboard(args.sweep, args.source, metric=args.metric, top=5 if args.top is None and not args.pivot else args.top,
                             pivot=args.pivot, tracking_uri=args.tracking_uri)
     print(leaderboard.render(frame, args.format, pivoted=args.pivot))
+    return 0
+
+
+def cmd_report(args) -> int:
+    written = api.report(args.sweep, out=args.out, tracking_uri=args.tracking_uri)
+    print(f"wrote {written.html} (open it in a browser; it needs no network) and {written.markdown}")
+    for view in written.report.datasets:
+        for advice in view.advice:
+            print(f"  {view.source}: {advice.text}")
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sweeplab import api
 from sweeplab.advice import command
+from sweeplab.search.progress import format_params
 
 
 def cmd_sweep(args) -> int:
@@ -27,14 +28,43 @@ def cmd_sweep(args) -> int:
         print(f"{r.source:<10} {r.winner.mean:>7.3f} [{low:.3f}, {high:.3f}] {len(r.tied):>3} of {_complete(r):<3}"
               f"{r.test_score:>6.3f} {r.optimism:>+8.3f} {r.baseline.test_score:>8.3f} "
               f"{r.test_score - r.baseline.test_score:>+7.3f}")
-    from sweeplab.tracking import ui_url
-
-    server = result.tracking_uri if result.tracking_uri.startswith(("http://", "https://")) else None
-    page = ui_url(server or "http://127.0.0.1:5000", result.experiment_id, sweep.metric)
-    ui = command("make ui", f"mlflow ui --backend-store-uri {result.tracking_uri}")
-    print(f"logged to {result.tracking_uri} (experiment '{sweep.name}'); compare with 'sweeplab leaderboard', or "
-          + (f"open {page}" if server else f"run '{ui}' and open {page}"))
+    _print_next(result)
     return 0
+
+
+def _print_next(result) -> None:
+    """What happened per dataset (the winner, where its run is, the advice), where the report is, and the next
+    commands."""
+    from sweeplab.tracking import run_url, ui_url
+
+    sweep = result.sweep
+    server = result.tracking_uri if result.tracking_uri.startswith(("http://", "https://")) else None
+    base = server or "http://127.0.0.1:5000"
+    ui = command("make ui", f"mlflow ui --backend-store-uri {result.tracking_uri}")
+    views = {view.source: view for view in result.report.report.datasets} if result.report else {}
+    for r in result.datasets:
+        view = views.get(r.source)
+        low, high = r.interval()
+        shown = view.shown(view.winner()) if view is not None and view.winner() else format_params(r.winner.params)
+        print(f"\n{r.source}: winner trial {r.winner.number} ({shown}), cv {sweep.metric} {r.winner.mean:.3f} "
+              f"[{low:.3f}, {high:.3f}], test {r.test_score:.3f} against the bag-of-words baseline's "
+              f"{r.baseline.test_score:.3f}; its run: {run_url(base, result.experiment_id, r.run_id)}")
+        for advice in view.advice if view is not None else ():
+            print(f"  advice: {advice.text}")
+    if result.report is not None:
+        print(f"\nreport: {result.report.html} (opens in a browser without network; logged on each dataset's run "
+              "too)")
+    else:
+        print(f"\nno report: {result.report_problem}")
+    first = result.datasets[0].source
+    export = command(f"make export SPACE={sweep.name} SOURCE={first}", f"sweeplab export {sweep.name} --source {first}")
+    retrain = command(f"make retrain EXPERIMENT=experiments/{sweep.name}-{first}.yaml",
+                      f"sweeplab retrain experiments/{sweep.name}-{first}.yaml")
+    print(f"next: '{export}' writes {first}'s winner to an experiment file, then '{retrain}' trains it into one "
+          "raw-text model, tests it once and registers it")
+    print(f"logged to {result.tracking_uri} (experiment '{sweep.name}'); the trials, best first: "
+          + (f"open {ui_url(base, result.experiment_id, sweep.metric)}" if server else
+             f"run '{ui}' and open {ui_url(base, result.experiment_id, sweep.metric)}"))
 
 
 def _complete(result) -> int:

@@ -16,6 +16,13 @@ def measure_predictions(y_true, y_pred) -> dict:
             "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0))}
 
 
+def confusion(y_true, y_pred, n_classes: int) -> list[list[int]]:
+    """Counts of true class (rows) against predicted class (columns), every class a row and a column."""
+    from sklearn.metrics import confusion_matrix
+
+    return confusion_matrix(y_true, y_pred, labels=range(n_classes)).tolist()
+
+
 def class_report(y_true, y_pred, classes: list, as_dict: bool = False):
     """Per-class precision, recall and F1 under the original label names (text, or a dict with ``as_dict``)."""
     from sklearn.metrics import classification_report

@@ -76,8 +76,10 @@ def export(tracker, sweep: str, source: str, rank: int | None = None, family: st
         **({"patience": cv_only["patience"], "epochs_budget": budget,
             "chosen_epochs": chosen_epochs} if cv_only["patience"] else {}),
         **{key: round(measured[key], 6) for m in METRICS for key in (f"cv_{m}_mean", f"cv_{m}_std") if key in measured},
-        **{f"baseline_cv_{m}": round(parent.data.metrics[f"baseline_cv_{m}"], 6) for m in METRICS
-           if f"baseline_cv_{m}" in parent.data.metrics},
+        **{key: round(measured[key], 6) for key in (f"cv_{row['metric']}_ci_low", f"cv_{row['metric']}_ci_high")
+           if key in measured},
+        **{f"baseline_{part}_{m}": round(parent.data.metrics[f"baseline_{part}_{m}"], 6) for m in METRICS
+           for part in ("cv", "test") if f"baseline_{part}_{m}" in parent.data.metrics},
         # The sweep refit and tested only its winner.
         **{f"sweep_test_{m}": round(measured[f"test_{m}"], 6) for m in METRICS if f"test_{m}" in measured},
     }

@@ -36,23 +36,9 @@ def collect(tracker, sweep: str | None = None, source: str | None = None, metric
     """
     import pandas as pd
 
-    if not tracker.has_store():
+    ids, parents = latest_searches(tracker, sweep, source)
+    if not parents:
         return pd.DataFrame()
-    experiments = tracker.sweep_experiments()
-    if sweep is not None:
-        experiments = [(id_, name) for id_, name in experiments if name == sweep]
-        if not experiments:
-            raise SweepLabError(f"no sweep named '{sweep}' in {tracker.uri}")
-    if not experiments:
-        return pd.DataFrame()
-    ids = [id_ for id_, _ in experiments]
-    latest = {}
-    for parent in tracker.runs(ids, "dataset"):
-        key = (parent.data.tags[SWEEP], parent.data.tags[SOURCE])
-        if parent.info.status == "FINISHED" and (source is None or key[1] == source):
-            if key not in latest or parent.info.start_time > latest[key].info.start_time:
-                latest[key] = parent
-    parents = {run.info.run_id: run for run in latest.values()}
     rows, seen = [], set()
     for child in sorted(tracker.runs(ids, "trial"), key=lambda run: run.info.start_time):
         tags = child.data.tags
@@ -64,6 +50,26 @@ def collect(tracker, sweep: str | None = None, source: str | None = None, metric
             seen.add(identity)
             rows.append(_row(child, parents[tags[PARENT]], metric))
     return _with_ties(pd.DataFrame(rows), parents)
+
+
+def latest_searches(tracker, sweep: str | None = None, source: str | None = None) -> tuple[list, dict]:
+    """(the ids of the sweeps' experiments, run id -> dataset run) of the latest finished search of each (sweep,
+    source): what the leaderboard ranks and the report shows. Refused in one line when ``sweep`` names none."""
+    if not tracker.has_store():
+        return [], {}
+    experiments = tracker.sweep_experiments()
+    if sweep is not None:
+        experiments = [(id_, name) for id_, name in experiments if name == sweep]
+        if not experiments:
+            raise SweepLabError(f"no sweep named '{sweep}' in {tracker.uri}")
+    ids = [id_ for id_, _ in experiments]
+    latest = {}
+    for parent in tracker.runs(ids, "dataset") if ids else []:
+        key = (parent.data.tags[SWEEP], parent.data.tags[SOURCE])
+        if parent.info.status == "FINISHED" and (source is None or key[1] == source):
+            if key not in latest or parent.info.start_time > latest[key].info.start_time:
+                latest[key] = parent
+    return ids, {run.info.run_id: run for run in latest.values()}
 
 
 def compare_settings(parent) -> dict:

@@ -18,14 +18,14 @@ from sweeplab import data
 from sweeplab.errors import SweepLabError
 from sweeplab.modeling import pipeline
 from sweeplab.modeling.baseline import baseline
-from sweeplab.modeling.metrics import METRICS, class_report, measure_predictions
+from sweeplab.modeling.metrics import METRICS, class_report, confusion, measure_predictions
 from sweeplab.modeling.pipeline import measure
 from sweeplab.modeling.vectorize import tokenize
 from sweeplab.search import nested, selection
 from sweeplab.search.context import SearchContext
 from sweeplab.search.listener import Listeners
 from sweeplab.search.nested import NestedResult
-from sweeplab.search.progress import format_params
+from sweeplab.search.progress import duration, format_params
 from sweeplab.search.trainer import configuration_key
 from sweeplab.search.trial import COMPLETE, FAIL, PRUNED, TrialResult, best, cv_key
 from sweeplab.statistics import BAYESIAN
@@ -88,6 +88,8 @@ class DatasetResult:
     selected: TrialResult | None = None  # the winner, refit and tested: the best, or the simplest of the tied
     folds: int = 0  # per repeat: what the intervals are corrected by (0: every score is one fold)
     nested: NestedResult | None = None  # with nested: the search's outcome estimated by nested CV
+    classes: tuple = ()  # the label names, in the order of the confusion matrix's rows and columns
+    confusion: tuple = ()  # the refit winner on the test split: rows true class, columns predicted
 
     @property
     def winner(self) -> TrialResult:
@@ -256,14 +258,16 @@ def _open(sweep, split: Split, queue, tracker, progress, worker_args, fresh: boo
     lane = copy.copy(progress)
     context = _context(sweep, split, cv, Listeners(lane, run.trials), finished, worker_args,
                        _lookup(tracker, sweep, split, run.run_id if fresh else None))
-    proposals = queue.proposals(sweep)
-    reused = 0 if proposals is None else sum(
-        configuration_key(sweep, context.cv_key, sweep.configuration(chosen)) in finished for chosen in proposals)
+    proposals, left = queue.proposals(sweep), _to_train(sweep, split, queue, finished, done)
+    reused = 0 if proposals is None else len(proposals) - len(left)
+    estimate, basis = _estimate(sweep, left, finished.values())
     lane.say(
         f"== {sweep.name} on {dataset.name}: {len(split.X_train)} train / {len(split.X_test)} test rows, "
         f"{dataset.n_classes} classes; {planned} trials x {sweep.folds_text()} ({sweep.engine})"
         + (f", {done} finished before" if done else "")
         + (f", {reused} already in the store (reused, not trained)" if reused else "")
+        + (f"; about {duration(estimate)} of fitting to do, going by {basis} finished trial{'s' * (basis != 1)} "
+           "of the same model here" if estimate else "")
         + f"; baseline logreg cv {sweep.metric} {baseline.cv_mean:.3f}, test {baseline.test_score:.3f}"
     )
     lane.start(dataset.name, planned, sweep.splits, done + reused)
@@ -286,6 +290,8 @@ def _finish(sweep, search: _Search, trials: list, queue) -> DatasetResult:
         source=dataset.name, trials=trials, best=top,
         test_measures=measure_predictions(split.y_test, predicted),
         test_report=class_report(split.y_test, predicted, dataset.classes), metric=sweep.metric,
+        classes=tuple(str(c) for c in dataset.classes),
+        confusion=tuple(map(tuple, confusion(split.y_test, predicted, dataset.n_classes))),
         baseline=baseline, history=dict(getattr(refit.named_steps["clf"], "history_", {})),
         wall_time=time.monotonic() - search.started, tied=tied, evidence=evidence, compare=dict(sweep.compare),
         select=sweep.select, selected=winner, folds=sweep.folds,
@@ -386,17 +392,23 @@ def plan(sweep, splits: list[Split], tracker, queue, fresh: bool = False) -> lis
         finished = reusable(sweep, split, tracker, fresh)
         proposals = queue.proposals(sweep)
         before = queue.finished(sweep, split.dataset.name) if queue.has_state(sweep, split.dataset.name) else 0
-        if proposals is None:  # Optuna proposes as it goes: only its budget is known
-            left = [None] * max(queue.planned(sweep) - before, 0)
-        else:
-            cv = search_key(sweep, split)
-            left = [sweep.configuration(chosen) for chosen in proposals
-                    if configuration_key(sweep, cv, sweep.configuration(chosen)) not in finished]
+        left = _to_train(sweep, split, queue, finished, before)
         estimate, basis = _estimate(sweep, left, finished.values())
         plans.append(Plan(split.dataset.name, queue.planned(sweep), proposals is not None,
                           0 if proposals is None else len(proposals) - len(left), before, sweep.splits,
                           sweep.max_epochs(), estimate, basis, queue.storage_url(), queue.workers))
     return plans
+
+
+def _to_train(sweep, split: Split, queue, finished: dict, before: int) -> list:
+    """The configurations a dataset's search has yet to train: its known candidates the store has not finished, or
+    (Optuna proposes as it goes, only its budget is known) None for each trial of the budget not finished before."""
+    proposals = queue.proposals(sweep)
+    if proposals is None:
+        return [None] * max(queue.planned(sweep) - before, 0)
+    cv = search_key(sweep, split)
+    return [sweep.configuration(chosen) for chosen in proposals
+            if configuration_key(sweep, cv, sweep.configuration(chosen)) not in finished]
 
 
 def _estimate(sweep, left: list, finished) -> tuple[float | None, int]:

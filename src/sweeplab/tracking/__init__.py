@@ -5,7 +5,8 @@ retrain's run (:mod:`.retrain_run`)."""
 
 from sweeplab.tracking.dataset_run import DatasetRun
 from sweeplab.tracking.reader import SqliteRuns
-from sweeplab.tracking.store import Tracker, default_tracking_uri, resolve_uri, ui_url
+from sweeplab.tracking.store import Tracker, default_tracking_uri, resolve_uri, run_url, ui_url
 from sweeplab.tracking.trial_writer import TrialWriter
 
-__all__ = ["DatasetRun", "SqliteRuns", "Tracker", "default_tracking_uri", "resolve_uri", "ui_url", "TrialWriter"]
+__all__ = ["DatasetRun", "SqliteRuns", "Tracker", "default_tracking_uri", "resolve_uri", "run_url", "ui_url",
+           "TrialWriter"]

@@ -9,12 +9,14 @@ from sweeplab.modeling.metrics import METRICS
 from sweeplab.statistics import EVIDENCE
 from sweeplab.tags import BEST, CV_KEY, KIND
 from sweeplab.tags import METRIC as METRIC_TAG
-from sweeplab.tags import RESUME, SELECTED, SOURCE, TIED, TRIAL, WORKER
+from sweeplab.tags import RESUME, SELECTED, TIED, TRIAL, WORKER
 from sweeplab.tracking import outbox
-from sweeplab.tracking.figures import learning_curve
 from sweeplab.processes import this_process
 from sweeplab.tracking.runs import now
 from sweeplab.tracking.trial_writer import TrialWriter
+
+
+CONFUSION = "test_confusion.json"  # the refit winner's confusion matrix on the test split (sweeplab.results.report)
 
 
 class DatasetRun:
@@ -26,8 +28,9 @@ class DatasetRun:
     def __init__(self, client: outbox.Outbox, run_id: str, experiment_id: str, tags: dict, dataset_input=None,
                  cv_key: str | None = None, folds: int | None = None):
         self.client, self.run_id, self.experiment_id = client, run_id, experiment_id
+        # A trial's run says which process, and which checkout's code, ran it (a worker's may differ from the sweep's).
         self.tags = {**{k: v for k, v in tags.items() if k not in (KIND, RESUME)}, WORKER: this_process(),
-                     **({CV_KEY: cv_key} if cv_key else {})}
+                     **versions.provenance(), **({CV_KEY: cv_key} if cv_key else {})}
         self.metric = tags.get(METRIC_TAG, "accuracy")  # parents from before sweeps had a metric: accuracy
         self.trials = TrialWriter(client, run_id, experiment_id, self.tags, self.metric, dataset_input, folds)
 
@@ -102,9 +105,15 @@ class DatasetRun:
             Metric(k, float(v), now(), 0) for k, v in {**scores, f"baseline_test_{metric}": baseline.test_score}.items()
         ])
         self.client.set_tag(runs[winner.number], BEST, "true")
-        if result.history:
-            self.client.log_figure(self.run_id, learning_curve(result.history, self.tags[SOURCE]),
-                                   "learning_curve.png")
+        if result.confusion:
+            self.client.log_dict(self.run_id, {"classes": list(result.classes), "counts": [list(row) for row in
+                                                                                          result.confusion]},
+                                 CONFUSION)
+        # The refit's own curves, per epoch: MLflow draws and compares them (its batches hold 1,000 values).
+        curves = [Metric(f"refit_{name}", float(value), now(), epoch)
+                  for name, values in result.history.items() for epoch, value in enumerate(values, start=1)]
+        for start in range(0, len(curves), 1000):
+            self.client.log_batch(self.run_id, metrics=curves[start:start + 1000])
         return runs[winner.number]
 
     def log_nested(self, nested) -> None:

@@ -79,6 +79,21 @@ class SqliteRuns:
                     getattr(runs[run_id].data, field)[key] = float(found) if field == "metrics" else found
         return list(runs.values())
 
+    def histories(self, run_ids: list[str], prefix: str) -> dict:
+        """run id -> metric key -> [(step, value), ...] in step order, for the keys starting with ``prefix``: the
+        curves MLflow keeps beside each metric's latest value."""
+        found = {}
+        with contextlib.closing(self._connect()) as db:
+            for start in range(0, len(run_ids), 500):  # SQLite takes so many parameters at a time
+                chunk = run_ids[start:start + 500]
+                rows = db.execute(
+                    f"SELECT run_uuid, key, step, CASE WHEN is_nan THEN 'nan' ELSE value END FROM metrics WHERE "
+                    f"run_uuid IN ({','.join('?' * len(chunk))}) AND substr(key, 1, ?) = ? ORDER BY step, timestamp",
+                    (*chunk, len(prefix), prefix))
+                for run_id, key, step, value in rows:
+                    found.setdefault(run_id, {}).setdefault(key, []).append((int(step), float(value)))
+        return found
+
     def tagged(self, key: str, value: str) -> list[_Run]:
         """Every active run, in any experiment, that has tag ``key`` = ``value``."""
         return self._read("SELECT r.run_uuid FROM runs r JOIN tags k ON k.run_uuid = r.run_uuid AND k.key = ? "

@@ -18,6 +18,13 @@ class RetrainRun:
     def __init__(self, tracker, run_id: str):
         self.tracker, self.client, self.run_id = tracker, tracker.client, run_id
 
+    def describe_version(self, name: str, version, card: str, facts: dict) -> None:
+        """The registered version's description (its model card) and tags (the card's facts): what the registry's
+        page shows."""
+        self.client.update_model_version(name, str(version), description=card)
+        for key, value in facts.items():
+            self.client.set_model_version_tag(name, str(version), key, value)
+
     def log_retrained(self, result) -> None:
         from mlflow.entities import Metric, Param
 

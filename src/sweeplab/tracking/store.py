@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from sweeplab import environment, names, urls
+from sweeplab import environment, names, urls, versions
 from sweeplab.errors import OptionError, SweepLabError, held_stop
 from sweeplab.modeling.registry import family_of
 from sweeplab.processes import dead_here, this_process
@@ -133,6 +133,30 @@ class Tracker:
                 return SqliteRuns(database).runs(experiment_ids, kind)
         return self._search_all(experiment_ids, f"tags.`{KIND}` = '{kind}'")
 
+    def histories(self, runs: list, prefix: str) -> dict:
+        """run id -> metric key -> [(step, value), ...] of the ``runs`` (as :meth:`runs` gives them), for the
+        keys starting with ``prefix``: straight from a local SQLite store, through MLflow's client otherwise."""
+        database = sqlite_path(self.uri)
+        if database is not None:
+            import sqlite3
+
+            with contextlib.suppress(sqlite3.Error):
+                return SqliteRuns(database).histories([run.info.run_id for run in runs], prefix)
+        return {run.info.run_id: {key: [(m.step, m.value) for m in self.client.get_metric_history(run.info.run_id,
+                                                                                                     key)]
+                                  for key in run.data.metrics if key.startswith(prefix)} for run in runs}
+
+    def artifact_text(self, run_id: str, path: str) -> str | None:
+        """A run's text artifact, or None when it has none at ``path``."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as scratch:
+            try:
+                local = self.client.download_artifacts(run_id, path, scratch)
+            except Exception:  # MLflow raises its own types for a missing artifact, by store
+                return None
+            return Path(local).read_text(encoding="utf-8")
+
     def _search_all(self, experiment_ids: list[str], filter_string: str) -> list:
         runs, token = [], None
         while experiment_ids:
@@ -191,7 +215,7 @@ class Tracker:
         tags = {
             KIND: "dataset", SWEEP: sweep.name, SOURCE: dataset.name, ENGINE: sweep.engine,
             MODEL: sweep.model, DATA_SHA: dataset.integrity["sha256"], TRIALS: str(sweep.trials),
-            METRIC_TAG: sweep.metric, WORKER: this_process(),
+            METRIC_TAG: sweep.metric, WORKER: this_process(), **versions.provenance(),
         }
         experiment = self.experiment_id(sweep.name)
         parent = self._find_parent(experiment, resume_key) if resume_key else None
@@ -201,7 +225,7 @@ class Tracker:
                                             tags={**tags, **({RESUME: resume_key} if resume_key else {})})
         else:
             self.client.update_run(parent.info.run_id, status="RUNNING")
-            for key in (TRIALS, ENGINE, WORKER):
+            for key in (TRIALS, ENGINE, WORKER, *versions.provenance()):  # this run's, where the study continues
                 self.client.set_tag(parent.info.run_id, key, tags[key])
         run = DatasetRun(outbox.Outbox(self.client, self.uri), parent.info.run_id, experiment, tags,
                          dataset_input(dataset), cv_key, sweep.folds)
@@ -234,6 +258,7 @@ class Tracker:
         tags = {
             KIND: "retrain", SWEEP: experiment.sweep, SOURCE: source, MODEL: experiment.model,
             EXPERIMENT_FILE: experiment.path, DATA_SHA: experiment.data["sha256"], WORKER: this_process(),
+            **versions.provenance(),
         }
         experiment_id = self.experiment_id(experiment.sweep or "retrain")
         self._close_abandoned_retrains(experiment_id)
@@ -245,7 +270,7 @@ class Tracker:
     def comparison_run(self, sweep: str):
         """A ``comparison`` run in the sweep's experiment (``sweeplab compare``)."""
         run = self.client.create_run(self.experiment_id(sweep), run_name=f"compare {sweep} across datasets",
-                                     tags={KIND: "comparison", SWEEP: sweep})
+                                     tags={KIND: "comparison", SWEEP: sweep, **versions.provenance()})
         with closing(self.client, run.info.run_id):
             yield ComparisonRun(self.client, run.info.run_id)
 
@@ -385,6 +410,11 @@ def dataset_input(dataset):
                      source=json.dumps({"uri": integrity["path"]}),
                      profile=json.dumps({"rows": integrity["rows"], "class_counts": integrity["class_counts"]}))
     return DatasetInput(record, tags=[InputTag("mlflow.data.context", "training")])
+
+
+def run_url(base: str, experiment_id: str, run_id: str) -> str:
+    """A run's page in the MLflow UI at ``base``."""
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
 def ui_url(base: str, experiment_id: str, metric: str = "accuracy") -> str:
