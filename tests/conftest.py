@@ -155,3 +155,23 @@ def onednn_at_configure(call: str, *args: str, user: str | None = None) -> list:
                           env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.splitlines()[-1])
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium through its driver, as a person's browser (Debian's packages; 'make browser' installs
+    them): open a page, read it, save a screenshot to look at."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    missing = [path for path in ("/usr/bin/chromium", "/usr/bin/chromedriver") if not Path(path).exists()]
+    require("Chromium", f"{', '.join(missing)} not found ('make browser' installs them)" if missing else None)
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()

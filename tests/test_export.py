@@ -345,3 +345,34 @@ def test_a_deleted_experiment_of_the_sweep_s_name_is_one_line_before_any_work(re
     model = tmp_path / "m.keras"
     assert main(["retrain", str(retrained["experiment"]), "--out", str(model), "--tracking-uri", uri]) == 2
     assert capsys.readouterr().err == line and not model.exists()
+
+
+def test_a_registered_version_carries_its_model_card(retrained, serve, browser, tmp_path):
+    """The registry answers "what is this model and how good is it": the version's description is the card (also
+    the markdown file beside the .keras file), its tags the facts; the MLflow UI's page shows it (screenshot)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    client = MlflowClient(retrained["uri"])
+    version = client.get_model_version("smoke-yelp", "1")
+    card = retrained["model"].with_suffix(".md").read_text(encoding="utf-8")
+    assert version.description == card and card.startswith("# smoke-yelp, version 1")
+    exported = yaml.safe_load(retrained["experiment"].read_text())
+    origin = exported["origin"]
+    for fact in ("## How good", f"accuracy {origin['cv_accuracy_mean']:.3f} [{origin['cv_accuracy_ci_low']:.3f}, "
+                 f"{origin['cv_accuracy_ci_high']:.3f}]", f"against the bag-of-words baseline's "
+                 f"{origin['baseline_test_accuracy']:.3f}", f"data sha256 `{SOURCES['yelp'][1]}`",
+                 f"trial run `{origin['run_id']}`", f"experiment file `{retrained['experiment']}`"):
+        assert fact in card, fact
+    tags = version.tags
+    assert tags["sweeplab.data_sha256"] == SOURCES["yelp"][1] and tags["sweeplab.sweep"] == "smoke"
+    assert tags["sweeplab.cv"] == f"{origin['cv_accuracy_mean']:.3f}" and tags["sweeplab.trial_run"] == origin["run_id"]
+    assert tags["mlflow.source.git.commit"] and tags["sweeplab.git_dirty"] in ("true", "false")  # run in the checkout
+    store, port = Path(retrained["uri"][len("sqlite:///"):]).parent, free_port()
+    serve(["make", "-s", "-C", str(ROOT), "ui", f"PORT={port}", f"STORE={store}"], f"http://127.0.0.1:{port}/health")
+    browser.get(f"http://127.0.0.1:{port}/#/models/smoke-yelp/versions/1")
+    WebDriverWait(browser, 60).until(lambda b: "How good" in b.find_element(By.TAG_NAME, "body").text)
+    page = browser.find_element(By.TAG_NAME, "body").text
+    browser.save_screenshot(str(tmp_path / "registry.png"))
+    print(f"screenshot: {tmp_path / 'registry.png'}")
+    assert "Where it comes from" in page and f"{origin['cv_accuracy_mean']:.3f}" in page

@@ -91,6 +91,8 @@ def test_two_workers_and_a_joining_one_share_a_random_search_with_randomized_sea
         assert len({r.data.tags["sweeplab.trial_key"] for r in runs}) == len(candidates)  # each trained once
         scores[workers] = [folds_of(r) for r in runs]
         ran_by = {r.data.tags[WORKER] for r in runs}
+        # Each run says which checkout's code ran it, whichever process (a helper, a joining worker) wrote it.
+        assert all(r.data.tags.get("mlflow.source.git.commit") for r in runs)
         if workers == "2":
             assert len(ran_by) >= 2, ran_by
             found = optuna.load_study(study_name="shared-reviews", storage=storage)

@@ -205,38 +205,27 @@ def test_make_ui_serves_the_same_store(smoke_store, serve):
         assert len(json.load(response)["runs"]) == 3  # the yelp parent and its two trials
 
 
-def test_the_mlflow_ui_reads_as_a_leaderboard(smoke_store, serve, tmp_path):
+def test_the_mlflow_ui_reads_as_a_leaderboard(smoke_store, serve, browser, tmp_path):
     """`make ui`, then the sweep's experiment page in headless Chromium, as a person would open it: every trial is
     listed, best first, its CV accuracy and source readable without a click."""
     from pathlib import Path
 
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     from sweeplab.tracking import ui_url
-    from tests.conftest import ROOT, free_port, require
+    from tests.conftest import ROOT, free_port
 
     store, port = Path(smoke_store[len("sqlite:///"):]).parent, free_port()
     experiment = serve(["make", "-s", "-C", str(ROOT), "ui", f"PORT={port}", f"STORE={store}"],
                        f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name?experiment_name=smoke")
     trials = sorted(runs(smoke_store, "trial"), key=lambda r: -r.data.metrics["cv_accuracy_mean"])
-    missing = [path for path in ("/usr/bin/chromium", "/usr/bin/chromedriver") if not Path(path).exists()]
-    require("Chromium", f"{', '.join(missing)} not found ('make browser' installs them)" if missing else None)
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1600,1000"):
-        options.add_argument(flag)
-    browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    try:
-        browser.get(ui_url(f"http://127.0.0.1:{port}", experiment["experiment"]["experiment_id"]))
-        wait = WebDriverWait(browser, 60)
-        wait.until(lambda b: all(t.info.run_name in b.find_element(By.TAG_NAME, "body").text for t in trials))
-        browser.save_screenshot(str(tmp_path / "leaderboard.png"))
-        page = browser.find_element(By.TAG_NAME, "body").text
-    finally:
-        browser.quit()
+    browser.set_window_size(1600, 1000)
+    browser.get(ui_url(f"http://127.0.0.1:{port}", experiment["experiment"]["experiment_id"]))
+    wait = WebDriverWait(browser, 60)
+    wait.until(lambda b: all(t.info.run_name in b.find_element(By.TAG_NAME, "body").text for t in trials))
+    browser.save_screenshot(str(tmp_path / "leaderboard.png"))
+    page = browser.find_element(By.TAG_NAME, "body").text
     names = [t.info.run_name for t in trials]
     for trial, name in zip(trials, names):
         m = trial.data.metrics

@@ -114,13 +114,14 @@ def _dataset(view) -> str:
     if view.pruned():
         parts.append(_pruned_table(view))
     parts.append("<div class='figures'>")
-    shown = sorted(complete, key=lambda t: -t.mean)[:SHOWN_CURVES]
+    shown = [t for t in sorted(complete, key=lambda t: -t.mean)[:SHOWN_CURVES] if t.curves]
+    which = f"the best {len(shown)} trials"
     if winner is not None and winner not in shown and winner.curves:
         shown.append(winner)
-    with_curves = [t for t in shown if t.curves]
-    if with_curves:
-        parts.append(f"<h3>Validation curves per epoch (the best {len(with_curves)} trials)</h3>")
-        parts.append(_image(figures.fold_curves(with_curves, view.metric, winner.number if winner else None)))
+        which += " and the winner"
+    if shown:
+        parts.append(f"<h3>Validation curves per epoch ({which})</h3>")
+        parts.append(_image(figures.fold_curves(shown, view.metric, winner.number if winner else None)))
     else:
         parts.append("<p class='note'>no per-epoch curves in these runs</p>")
     parts.append("<h3>History</h3>" + _image(figures.search_history(list(view.trials), view.metric,

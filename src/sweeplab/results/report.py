@@ -269,7 +269,9 @@ def importances(view: DatasetView) -> dict | None:
     """How much of the CV score's variance each searched parameter explains (Optuna's fANOVA evaluator, on an
     in-memory study of the complete trials with the sweep's ranges as distributions), largest first; None when the
     trials cannot tell (fewer than three, or one configuration)."""
-    import optuna
+    from sweeplab.search.queue.storage import optuna as quiet_optuna
+
+    optuna = quiet_optuna()  # its INFO lines ("A new study created in memory") are not the user's
 
     distributions = _distributions(view)
     complete = [t for t in view.complete() if all(name in t.params for name in distributions)]

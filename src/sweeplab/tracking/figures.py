@@ -108,6 +108,9 @@ def fold_curves(trials: list, metric: str, winner_number: int | None):
         taken = [min(max(int(e), 1), width) for e in chosen]
         axis.scatter(taken, [curve[e - 1] for curve, e in zip(curves, taken)], color=color, marker="v", s=22,
                      zorder=3)
+    from matplotlib.ticker import MaxNLocator
+
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set_xlabel("epoch")
     axis.set_ylabel(f"validation {metric}")
     axis.set_title("the folds' validation curves (mean and range; \u25bc where each fold's score was taken)")
