@@ -105,8 +105,8 @@ def test_children_carry_epoch_curves_and_states(tmp_path):
     curve = client.get_metric_history(child.info.run_id, "fold_1_val_accuracy")
     assert [m.step for m in curve] == [1, 2, 3]
     assert child.data.tags[STATE] in ("COMPLETE", "PRUNED")
-    artifacts = {a.path for a in client.list_artifacts(sweep.parents()[0].info.run_id, "plots")}
-    assert {"plots/optimization_history.png", "plots/slice.png"} <= artifacts
+    artifacts = {a.path for a in client.list_artifacts(sweep.parents()[0].info.run_id)}
+    assert {"report.html", "report.md"} <= artifacts  # its figures, as for every engine (sweeplab.results.report)
 
 
 def test_a_settings_change_needs_fresh(tmp_path, capsys):

@@ -2,14 +2,12 @@
 trigger each rule (and not to), the page opened offline in headless Chromium, and a 1,000-trial search kept
 readable."""
 
-import json
-import math
 import subprocess
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from sklearn.model_selection import ParameterGrid
 
 from sweeplab import config
 from sweeplab.cli import main
@@ -34,8 +32,7 @@ def written_search(tmp_path, scores: list, curves=None, baseline=(0.70, 0.72), t
     dataset = SimpleNamespace(name="toy", reference={"source": "yelp"},
                               integrity={"sha256": "0" * 64, "path": "toy.csv", "rows": 1000,
                                          "class_counts": {"0": 500, "1": 500}})
-    grid = list(__import__("sklearn.model_selection", fromlist=["ParameterGrid"]).ParameterGrid(
-        {k: v for k, v in (space or SPACE).items() if isinstance(v, list)}))
+    grid = list(ParameterGrid({k: v for k, v in (space or SPACE).items() if isinstance(v, list)}))
     tracker, trials = Tracker(uri), []
     with tracker.dataset_run(sweep, dataset, cv_key="fake") as run:
         cv_baseline, test_baseline = baseline

@@ -52,3 +52,13 @@ def test_another_schema_revision_is_not_read_on_trust(store, monkeypatch):
     asked = []
     monkeypatch.setattr(Tracker, "_search_all", lambda self, ids, filter_string: asked.append(filter_string) or [])
     assert tracker.runs([experiment], "trial") == [] and asked == [f"tags.`{KIND}` = 'trial'"]
+
+
+def test_params_read_back_as_the_sweep_file_had_them_floats_without_a_point_included():
+    """MLflow keeps params as text and Python writes 0.0000001 as '1e-07', which YAML 1.1 reads as a string:
+    the report's importances refused it against the sweep's float choices."""
+    from sweeplab.tracking.reader import param_values
+
+    assert param_values({"lr": "1e-07", "big": "2E+5", "point": "0.001", "cell": "lstm", "n": "64", "on": "True",
+                         "name": "e5"}) == {"lr": 1e-07, "big": 2e5, "point": 0.001, "cell": "lstm", "n": 64,
+                                            "on": True, "name": "e5"}

@@ -136,8 +136,8 @@ def sweep(space, *, sources=None, data=None, text_col: str = "text", label_col: 
     written, problem = None, ""
     try:  # the search's results are logged whatever happens here: a report that fails says so and no more
         written = _write_report(tracker, the_sweep.name, None, log=True)
-    except (SweepLabError, OSError) as exc:
-        problem = str(exc)
+    except Exception as exc:  # noqa: BLE001 (any: the sweep is done; its report is what failed, said once)
+        problem = f"{type(exc).__name__}: {first_line(exc)}"
     return SweepResult(the_sweep, tuple(results), tracker.uri, tracker.experiment_id(the_sweep.name), written,
                        problem)
 

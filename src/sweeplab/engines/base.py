@@ -113,9 +113,3 @@ class Engine:
     def judge(self, sweep, trial) -> Judge | None:
         """Who sees the trial's scores as they come and may stop it (None: nobody)."""
         return None
-
-    # --- after the search --------------------------------------------------------------------------------------
-
-    def figures(self, sweep, study) -> dict:
-        """Diagnostic plots of a dataset's study, by file name."""
-        return {}

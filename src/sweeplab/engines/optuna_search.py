@@ -21,7 +21,6 @@ failed trial is replaced by a new slot while failures are fewer than ``trials``.
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 
 from sweeplab.engines import optuna_settings, register
@@ -105,27 +104,6 @@ class OptunaEngine(Engine):
 
     def judge(self, sweep, trial) -> Judge:
         return _Pruning(trial, sweep)
-
-    def figures(self, sweep, study) -> dict:
-        """Optuna's plots of the study, by file name: PNG through matplotlib, HTML too when plotly is installed."""
-        import matplotlib.pyplot as plt
-
-        optuna = _optuna()
-        figures = {}
-        # Optuna draws through pyplot: interactive mode off so that a notebook does not show each plot, and its
-        # notes on small studies silenced here only. The backend is the process's (Agg unless the user chose one).
-        with plt.ioff(), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=UserWarning, module=r"optuna\.")
-            for plot in ("optimization_history", "param_importances", "parallel_coordinate", "slice"):
-                # A plot can be impossible (importances need two finished trials that differ): leave it out.
-                with contextlib.suppress(ValueError, RuntimeError, ZeroDivisionError):
-                    axes = getattr(optuna.visualization.matplotlib, f"plot_{plot}")(study)
-                    figures[f"{plot}.png"] = (axes.flatten()[0] if hasattr(axes, "flatten") else axes).figure
-                if optuna.visualization.is_available():
-                    with contextlib.suppress(ValueError, RuntimeError, ZeroDivisionError):
-                        html = getattr(optuna.visualization, f"plot_{plot}")(study).to_html(include_plotlyjs="cdn")
-                        figures[f"{plot}.html"] = html
-        return figures
 
 
 class _Pruning(Judge):

@@ -10,6 +10,7 @@ importances and parallel coordinates.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import statistics
@@ -279,9 +280,12 @@ def importances(view: DatasetView) -> dict | None:
         return None
     study = optuna.create_study(direction="maximize", storage=optuna.storages.InMemoryStorage())
     for trial in complete:
-        study.add_trial(optuna.trial.create_trial(
-            params={name: trial.params[name] for name in distributions}, distributions=distributions,
-            value=trial.mean))
+        with contextlib.suppress(ValueError):  # a value outside the sweep's ranges (a study's older settings)
+            study.add_trial(optuna.trial.create_trial(
+                params={name: trial.params[name] for name in distributions}, distributions=distributions,
+                value=trial.mean))
+    if len(study.trials) < 3:
+        return None
     try:
         return dict(optuna.importance.get_param_importances(study))
     except (ValueError, RuntimeError):

@@ -297,7 +297,6 @@ def _finish(sweep, search: _Search, trials: list, queue) -> DatasetResult:
         select=sweep.select, selected=winner, folds=sweep.folds,
     )
     result = dataclasses.replace(result, run_id=run.run_id, winner_run_id=run.log_result(result))
-    run.log_figures(queue.figures(sweep, dataset.name))
     if sweep.nested:
         result = dataclasses.replace(result, nested=_nested(sweep, split, queue, progress))
         run.log_nested(result.nested)

@@ -1,4 +1,4 @@
-"""One dataset's parent run: its setup, the refit winner's result and the engine's figures."""
+"""One dataset's parent run: its setup and the refit winner's result (the sweep's report joins it at the end)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ CONFUSION = "test_confusion.json"  # the refit winner's confusion matrix on the 
 
 class DatasetRun:
     """One dataset's parent run: the search's setup (settings, data integrity, the baseline), then the refit
-    winner's test score against the baseline with the winning trial's run tagged, and the engine's figures. Its
+    winner's test score against the baseline with the winning trial's run tagged. Its
     trial runs are written by :attr:`trials`, the :class:`~sweeplab.tracking.trial_writer.TrialWriter` the trainer
     tells as it goes."""
 
@@ -127,17 +127,6 @@ class DatasetRun:
                   **{f"outer_{f.fold}_{metric}": f.score for f in nested.folds}}
         self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), now(), 0) for k, v in values.items()])
         self.client.log_text(self.run_id, nested.table().to_csv(index=False), "nested.csv")
-
-    def log_figures(self, figures: dict) -> None:
-        """An engine's diagnostic plots by file name: matplotlib figures, or text (HTML)."""
-        import matplotlib.pyplot as plt
-
-        for file_name, figure in figures.items():
-            if isinstance(figure, str):
-                self.client.log_text(self.run_id, figure, f"plots/{file_name}")
-            else:
-                self.client.log_figure(self.run_id, figure, f"plots/{file_name}")
-                plt.close(figure)  # pyplot keeps every figure alive until closed
 
 
 def _tie_group(result):

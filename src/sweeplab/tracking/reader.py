@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
 from sweeplab.modeling.metrics import METRICS
 from sweeplab.tags import KIND
+
+_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")  # a float with an exponent and no point
 
 
 class _Run:
@@ -122,4 +125,8 @@ def param_values(params: dict) -> dict:
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return {name: yaml.load(text, Loader=loader) for name, text in params.items()}  # noqa: S506 (a safe loader)
+    values = {name: yaml.load(text, Loader=loader) for name, text in params.items()}  # noqa: S506 (a safe loader)
+    # YAML 1.1 reads a float written without a point ("1e-07", as Python writes 0.0000001) as a string.
+    return {name: float(value) if isinstance(value, str) and _FLOAT.fullmatch(value) else value
+            for name, value in values.items()}
+

@@ -154,9 +154,6 @@ class Queue:
         study.fill(found, self.engine, ctx.sweep)
         return found
 
-    def figures(self, sweep, dataset_name: str) -> dict:
-        return self.engine.figures(sweep, self._load(sweep, dataset_name))
-
     # --- a joining process --------------------------------------------------------------------------------------
 
     def joinable(self, sweep_name: str, datasets: list | None = None) -> list[tuple[dict, dict, str]]:
