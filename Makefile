@@ -30,7 +30,7 @@ SWEEP_ARGS := $(foreach s,$(SOURCE),--source $(s)) $(if $(TRACKING_URI),--tracki
 	$(if $(NESTED),--nested $(NESTED)) \
 	$(if $(WORKERS),--workers $(WORKERS)) $(if $(STORAGE),--storage $(STORAGE)) $(if $(FRESH),--fresh) $(if $(DRY_RUN),--dry-run)
 
-.PHONY: install data sweep worker leaderboard compare export retrain predict serve ui dashboard postgres postgres-stop \
+.PHONY: install data sweep worker leaderboard report compare export retrain predict serve ui dashboard postgres postgres-stop \
 	server browser test bench clean
 
 install: $(VENV)/.installed
@@ -56,6 +56,10 @@ worker: install data
 leaderboard: install
 	$(BIN)/sweeplab leaderboard $(if $(SWEEP),--sweep $(SWEEP)) $(if $(SOURCE),--source $(SOURCE)) \
 		$(if $(TOP),--top $(TOP)) $(if $(FORMAT),--format $(FORMAT))
+
+# SPACE's report: one HTML page that opens offline, and a markdown summary (a sweep writes it at its end too).
+report: install
+	$(BIN)/sweeplab report $(SPACE) $(if $(OUT),--out $(OUT))
 
 # SPACE's configurations across the datasets it ran on: ranks, Friedman, critical difference, transfer matrix.
 compare: install

@@ -226,9 +226,9 @@ def test_a_thousand_trials_stay_readable(tmp_path, browser):
         pruned = number % 3 == 0
         folds = tuple(rng.uniform(0.6, 0.85, 2 if pruned else 4))
         trials.append(reports.TrialView(
-            number, PRUNED if pruned else COMPLETE, params, folds, f"run{number}", note="pruned at epoch 2"
-            if pruned else "", tied=bool(rng.random() < 0.1), selected=number == 7, fit_time=2.0,
-            trainable_params=float(params["num_filters"] * 1000),
+            number, params, folds, 2.0, PRUNED if pruned else COMPLETE, "pruned at epoch 2" if pruned else None,
+            tuple({"accuracy": s, "trainable_params": float(params["num_filters"] * 1000)} for s in folds),
+            run_id=f"run{number}", tied=bool(rng.random() < 0.1), selected=number == 7,
             curves=tuple(tuple(rng.uniform(0.5, 0.85, 20)) for _ in folds)))
     view = reports.DatasetView("big", "parent", "accuracy", "optuna", 4, "best", {"test": "t_test", "alpha": 0.05},
                                tuple(trials), ("kernel_size", "learning_rate", "num_filters"), 0.7, 0.72, 0.8,

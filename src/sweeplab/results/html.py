@@ -181,7 +181,7 @@ def _trial_row(view, trial, is_winner: bool) -> str:
               (_f(trial.trainable_params), "" if trial.trainable_params != trial.trainable_params
                else f"{trial.trainable_params:,.0f}", ""),
               (_f(trial.fit_time), _n(trial.fit_time, ".1f"), ""),
-              (trial.note, ("reused " if trial.reused_from else "") + trial.note[:120], "text")]
+              (trial.note or "", ("reused " if trial.reused_from else "") + (trial.note or "")[:120], "text")]
     classes = " ".join(c for c, on in (("winner", is_winner), ("tied", trial.tied)) if on)
     return (f"<tr class='{classes}'>" + "".join(f"<td class='{kind}' data-sort='{_e(str(key))}'>{_e(shown)}</td>"
                                                 for key, shown, kind in cells) + "</tr>")
@@ -190,7 +190,7 @@ def _trial_row(view, trial, is_winner: bool) -> str:
 def _pruned_table(view) -> str:
     pruned = view.pruned()
     rows = "".join(f"<tr><td>{t.number}</td><td class='text'>{_e(view.shown(t))}</td><td>{len(t.fold_scores)}</td>"
-                   f"<td class='text'>{_e(t.note)}</td></tr>" for t in pruned[:SHOWN_TRIALS])
+                   f"<td class='text'>{_e(t.note or '')}</td></tr>" for t in pruned[:SHOWN_TRIALS])
     more = f"<p class='meta'>and {len(pruned) - SHOWN_TRIALS:,} more</p>" if len(pruned) > SHOWN_TRIALS else ""
     return (f"<h3>Pruned trials ({len(pruned)})</h3><table><thead><tr><th>trial</th><th class='text'>parameters</th>"
             "<th>folds finished</th><th class='text'>where it stopped</th></tr></thead><tbody>" + rows

@@ -13,14 +13,13 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sweeplab.errors import SweepLabError
-from sweeplab.modeling.metrics import CHOSEN_EPOCHS, TRAINABLE_PARAMS
-from sweeplab.statistics import corrected_interval
+from sweeplab.modeling.metrics import CHOSEN_EPOCHS
+from sweeplab.search.trial import TrialResult
 from sweeplab.tags import BEST, GIT_COMMIT, GIT_DIRTY, NOTE, PARENT, REUSED_FROM, SELECTED, SOURCE, STATE, TIED, TRIAL
 
 # Past this many trials the report's table shows the best of them and folds the rest away, and its curves the best.
@@ -28,32 +27,14 @@ SHOWN_TRIALS, SHOWN_CURVES = 50, 8
 
 
 @dataclass(frozen=True)
-class TrialView:
-    number: int
-    state: str  # COMPLETE, PRUNED or FAIL
-    params: dict
-    fold_scores: tuple
-    run_id: str
-    note: str = ""
+class TrialView(TrialResult):
+    """A trial as its run holds it: its result, and what the report shows beside it."""
+
+    run_id: str = ""
     tied: bool = False
     selected: bool = False  # the trial the sweep refit and tested
-    fit_time: float = math.nan
-    trainable_params: float = math.nan
-    reused_from: str = ""
     curves: tuple = ()  # per fold: its validation score after each epoch (the sweep's metric)
     chosen_epochs: tuple = ()  # per fold: the epoch whose weights it kept, where early stopping chose one
-
-    @property
-    def ok(self) -> bool:
-        return self.state == "COMPLETE" and bool(self.fold_scores) and all(map(math.isfinite, self.fold_scores))
-
-    @property
-    def mean(self) -> float:
-        return statistics.fmean(self.fold_scores) if self.ok else math.nan
-
-    @property
-    def std(self) -> float:
-        return statistics.pstdev(self.fold_scores) if self.ok else math.nan
 
 
 @dataclass(frozen=True)
@@ -98,8 +79,7 @@ class DatasetView:
         return [t for t in self.trials if t.state == "PRUNED"]
 
     def interval(self, trial: TrialView) -> tuple[float, float]:
-        return corrected_interval(trial.fold_scores, self.folds or len(trial.fold_scores)) if trial.ok else \
-            (math.nan, math.nan)
+        return trial.interval(self.folds or None)
 
     def curves_complete(self) -> bool:
         """Whether every complete trial has a validation curve for each of its folds."""
@@ -209,11 +189,11 @@ def _dataset(tracker, parent, children: list, curves: dict, refit: dict) -> Data
                        if f"fold_{k}_{CHOSEN_EPOCHS}" in m)
         number = int(run_tags.get(TRIAL, -1))
         trials.append(TrialView(
-            number=number, state=run_tags.get(STATE, "FAIL"), params=param_values(run.data.params),
-            fold_scores=scores, run_id=run.info.run_id, note=run_tags.get(NOTE, ""),
+            number=number, params=param_values(run.data.params), fold_scores=scores,
+            fit_time=m.get("fit_time_s", math.nan), state=run_tags.get(STATE, "FAIL"), note=run_tags.get(NOTE),
+            fold_measures=folds, reused_from=run_tags.get(REUSED_FROM), run_id=run.info.run_id,
             tied=run_tags.get(TIED) == "true", selected=run_tags.get(BEST) == "true" or str(number) == selected,
-            fit_time=m.get("fit_time_s", math.nan), trainable_params=m.get(f"fold_1_{TRAINABLE_PARAMS}", math.nan),
-            reused_from=run_tags.get(REUSED_FROM, ""), curves=fold_curves, chosen_epochs=chosen))
+            curves=fold_curves, chosen_epochs=chosen))
     confusion = _json(tracker, parent.info.run_id, CONFUSION) or {}
     return DatasetView(
         source=tags[SOURCE], run_id=parent.info.run_id, metric=metric, engine=params.get("engine", ""),
