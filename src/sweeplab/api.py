@@ -40,7 +40,8 @@ _URL = (None, TEXT)
 _COUNT = (None, integer())
 _PROGRESS = (one_of("auto", "lines", "bar"), None, methods("say", "start"))
 _SWEEP_OPTIONS = dict(
-    space=(Constraint("a sweep's name or a YAML file's path", PATH.holds), instance_of(dict, "a mapping shaped like a sweep file"), instance_of(Sweep, "a Sweep")),
+    space=(Constraint("a sweep's name or a YAML file's path", PATH.holds),
+           instance_of(dict, "a mapping shaped like a sweep file"), instance_of(Sweep, "a Sweep")),
     sources=(None, TEXT, TEXTS), data=(None, PATH), text_col=(TEXT,), label_col=(TEXT,), engine=(None, TEXT),
     trials=_COUNT, folds=_COUNT, epochs=_COUNT, seed=_COUNT, nested=(None, integer(2)), tracking_uri=_URL,
     storage=_URL, fresh=(BOOLEAN,), workers=(integer(1),), heartbeat=(integer(1),), progress=_PROGRESS,

@@ -8,7 +8,8 @@ from sweeplab import api
 def cmd_leaderboard(args) -> int:
     from sweeplab.results import leaderboard
 
-    frame = api.leaderboard(args.sweep, args.source, metric=args.metric, top=5 if args.top is None and not args.pivot else args.top,
+    top = 5 if args.top is None and not args.pivot else args.top
+    frame = api.leaderboard(args.sweep, args.source, metric=args.metric, top=top,
                             pivot=args.pivot, tracking_uri=args.tracking_uri)
     print(leaderboard.render(frame, args.format, pivoted=args.pivot))
     return 0

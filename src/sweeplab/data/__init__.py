@@ -7,6 +7,7 @@ from sweeplab.data.sources import (GLOVE, POOLED, SOURCES, SUBDIR, check, defaul
                                    glove_path, load_reference, load_source, sha256_of)
 from sweeplab.data.tables import USER_FILE_SUFFIXES, load_file, read_column
 
-__all__ = ["Dataset", "check_fraction", "held_out_rows", "holdout_split", "label_values", "GLOVE", "POOLED", "SOURCES", "SUBDIR", "check",
+__all__ = ["Dataset", "check_fraction", "held_out_rows", "holdout_split", "label_values", "GLOVE", "POOLED", "SOURCES",
+           "SUBDIR", "check",
            "default_data_dir", "fetch", "fetch_glove", "glove_path", "load_reference", "load_source", "sha256_of",
            "USER_FILE_SUFFIXES", "load_file", "read_column"]
