@@ -283,6 +283,7 @@ anything = (st.none() | st.booleans() | st.integers(-3, 3) | st.integers() | st.
                                "sqlite:///:memory:", "ftp://x", "x.yaml", "models:/x/1", Path("x.yaml"), ["yelp"], 2, 1.5]))
 # Each API function with the arguments it needs; the fuzzed keywords replace some of them.
 CALLS = {"sweep": ("smoke",), "plan": ("smoke",), "join": ("smoke", "sqlite:///{tmp}/o.db"), "leaderboard": (),
+         "report": ("smoke",),
          "compare": ("smoke",), "export": ("smoke", "yelp"), "retrain": ("{tmp}/x.yaml",), "load_model": ("{tmp}/m.keras",),
          "serve": ("models:/x/1",), "open_stores": (), "fetch_data": (), "resolve_sweep": ("smoke",), "sweep_names": ()}
 
@@ -297,7 +298,7 @@ def test_every_api_function_declares_what_its_keywords_take():
             __import__("inspect").signature(getattr(sweeplab.api, name)).parameters)
 
 
-READERS = {"leaderboard", "export", "compare"}  # run for real, on a copy of the smoke sweep's store
+READERS = {"leaderboard", "export", "compare", "report"}  # run for real, on a copy of the smoke sweep's store
 
 
 @pytest.mark.parametrize("function", sorted(CALLS))

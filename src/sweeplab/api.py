@@ -446,10 +446,12 @@ def load_model(model, *, tracking_uri=None) -> Model:
     import mlflow
     import pandas as pd
 
-    from sweeplab.tracking.store import resolve_uri, using_uri
+    from sweeplab.tracking import Tracker
+    from sweeplab.tracking.store import using_uri
 
+    uri = Tracker(tracking_uri).uri  # the one URL rule, as for every command
     try:
-        with using_uri(resolve_uri(tracking_uri)):
+        with using_uri(uri):
             pyfunc = mlflow.pyfunc.load_model(str(model))
     except Exception as exc:  # MLflow raises several types for a URI it cannot resolve
         raise SweepLabError(f"{model}: cannot load as an MLflow model ({first_line(exc)})") from None
@@ -464,10 +466,12 @@ def serve(model, *, host: str = "127.0.0.1", port: int = 5001, tracking_uri=None
     ``ready`` is called with the URL once the model is loaded."""
     runtime.configure()
     from sweeplab.serving import server
-    from sweeplab.tracking.store import resolve_uri, using_uri
+    from sweeplab.tracking import Tracker
+    from sweeplab.tracking.store import using_uri
 
+    uri = Tracker(tracking_uri).uri  # the one URL rule, as for every command
     try:
-        with using_uri(resolve_uri(tracking_uri)):
+        with using_uri(uri):
             app = server.application(str(model))
     except Exception as exc:  # MLflow raises several types for a URI it cannot resolve
         raise SweepLabError(f"{model}: cannot load as an MLflow model ({first_line(exc)})") from None
