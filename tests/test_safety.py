@@ -49,4 +49,4 @@ def test_sweeplab_serve_warns_when_it_is_not_on_loopback(tmp_path, capsys):
     assert main(["serve", "models:/x/1", "--host", "0.0.0.0", "--tracking-uri", f"sqlite:///{tmp_path}/m.db"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err[0] == ("sweeplab: warning: --host 0.0.0.0 is not loopback: anyone who can reach this machine can send "
-                      "texts to the model") and err[1].startswith("sweeplab: error: models:/x/1: cannot load")
+                      "texts to the model") and err[1].startswith("sweeplab: error: models:/x/1: no MLflow store at")

@@ -449,9 +449,10 @@ def load_model(model, *, tracking_uri=None) -> Model:
     from sweeplab.tracking import Tracker
     from sweeplab.tracking.store import using_uri
 
-    uri = Tracker(tracking_uri).uri  # the one URL rule, as for every command
+    tracker = Tracker(tracking_uri)  # the one URL rule, as for every command
+    _check_has_model_store(tracker, model)
     try:
-        with using_uri(uri):
+        with using_uri(tracker.uri):
             pyfunc = mlflow.pyfunc.load_model(str(model))
     except Exception as exc:  # MLflow raises several types for a URI it cannot resolve
         raise SweepLabError(f"{model}: cannot load as an MLflow model ({first_line(exc)})") from None
@@ -469,15 +470,24 @@ def serve(model, *, host: str = "127.0.0.1", port: int = 5001, tracking_uri=None
     from sweeplab.tracking import Tracker
     from sweeplab.tracking.store import using_uri
 
-    uri = Tracker(tracking_uri).uri  # the one URL rule, as for every command
+    tracker = Tracker(tracking_uri)  # the one URL rule, as for every command
+    _check_has_model_store(tracker, model)
     try:
-        with using_uri(uri):
+        with using_uri(tracker.uri):
             app = server.application(str(model))
     except Exception as exc:  # MLflow raises several types for a URI it cannot resolve
         raise SweepLabError(f"{model}: cannot load as an MLflow model ({first_line(exc)})") from None
     if ready is not None:
         ready(f"http://{host}:{port}/invocations")
     server.serve(app, host, port)
+
+
+def _check_has_model_store(tracker, model) -> None:
+    """A registered or logged model's URI names a store to read: one that does not exist has no model, and reading
+    must not create it (MLflow's registry would)."""
+    if str(model).startswith(("models:/", "runs:/")) and not tracker.has_store():
+        raise SweepLabError(f"{model}: no MLflow store at {tracker.uri}, so no model there (is this the "
+                            "tracking URI the model was registered in?)")
 
 
 # --- stores and data ---
